@@ -1,0 +1,1 @@
+"""LLM backends and the model files they load."""

@@ -1,0 +1,77 @@
+"""The one small protocol the pipeline talks to, and the token accounting it keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass
+class TokenStats:
+    """What a model spent: tokens evaluated, served from the KV cache, generated; calls; seconds."""
+
+    evaluated: int = 0
+    reused: int = 0
+    generated: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: "TokenStats") -> None:
+        self.evaluated += other.evaluated
+        self.reused += other.reused
+        self.generated += other.generated
+        self.calls += other.calls
+        self.seconds += other.seconds
+
+    def minus(self, before: "TokenStats") -> "TokenStats":
+        return TokenStats(self.evaluated - before.evaluated, self.reused - before.reused,
+                          self.generated - before.generated, self.calls - before.calls,
+                          self.seconds - before.seconds)
+
+    def copy(self) -> "TokenStats":
+        return TokenStats(self.evaluated, self.reused, self.generated, self.calls, self.seconds)
+
+    def as_dict(self) -> dict:
+        return {"evaluated": self.evaluated, "reused": self.reused, "generated": self.generated,
+                "calls": self.calls, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt in two parts. `shared` is what several calls have in common (instructions,
+    demonstrations, the sentence) and goes first so the KV cache serves it; `question` differs."""
+
+    system: str
+    shared: str
+    question: str = ""
+
+
+class LLM(Protocol):
+    name: str
+    stats: TokenStats
+
+    def render(self, prompt: Prompt) -> str:
+        """The text handed to the model: its chat template applied, or plain completion."""
+
+    def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
+                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "") -> str:
+        """Greedy continuation after `prefill`, cut at a stop string or after max_lines lines."""
+
+    def score(self, prompt: Prompt, continuations: Sequence[str], prefill: str = "") -> list[float]:
+        """Log-probability of each continuation after the rendered prompt + prefill."""
+
+
+@dataclass
+class StageStats:
+    """Token accounting split by pipeline stage and model."""
+
+    by_stage_model: dict[tuple[str, str], TokenStats] = field(default_factory=dict)
+
+    def add(self, stage: str, model: str, delta: TokenStats) -> None:
+        self.by_stage_model.setdefault((stage, model), TokenStats()).add(delta)
+
+    def as_dict(self) -> dict:
+        out: dict = {}
+        for (stage, model), stats in sorted(self.by_stage_model.items()):
+            out.setdefault(stage, {})[model] = stats.as_dict()
+        return out
