@@ -58,54 +58,45 @@ def models_list(names: list[str] = typer.Argument(None), models: Optional[Path] 
 
 @models_app.command("fetch")
 def models_fetch(names: list[str] = typer.Argument(None), models: Optional[Path] = ModelsOption) -> None:
-    """Download each model's file once into the cache and verify its sha256."""
+    """Download each model's file once into the cache and verify its sha256.
+
+    What it does goes to stdout; stderr carries only errors (and the hub's progress bars)."""
     from .config import load_config
     from .llm import sources
 
     config = load_config(models)
     for spec in _select(config, names or []):
-        sources.fetch(spec, log=lambda msg: typer.echo(msg, err=True))
+        sources.fetch(spec, log=typer.echo)
 
 
 @models_app.command("check")
 def models_check(names: list[str] = typer.Argument(None), models: Optional[Path] = ModelsOption) -> None:
-    """Load each model and run one short prompt: load time, prompt and generation speed."""
+    """Load each model and run one short prompt: load time, prompt and generation speed.
+
+    Every model is checked; a model that fails is reported on one line, and the exit status
+    is non-zero when any failed."""
     from .config import load_config
     from .llm.backend import Prompt
     from .llm.llama_cpp_backend import load
 
     config = load_config(models)
+    failed = 0
     for spec in _select(config, names or []):
-        model = load(spec)
-        model.llm  # load now, so load time is separate
-        before = model.stats.copy()
-        text = model.generate(Prompt("You are a helpful assistant.", "Name the capital of France in one word."),
-                              max_tokens=16, max_lines=1)
-        used = model.stats.minus(before)
-        typer.echo(f"{spec.name:24} load {model.load_seconds:5.2f}s  prompt {used.evaluated} tok  "
-                   f"generated {used.generated} tok in {used.seconds:5.2f}s  -> {text.strip()!r}")
-        _speed(model, spec.name)
-
-
-def _speed(model, name: str) -> None:
-    """Prompt and generation tokens per second, measured separately."""
-    from .llm.backend import Prompt, TokenStats
-
-    prompt = Prompt("", "The quick brown fox jumps over the lazy dog. " * 8)
-    stats = TokenStats()
-    import time
-
-    with model._lock:
-        model.llm.reset()
-        tokens = model._tokens(model.render(prompt))
-        t0 = time.perf_counter()
-        model._eval_to(tokens, stats)
-        t1 = time.perf_counter()
-    g0 = model.stats.copy()
-    model.generate(Prompt("", "Count from one to twenty in words:"), max_tokens=32)
-    gen = model.stats.minus(g0)
-    typer.echo(f"{'':24} prompt {stats.evaluated / (t1 - t0):6.1f} tok/s   "
-               f"generation {max(gen.generated, 1) / max(gen.seconds, 1e-9):6.1f} tok/s")
+        try:
+            model = load(spec)
+            model.llm  # load now, so that load time is measured apart
+            question = (Prompt("", "The capital of France is") if spec.prompt_style == "completion" else
+                        Prompt("You are a helpful assistant.", "Name the capital of France in one word."))
+            answer = model.generate(question, max_tokens=16, max_lines=1)
+            prompt_tps, gen_tps = model.measure_speed()
+        except UserError as exc:
+            _err(exc.one_line())
+            failed += 1
+            continue
+        typer.echo(f"{spec.name:24} load {model.load_seconds:5.2f}s  prompt {prompt_tps:6.1f} tok/s  "
+                   f"generation {gen_tps:5.1f} tok/s  answer {answer.strip()!r}")
+    if failed:
+        raise typer.Exit(UserError.exit_code)
 
 
 if __name__ == "__main__":

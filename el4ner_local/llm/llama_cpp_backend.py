@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 import time
+from collections import deque
 from typing import Sequence
 
 import numpy as np
@@ -20,6 +22,37 @@ _LOADED: dict[tuple, "LlamaCppModel"] = {}
 _LOAD_LOCK = threading.Lock()
 
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+_LLAMA_ERRORS: deque[str] = deque(maxlen=8)  # llama.cpp's last error lines, for our messages
+_LOG_CALLBACK = None  # kept referenced: llama.cpp holds a pointer to it
+
+
+def _quiet_llama_logs() -> None:
+    """Route llama.cpp's log through a callback that keeps its error lines and prints nothing
+    (everything with EL4NER_LLAMA_LOG=1). llama-cpp-python's own callback maps ggml's levels
+    one off (a WARN is taken for an ERROR), so warnings such as Gemma's "using full-size SWA
+    cache" would reach stderr and break the one-line error contract of the CLI."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import llama_cpp
+
+    verbose = os.environ.get("EL4NER_LLAMA_LOG") == "1"
+    last = [0]
+
+    @llama_cpp.llama_log_callback
+    def callback(level, text, user_data):  # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continue
+        level = last[0] if level == 5 else level
+        last[0] = level
+        message = text.decode("utf-8", errors="replace") if text else ""
+        if verbose:
+            sys.stderr.write(message)
+        elif level == 4 and message.strip():
+            _LLAMA_ERRORS.append(message.strip())
+
+    _LOG_CALLBACK = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 def load(spec: ModelSpec) -> "LlamaCppModel":
@@ -48,16 +81,24 @@ class LlamaCppModel:
     def llm(self):
         if self._llm is None:
             path = sources.resolve(self.spec)
-            from llama_cpp import Llama
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise UserError(f"llama-cpp-python cannot be imported ({exc})",
+                                fix="pip install llama-cpp-python (it compiles llama.cpp, about 10 minutes)")
 
+            _quiet_llama_logs()
             started = time.perf_counter()
             threads = self.spec.n_threads or (os.cpu_count() or 2)
+            _LLAMA_ERRORS.clear()
             try:
                 self._llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,
                                   seed=self.spec.seed, n_threads=threads, n_batch=512, verbose=False)
             except (ValueError, RuntimeError) as exc:
-                raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {exc}",
-                                fix=f"delete the file and run `el4ner-local models fetch {self.name}`")
+                reason = _LLAMA_ERRORS[0] if _LLAMA_ERRORS else str(exc)  # the first says why
+                fix = ("check the file, or that it is a GGUF this llama.cpp supports" if self.spec.source.kind == "path"
+                       else f"delete the file and run `el4ner-local models fetch {self.name}`")
+                raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {reason}", fix=fix)
             self.load_seconds = time.perf_counter() - started
             self._n_vocab = self._llm.n_vocab()
             self._vocab = __import__("llama_cpp").llama_model_get_vocab(self._llm._model.model)
@@ -162,26 +203,51 @@ class LlamaCppModel:
             self.stats.add(stats)
             return text
 
+    def measure_speed(self, *, prompt_tokens: int = 128, generated_tokens: int = 32) -> tuple[float, float]:
+        """Prompt evaluation and generation speed in tokens per second, measured apart: a fixed
+        text evaluated from an empty context (no KV reuse), then `generated_tokens` greedy steps
+        of one token each. Not counted in `stats`; the next call re-evaluates what it needs."""
+        with self._lock:
+            llm = self.llm
+            text = "The quick brown fox jumps over the lazy dog. " * (prompt_tokens // 8 + 1)
+            room = max(llm.n_ctx() - generated_tokens - 1, 1)
+            tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)[: min(prompt_tokens, room)]
+            llm.reset()
+            started = time.perf_counter()
+            llm.eval(tokens)
+            logprobs = self._logprobs()
+            prompt_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            for _ in range(generated_tokens):
+                llm.eval([int(np.argmax(logprobs))])
+                logprobs = self._logprobs()
+            generation_seconds = time.perf_counter() - started
+            return len(tokens) / max(prompt_seconds, 1e-9), generated_tokens / max(generation_seconds, 1e-9)
+
     def score(self, prompt: Prompt, continuations: Sequence[str], prefill: str = "") -> list[float]:
-        """Sum of token log-probabilities of each continuation. The prefix is evaluated once;
-        each candidate rewinds to it (n_tokens) and evaluates only its own tokens."""
+        """Log-probability of each continuation after the prompt, up to the token that tells it
+        apart from the others (the rest of a label such as " creative-work" is all but certain
+        once " creative" is chosen). The prefix is evaluated once; a continuation that needs more
+        than its first token rewinds to the prefix (n_tokens) and evaluates only its own tokens."""
         with self._lock:
             started = time.perf_counter()
             stats = TokenStats(calls=1)
             base = self._tokens(self.render(prompt) + prefill)
-            first = self._eval_to(base, stats)
+            after = {(): self._eval_to(base, stats)}  # token prefix -> next-token log-probs
             n_base = len(base)
+            seqs = [tuple(self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)) for c in continuations]
             results = []
-            for cont in continuations:
-                toks = self.llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
-                total, logprobs = 0.0, first
-                for i, tok in enumerate(toks):
-                    total += float(logprobs[tok])
-                    if i + 1 < len(toks):
-                        self.llm.n_tokens = n_base + i
-                        self.llm.eval([tok])
-                        stats.evaluated += 1
-                        logprobs = self._logprobs()
+            for seq in seqs:
+                needed = _distinguishing_length(seq, seqs)
+                total = 0.0
+                for i in range(needed):
+                    head = seq[:i]
+                    if head not in after:
+                        self.llm.n_tokens = n_base
+                        self.llm.eval(list(head))
+                        stats.evaluated += len(head)
+                        after[head] = self._logprobs()
+                    total += float(after[head][seq[i]])
                 results.append(total)
             self.llm.n_tokens = n_base
             stats.seconds = time.perf_counter() - started
@@ -189,13 +255,25 @@ class LlamaCppModel:
             return results
 
 
+def _distinguishing_length(seq: tuple, seqs: list[tuple]) -> int:
+    """Tokens of `seq` needed before no other sequence shares its prefix (all of it if it is
+    a prefix of another)."""
+    for n in range(1, len(seq) + 1):
+        if not any(other != seq and other[:n] == seq[:n] for other in seqs):
+            return n
+    return len(seq)
+
+
 def _cut(text: str, stop: Sequence[str], max_lines: int | None) -> str | None:
     """The text to keep when generation should stop now, else None."""
     for s in stop:
         if s and s in text:
             return text[: text.index(s)]
-    if max_lines is not None and text.count("\n") >= max_lines:
-        return "\n".join(text.split("\n")[:max_lines])
+    if max_lines is not None:
+        lead = len(text) - len(text.lstrip())  # blank lines before the answer are not lines of it
+        body = text[lead:]
+        if body.count("\n") >= max_lines:
+            return text[:lead] + "\n".join(body.split("\n")[:max_lines])
     return None
 
 

@@ -1,0 +1,1 @@
+"""The four EL4NER stages run by every model, votes combined after each."""

@@ -1,0 +1,134 @@
+"""The four stages for one sentence, each run by every model of the ensemble."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..config import PipelineSettings
+from ..documents import LabelledSentence
+from ..llm.backend import LLM, StageStats
+from ..schema import Schema
+from . import prompts
+from .parse import locate, parse_answer
+from .prompts import PromptBook
+from .records import Candidate, SentenceRecord
+from .votes import NONE, VoteRule, classify, decide
+
+
+@dataclass
+class SentenceInput:
+    text: str  # the sentence's own text
+    base: int  # its offset in the document
+    tokens: list[tuple[int, int]]  # document offsets
+    window: bool = False
+
+
+def _timed(stats: StageStats | None, stage: str, model: LLM, fn):
+    before = model.stats.copy()
+    try:
+        return fn()
+    finally:
+        if stats is not None:
+            stats.add(stage, model.name, model.stats.minus(before))
+
+
+def _softmax(logps: list[float]) -> list[float]:
+    top = max(logps)
+    exps = [math.exp(x - top) for x in logps]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+class Stages:
+    def __init__(self, models: list[LLM], schema: Schema, settings: PipelineSettings, rule: VoteRule):
+        self.models = models
+        self.book = PromptBook(schema)
+        self.schema = schema
+        self.settings = settings
+        self.rule = rule
+        names = [m.name for m in models]
+        self.verifiers = [m for m in models if not settings.verifiers or m.name in settings.verifiers] or models
+        assert all(n in names for n in settings.verifiers)
+
+    def _extract(self, model: LLM, shared: str, stage: str, stats) -> str:
+        return _timed(stats, stage, model, lambda: model.generate(
+            self.book.extract(shared), prefill=prompts.EXTRACT_PREFILL, stop=prompts.STOP,
+            max_tokens=self.settings.max_new_tokens, max_lines=self.settings.max_output_lines))
+
+    def candidate_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
+        """Stage 1: every model lists candidate spans zero-shot; their union drives retrieval."""
+        shared = self.book.shared(sent.text)
+        found: dict[str, None] = {}
+        record.raw["candidates"] = {}
+        for model in self.models:
+            answer = self._extract(model, shared, "1-candidates", stats)
+            record.raw["candidates"][model.name] = answer
+            for mention in parse_answer(answer, self.settings.max_output_lines):
+                for s, e in locate(mention.text, sent.text, sent.tokens, sent.base):
+                    found.setdefault(sent.text[s - sent.base : e - sent.base])
+        record.stage1_spans = list(found)
+        return record.stage1_spans
+
+    def run(self, sent: SentenceInput, demos: list[LabelledSentence], record: SentenceRecord, stats=None) -> SentenceRecord:
+        shared = self.book.shared(sent.text, demos)
+        record.demonstrations = [d.text for d in demos]
+        cands = self.extract(sent, shared, record, stats)
+        record.candidates = list(cands.values())
+        self.classify(shared, record.candidates, stats)
+        if self.settings.verify:
+            self.verify(shared, record.candidates, stats)
+        decide(record.candidates, len(self.models), self.rule)
+        return record
+
+    def extract(self, sent: SentenceInput, shared: str, record: SentenceRecord, stats) -> dict[tuple[int, int], Candidate]:
+        """Stage 2: each model lists entity spans with the demonstrations; union across models."""
+        cands: dict[tuple[int, int], Candidate] = {}
+        record.raw["extraction"] = {}
+        for model in self.models:
+            answer = self._extract(model, shared, "2-extraction", stats)
+            record.raw["extraction"][model.name] = answer
+            for mention in parse_answer(answer, self.settings.max_output_lines):
+                places = locate(mention.text, sent.text, sent.tokens, sent.base)
+                type_name = mention.type_name
+                if not places and mention.type_name:  # "person: John" written the other way round
+                    places = locate(mention.type_name, sent.text, sent.tokens, sent.base)
+                    type_name = mention.text
+                for s, e in places:
+                    cand = cands.setdefault((s, e), Candidate(s, e, sent.text[s - sent.base : e - sent.base]))
+                    if model.name not in cand.extracted_by:
+                        cand.extracted_by.append(model.name)
+                        # a type outside the schema ("verb", "date") is a vote that this is no entity
+                        cand.extracted_types[model.name] = (self.schema.match(type_name) or NONE) if type_name else ""
+        return dict(sorted(cands.items()))
+
+    def classify(self, shared: str, cands: list[Candidate], stats) -> None:
+        """Stage 3: each model gives every extracted span a type or none, by log-probability.
+        The question is asked in the demonstrations' own `text | type` format, right after the
+        extraction prompt, so it costs only the span's tokens on top of the cached prefix."""
+        options = self.book.classify_options()
+        prompt = self.book.extract(shared)
+        for model in self.models:
+            for cand in cands:
+                if len(cand.extracted_by) < self.rule.extract_min_votes:
+                    continue
+                prefill = prompts.classify_prefill(cand.text)
+                logps = _timed(stats, "3-classification", model, lambda: model.score(
+                    prompt, [f" {o}" for o in options], prefill=prefill))
+                cand.type_probs[model.name] = dict(zip(options, _softmax(logps)))
+
+    def verify(self, shared: str, cands: list[Candidate], stats) -> None:
+        """Stage 4: the verifiers answer 'is span X of type T here?'; P(yes) is recorded."""
+        for cand in cands:
+            if len(cand.extracted_by) < self.rule.extract_min_votes:
+                continue
+            label, _ = classify(cand, self.rule)
+            if label is None or label == NONE:
+                continue
+            cand.label = label
+            for model in self.verifiers:
+                logps = _timed(stats, "4-verification", model, lambda: model.score(
+                    self.book.verify(shared, cand.text, label), [" yes", " Yes", " no", " No"],
+                    prefill=prompts.VERIFY_PREFILL))
+                probs = _softmax(logps)
+                cand.verification[model.name] = probs[0] + probs[1]

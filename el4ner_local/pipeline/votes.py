@@ -1,0 +1,98 @@
+"""How the ensemble's answers combine after each stage. Pure functions over the records, so the
+evaluation can rescore other rules without rerunning any model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .records import Candidate
+
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class VoteRule:
+    extract_min_votes: int = 1  # models that must extract a span: 1 = union (recall)
+    type_source: str = "both"  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
+    classify_threshold: float = 0.0  # least combined probability the winning label needs
+    verify: bool = True
+    verify_threshold: float = 0.5  # least mean P(yes) over the verifiers
+    weights: dict[str, float] = field(default_factory=dict)  # per-model vote weight (default 1)
+
+    def weight(self, model: str) -> float:
+        return self.weights.get(model, 1.0)
+
+
+def type_distribution(cand: Candidate, rule: VoteRule) -> dict[str, float]:
+    """Weighted mean over models of each model's distribution over labels and 'none'."""
+    per_model: dict[str, dict[str, float]] = {}
+    if rule.type_source in ("classify", "both"):
+        for model, probs in cand.type_probs.items():
+            per_model[model] = dict(probs)
+    if rule.type_source in ("extract", "both"):
+        for model, label in cand.extracted_types.items():
+            if not label:
+                continue
+            onehot = {label: 1.0}
+            if model in per_model:  # average the model's two answers
+                mixed = {k: 0.5 * per_model[model].get(k, 0.0) + 0.5 * onehot.get(k, 0.0)
+                         for k in set(per_model[model]) | set(onehot)}
+                per_model[model] = mixed
+            else:
+                per_model[model] = onehot
+    total_w = sum(rule.weight(m) for m in per_model)
+    if not total_w:
+        return {}
+    combined: dict[str, float] = {}
+    for model, probs in per_model.items():
+        for label, p in probs.items():
+            combined[label] = combined.get(label, 0.0) + rule.weight(model) * p / total_w
+    return combined
+
+
+def classify(cand: Candidate, rule: VoteRule) -> tuple[str | None, float]:
+    """The winning label and its combined probability; None when 'none' wins or nothing voted.
+    Ties go to the label that comes first alphabetically, so results are deterministic."""
+    dist = type_distribution(cand, rule)
+    if not dist:
+        return None, 0.0
+    label = min(dist, key=lambda k: (-dist[k], k))
+    if label == NONE or dist[label] < rule.classify_threshold:
+        return None, dist.get(label, 0.0)
+    return label, dist[label]
+
+
+def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[Candidate]:
+    """Set label, confidence, accepted and reason on every candidate; resolve overlaps."""
+    for cand in candidates:
+        cand.accepted, cand.reason = False, ""
+        if len(cand.extracted_by) < rule.extract_min_votes:
+            cand.reason = f"extracted by {len(cand.extracted_by)} of {n_models} models (need {rule.extract_min_votes})"
+            continue
+        label, prob = classify(cand, rule)
+        cand.label = label
+        if label is None:
+            cand.confidence = 0.0
+            cand.reason = "classified as not an entity"
+            continue
+        cand.confidence = prob
+        if rule.verify and cand.verification:
+            yes = sum(cand.verification.values()) / len(cand.verification)
+            cand.confidence = prob * yes
+            if yes < rule.verify_threshold:
+                cand.reason = f"failed verification (P(yes)={yes:.2f})"
+                continue
+        cand.accepted = True
+    _resolve_overlaps(candidates)
+    return candidates
+
+
+def _resolve_overlaps(candidates: list[Candidate]) -> None:
+    kept: list[Candidate] = []
+    for cand in sorted((c for c in candidates if c.accepted), key=lambda c: (-c.confidence, c.start - c.end, c.start)):
+        clash = next((k for k in kept if cand.start < k.end and k.start < cand.end), None)
+        if clash:
+            cand.accepted = False
+            cand.reason = f"overlaps '{clash.text}' ({clash.label}), which is more confident"
+        else:
+            kept.append(cand)

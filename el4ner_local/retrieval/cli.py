@@ -1,0 +1,107 @@
+"""`el4ner-local index ...`: build and inspect demonstration indexes.
+
+The main CLI mounts this with `app.add_typer(index_app, name="index")`. Importing it costs only
+Typer: the embedder and hnswlib are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+import typer
+
+from ..errors import UserError
+
+index_app = typer.Typer(no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes).")
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _read_pools(pools: List[Path]):
+    from ..formats import read_labelled
+
+    sentences = []
+    for pool in pools:
+        if not pool.exists():
+            raise UserError(f"{pool}: no such pool file", fix="give a CoNLL (BIO/IOB1) or labelled JSONL file")
+        if pool.is_dir():
+            raise UserError(f"{pool}: is a directory, not a pool file", fix="give a CoNLL (BIO/IOB1) or labelled JSONL file")
+        got = read_labelled(pool)
+        _say(f"{pool}: {len(got)} sentences, {sum(len(s.spans) for s in got)} entities")
+        sentences.extend(got)
+    return sentences
+
+
+@index_app.command("build")
+def build(
+    pools: List[Path] = typer.Argument(..., help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-) or JSONL"),
+    output: Path = typer.Option(..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"),
+    pos_weights: str = typer.Option("heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"),
+) -> None:
+    """Embed the gold spans and sentences of POOL files into an index directory."""
+    from .index import DemoIndex
+    from .pos_weights import PosWeights
+
+    weights = PosWeights(scheme=pos_weights)
+    sentences = _read_pools(pools)
+    index = DemoIndex.build(sentences, output, pos_weights=weights, sources=[str(p) for p in pools], progress=_say)
+    counts = index.manifest["counts"]
+    typer.echo(f"{output}: {counts['sentences']} sentences, {counts['spans']} spans, labels: {', '.join(index.labels)}")
+
+
+@index_app.command("add")
+def add(
+    index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
+    pools: List[Path] = typer.Argument(..., help="more labelled pool files to add"),
+) -> None:
+    """Add the sentences of POOL files to an existing index (persisted at once)."""
+    from .index import DemoIndex
+
+    index = DemoIndex.load(index_dir)
+    added = index.add(_read_pools(pools))
+    counts = index.manifest["counts"]
+    typer.echo(f"{index_dir}: added {added} sentences; now {counts['sentences']} sentences, {counts['spans']} spans")
+
+
+@index_app.command("info")
+def info(
+    index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Show what an index holds: counts per type, embedder, weights, files (all checked)."""
+    from .index import DemoIndex
+
+    index = DemoIndex.load(index_dir, check_embedder=False)
+    data = index.info()
+    try:
+        from .embedder import default_embedder
+
+        current = default_embedder().identity().to_dict()
+        data["embedder_matches_installed"] = current == data["embedder"]
+    except UserError:
+        data["embedder_matches_installed"] = None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    counts = data["counts"]
+    emb = data["embedder"]
+    match = {True: "matches the installed one", False: "DIFFERS from the installed one: rebuild", None: "none installed"}
+    typer.echo(f"index      {data['path']} (format {data['format_version']})")
+    typer.echo(f"pool       {counts['sentences']} sentences ({counts.get('sentences_without_spans', 0)} without entities), "
+               f"{counts['spans']} spans")
+    for label in data["labels"]:
+        typer.echo(f"  {label:24} {counts.get('per_label', {}).get(label, 0):6}")
+    typer.echo(f"embedder   {emb['name']} dim {emb['dim']} sha256 {emb['weights_sha256'][:16]}... "
+               f"({match[data['embedder_matches_installed']]})")
+    pw = data["pos_weights"]
+    weights = "uniform" if pw["scheme"] == "uniform" else ", ".join(f"{k} {pw[k]}" for k in ("proper", "common", "pronoun", "other"))
+    typer.echo(f"weights    {pw['scheme']}: {weights}")
+    typer.echo(f"hnswlib    " + ", ".join(f"{k} {v}" for k, v in data["hnsw"].items()))
+    typer.echo(f"files      " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in data["bytes"].items()))
+    typer.echo(f"built      {data['created']}, updated {data['updated']}")
+    if data["sources"]:
+        typer.echo(f"sources    {', '.join(data['sources'])}")

@@ -1,0 +1,133 @@
+"""How well does each retrieval mode pick demonstrations that show the query's entity types?
+
+    python scripts/retrieval_quality.py [--pool ../shared/data/wnut17/wnut17train.conll]
+                                        [--queries ../shared/data/wnut17/emerging.dev.conll] [--k 4]
+
+Pool: WNUT-17 train (its gold spans are the pool spans). Queries: WNUT-17 dev sentences that have at
+least one gold entity. For each query, the metric is the fraction of the query's gold entity types
+that appear among the gold spans of the k demonstrations; the table gives its mean over queries
+(and, as a check against "retrieve entity-dense sentences", the mean number of distinct types in
+the demonstrations).
+
+Candidate spans: the models' zero-shot spans do not exist here, so two stand-ins are used:
+  gold  - the query's gold entity spans (an upper bound: perfect span proposals);
+  caps  - a heuristic: @mentions, #hashtags and runs of capitalised / ALL-CAPS tokens that do not
+          merely start the sentence (noisy, like a weak model's proposals).
+Modes: span (SpanSim, POS-heuristic weights), span-uniform (SpanSim, all weights 1), sentence
+(cosine of sentence embeddings), random (mean over 5 seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from el4ner_local.formats import read_labelled  # noqa: E402
+from el4ner_local.retrieval import DemoIndex, PosWeights  # noqa: E402
+from el4ner_local.retrieval.pos_weights import PRONOUNS, STOPWORDS  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "wnut17"
+
+
+def caps_candidates(sentence) -> list[str]:
+    """Spans a capitalisation heuristic proposes: @x, #x, and runs of Capitalised tokens."""
+    out, run = [], []
+    toks = [sentence.text[a:b] for a, b in sentence.tokens]
+
+    def flush():
+        if run:
+            out.append(" ".join(run))
+            run.clear()
+
+    for i, tok in enumerate(toks):
+        lower = tok.lower()
+        if tok[:1] in "@#" and len(tok) > 1:
+            flush()
+            out.append(tok)
+        elif tok[:1].isupper() and lower not in STOPWORDS and lower not in PRONOUNS and lower != "rt" \
+                and not (i == 0 and not any(c.isupper() for c in tok[1:]) and lower in _COMMON_STARTS):
+            run.append(tok)
+        else:
+            flush()
+    flush()
+    return out
+
+
+_COMMON_STARTS = {"just", "so", "what", "why", "how", "when", "where", "who", "well", "lol", "omg", "yes", "no",
+                  "thanks", "please", "today", "tonight", "now", "good", "happy", "watching", "going", "love"}
+
+
+def coverage(query, demos) -> tuple[float, int]:
+    gold = {sp.label for sp in query.spans}
+    shown = {sp.label for d in demos for sp in d.spans}
+    return len(gold & shown) / len(gold), len(shown)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pool", type=Path, default=DATA / "wnut17train.conll")
+    ap.add_argument("--queries", type=Path, default=DATA / "emerging.dev.conll")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--index-dir", type=Path, default=None, help="keep the built index here (default: a temp dir)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = ap.parse_args()
+
+    pool = read_labelled(args.pool)
+    queries = [q for q in read_labelled(args.queries) if q.spans]
+    tmp = tempfile.TemporaryDirectory() if args.index_dir is None else None
+    target = args.index_dir or Path(tmp.name) / "idx"
+    t0 = time.perf_counter()
+    index = DemoIndex.build(pool, target)
+    build_s = time.perf_counter() - t0
+    print(f"pool {args.pool.name}: {len(pool)} sentences, {index.n_spans} spans; built in {build_s:.1f} s "
+          f"(embedding included)", file=sys.stderr)
+    print(f"queries {args.queries.name}: {len(queries)} sentences with gold entities; k = {args.k}", file=sys.stderr)
+
+    uniform = PosWeights.uniform()
+    rows = []
+    for cand_name, cands in (("gold", lambda q: [q.text[s.start:s.end] for s in q.spans]), ("caps", caps_candidates)):
+        runs = {
+            "span (POS weights)": lambda q, c: index.retrieve(q.text, c, args.k, mode="span"),
+            "span (uniform weights)": lambda q, c: index.retrieve(q.text, c, args.k, mode="span", pos_weights=uniform),
+            "sentence cosine": lambda q, c: index.retrieve(q.text, c, args.k, mode="sentence"),
+        }
+        for name, fn in runs.items():
+            if cand_name == "caps" and name == "sentence cosine":
+                continue  # independent of the candidates: same as with gold
+            index.embedder._cache.clear()  # time each mode with its own embedding cost
+            t0 = time.perf_counter()
+            cov, ntypes = zip(*(coverage(q, fn(q, cands(q))) for q in queries))
+            ms = (time.perf_counter() - t0) / len(queries) * 1000
+            no_cand = sum(1 for q in queries if not cands(q))
+            rows.append((name, cand_name if name != "sentence cosine" else "-", statistics.mean(cov),
+                         statistics.mean(ntypes), ms, no_cand))
+    covs, types = [], []
+    for seed in range(5):
+        cov, ntypes = zip(*(coverage(q, index.retrieve(q.text, [], args.k, mode="random", seed=seed)) for q in queries))
+        covs.append(statistics.mean(cov))
+        types.append(statistics.mean(ntypes))
+    rows.append(("random (5 seeds)", "-", statistics.mean(covs), statistics.mean(types), float("nan"), 0))
+    print(f"random: per-seed coverage {', '.join(f'{c:.3f}' for c in covs)}", file=sys.stderr)
+
+    if args.markdown:
+        print("| mode | candidate spans | gold types covered | distinct types shown | ms / query |")
+        print("|---|---|---|---|---|")
+        for name, cand, cov, nt, ms, no_cand in rows:
+            extra = f" ({no_cand} queries without candidates fell back to sentence cosine)" if no_cand and cand == "caps" else ""
+            print(f"| {name} | {cand}{extra} | {cov:.3f} | {nt:.2f} | {ms:.1f} |")
+    else:
+        for name, cand, cov, nt, ms, no_cand in rows:
+            print(f"{name:24} {cand:5} coverage {cov:.3f}  types shown {nt:.2f}  {ms:6.1f} ms/query  no-candidate queries {no_cand}")
+    if tmp:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
