@@ -17,6 +17,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Offline named entity recognition with an ensemble of small LLMs (EL4NER).")
 models_app = typer.Typer(no_args_is_help=True, help="List, fetch and check the models of the ensemble.")
 app.add_typer(models_app, name="models")
+from .retrieval.cli import index_app  # noqa: E402  (cheap: Typer only)
+
+app.add_typer(index_app, name="index")
 
 ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
 
@@ -97,6 +100,32 @@ def models_check(names: list[str] = typer.Argument(None), models: Optional[Path]
                    f"generation {gen_tps:5.1f} tok/s  answer {answer.strip()!r}")
     if failed:
         raise typer.Exit(UserError.exit_code)
+
+
+@app.command()
+def tag(
+    files: list[str] = typer.Argument(..., help="text files to tag; - reads standard input"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write here instead of standard output"),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | conll | table"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="entity types, e.g. person,location:a place"),
+    schema: Optional[Path] = typer.Option(None, "--schema", help="schema file (label = description)"),
+    index: Optional[str] = typer.Option("default", "--index", help="demonstration index dir; 'default' = built-in pool; 'none' = zero-shot"),
+    only: Optional[str] = typer.Option(None, "--only", help="comma-separated model names to use"),
+    k: Optional[int] = typer.Option(None, "--k", help="demonstrations per sentence"),
+    no_verify: bool = typer.Option(False, "--no-verify", help="skip the verification stage"),
+    models: Optional[Path] = ModelsOption,
+) -> None:
+    """Tag entities in text files; one output record per file."""
+    from .tag_command import run_tag
+
+    if fmt not in ("jsonl", "conll", "table"):
+        raise UserError(f"unknown --format {fmt!r}", fix="use jsonl, conll or table")
+    overrides = {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
+    failed = run_tag(files, output=output, fmt=fmt, labels=labels, schema=schema,
+                     index=None if index == "none" else index, only=only.split(",") if only else None,
+                     models=models, overrides=overrides, echo_error=_err)
+    if failed:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
