@@ -20,6 +20,9 @@ app.add_typer(models_app, name="models")
 from .retrieval.cli import index_app  # noqa: E402  (cheap: Typer only)
 
 app.add_typer(index_app, name="index")
+from .evaluate_cli import eval_command  # noqa: E402  (cheap: Typer only)
+
+app.command("eval")(eval_command)
 
 ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
 
@@ -126,6 +129,31 @@ def tag(
                      models=models, overrides=overrides, echo_error=_err)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def annotate(
+    file: Path = typer.Argument(..., help="text file to annotate"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL/JSONL) for the session's own demonstration index"),
+    index: Optional[str] = typer.Option(None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="entity types, e.g. person,location:a place"),
+    schema: Optional[Path] = typer.Option(None, "--schema", help="schema file (label = description)"),
+    only: Optional[str] = typer.Option(None, "--only", help="comma-separated model names to use"),
+    k: Optional[int] = typer.Option(None, "--k", help="demonstrations per sentence"),
+    no_verify: bool = typer.Option(False, "--no-verify", help="skip the verification stage"),
+    keys: Optional[Path] = typer.Option(None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"),
+    ahead: int = typer.Option(3, "--ahead", help="sentences ahead whose suggestions are computed in the background"),
+    export: Optional[list[Path]] = typer.Option(None, "--export", help="write the accepted sentences to PATH (.jsonl or .conll) and exit"),
+    models: Optional[Path] = ModelsOption,
+) -> None:
+    """Annotate a text file in the terminal, with every model's vote per span; decisions are saved at once."""
+    from .annotate_command import run_annotate
+
+    overrides = {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
+    run_annotate(file, out=out, pool=pool, index=index, labels=labels, schema=schema,
+                 only=only.split(",") if only else None, models=models, overrides=overrides, keys=keys,
+                 ahead=ahead, export=list(export or []))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from .errors import UserError
 DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 PROMPT_STYLES = ("chat", "completion")
 SOURCE_KINDS = ("pypi", "hf", "path")
+TYPE_SOURCES = ("classify", "extract", "both")
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,12 @@ class ModelSpec:
 class PipelineSettings:
     k: int = 4
     extract_min_votes: int = 1
-    classify_threshold: float = 0.5
+    type_source: str = "both"
+    classify_threshold: float = 0.0
     verify: bool = True
+    verify_threshold: float = 0.5
     verifiers: tuple[str, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()  # per-model vote weights; unnamed models weigh 1
     max_output_lines: int = 12
     max_new_tokens: int = 160
 
@@ -136,7 +140,7 @@ def _scopes(text: str) -> list[tuple[tuple, str]]:
                 scope = ("models", n_models)
             elif name == "models.source":
                 scope = ("source", n_models)
-            elif name == "pipeline":
+            elif name == "pipeline" or name.startswith("pipeline."):  # [pipeline.weights] belongs to it
                 scope = ("pipeline",)
             else:
                 scope = ("other", name)
@@ -147,7 +151,7 @@ def _scopes(text: str) -> list[tuple[tuple, str]]:
 def _line_of(text: str, key: str, scope: tuple = ("top",)) -> int:
     """1-based line where `key` is written in `scope` (falling back to the scope's header)."""
     assign = re.compile(rf"(?:^|[{{,])\s*[\"']?{re.escape(key)}[\"']?\s*=")
-    table = re.compile(rf"\s*\[\[?\s*[\"']?{re.escape(key)}[\"']?\s*\]")
+    table = re.compile(rf"\s*\[\[?\s*(?:[\w\"'-]+\.)*[\"']?{re.escape(key)}[\"']?\s*\]")
     lines = _scopes(text)
     related = {scope}
     if scope[0] == "models":  # a model's keys may also sit in an inline source table or vice versa
@@ -157,18 +161,16 @@ def _line_of(text: str, key: str, scope: tuple = ("top",)) -> int:
     first_of_scope = None
     for want in (scope, *sorted(related - {scope})):
         for number, (where, line) in enumerate(lines, start=1):
-            if where != want or line.lstrip().startswith("#"):
+            if where != want or not line.strip() or line.lstrip().startswith("#"):
                 continue
             if first_of_scope is None and want == scope:
                 first_of_scope = number
-            if assign.search(line) or (scope == ("top",) and table.match(line)):
+            if assign.search(line) or table.match(line):
                 return number
-    if first_of_scope is not None:
-        return first_of_scope
     for number, (where, line) in enumerate(lines, start=1):
         if table.match(line):
             return number
-    return 1
+    return first_of_scope or 1
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -330,6 +332,12 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
         elif isinstance(default, float):
             ok, want = _is_number(value) and 0 <= value <= 1, "a number from 0 to 1"
             value = float(value) if ok else value
+        elif key == "type_source":
+            ok, want = value in TYPE_SOURCES, " or ".join(f'"{t}"' for t in TYPE_SOURCES)
+        elif key == "weights":
+            ok = isinstance(value, dict) and all(k in names and _is_number(v) and v >= 0 for k, v in value.items())
+            want = "a table of model name = weight (>= 0)"
+            value = tuple(sorted(value.items())) if ok else value
         else:
             ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of model names"
         if not ok:

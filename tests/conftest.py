@@ -155,5 +155,6 @@ def default_models():
 
     config = load_config(DEFAULT_MODELS_FILE)
     for spec in config.models:
-        sources.fetch(spec)
+        if not sources.status(spec).verified:  # the remembered hash spares re-reading 850 MB each session
+            sources.fetch(spec)
     return config

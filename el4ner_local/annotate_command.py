@@ -1,0 +1,123 @@
+"""`el4ner-local annotate`: open the terminal annotator on a text file (or export its annotations).
+
+The demonstration index the suggestions learn from, and which accepted sentences are added to:
+  --index DIR    an index built with `el4ner-local index build` (accepted sentences go into it)
+  --pool FILE    a labelled pool (CoNLL or JSONL): the session builds its own index from it
+  (neither)      the built-in pool, copied into the session's own index, so the user's default
+                 index in the cache never changes
+  --index none   zero-shot: no demonstrations, nothing is added (needs --labels or --schema)
+The session's own index lives in NAME.annotations.session/index/ and is rebuilt (then refilled
+with the accepted sentences) when the pool changed or the index is damaged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+from .errors import UserError
+
+
+def _pool_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def session_index(target: Path, pool: Path | None, progress: Callable[[str], None]):
+    """Load the session's own index from `target`, or (re)build it from `pool` (None = built-in pool)."""
+    from .formats import read_labelled
+    from .retrieval import DemoIndex
+    from .retrieval.default import DEFAULT_LABELS, default_pool_path
+
+    source = pool or default_pool_path()
+    sha = _pool_sha(source)
+    if (target / "manifest.json").exists():
+        try:
+            index = DemoIndex.load(target)
+            if index.manifest.get("session_pool_sha256") == sha:
+                return index
+            progress("the pool changed: rebuilding the session's demonstration index")
+        except UserError as exc:
+            progress(f"rebuilding the session's demonstration index ({exc.message})")
+    progress(f"building the demonstration index from {source.name} (once per session)")
+    sentences = read_labelled(source)
+    try:
+        return DemoIndex.build(sentences, target, labels=DEFAULT_LABELS if pool is None else (),
+                               sources=[str(source)], extra={"session_pool_sha256": sha},
+                               progress=lambda message: progress(f"index: {message}"))
+    except OSError as exc:
+        raise UserError(f"{target}: cannot write the demonstration index ({exc.strerror})",
+                        fix="give --out a writable place, or --index none") from None
+
+
+def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, index=None, pool=None, only=None,
+                   overrides=None) -> Callable:
+    """A function that loads the tagger (run by the annotator's background worker)."""
+    overrides = dict(overrides or {})
+
+    def load(progress: Callable[[str], None]):
+        from .pipeline.tagger import Tagger
+
+        if index == "none":
+            idx = None
+        elif index not in (None, "default"):
+            idx = Path(index)
+        else:
+            idx = session_index(state_dir / "index", Path(pool) if pool else None, progress).path
+        progress("loading the models")
+        tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=idx, only=only, **overrides)
+        for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so
+            progress(f"loading {model.name}")
+            getattr(model, "llm", None)
+        return tagger
+
+    return load
+
+
+def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str | None, labels: str | None,
+                 schema: Path | None, only: list[str] | None, models: Path | None, overrides: dict,
+                 keys: Path | None, ahead: int, export: list[Path]) -> None:
+    from .tui.keys import load_keymap
+    from .tui.session import Session, default_out_path, state_dir_for
+
+    if pool is not None and index not in (None, "default"):
+        raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
+    if pool is not None and not Path(pool).is_file():
+        raise UserError(f"{pool}: no such pool file", fix="give a CoNLL or labelled JSONL file")
+    if export:
+        session = Session.open(file, out)
+        for path in export:
+            _export(session, Path(path))
+        return
+    keymap = load_keymap(keys)
+    out_path = Path(out) if out else default_out_path(Path(file))
+    initial = None
+    if labels:
+        from .schema import parse_labels
+
+        initial = list(parse_labels(labels).labels)
+    factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
+                             index=index, pool=pool, only=only, overrides=overrides)
+    from .tui.app import AnnotateApp
+
+    app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead)
+    app.run()
+    if app.fatal is not None:
+        raise app.fatal
+
+
+def _export(session, path: Path) -> None:
+    import typer
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json"):
+            n = session.export_jsonl(path)
+            typer.echo(f"{path}: {n} accepted sentences (JSONL, character offsets)")
+        elif suffix in (".conll", ".bio", ".txt", ".tsv"):
+            n, lost = session.export_conll(path)
+            typer.echo(f"{path}: {n} accepted sentences (CoNLL, BIO)" + (f"; {lost} overlapping spans left out" if lost else ""))
+        else:
+            raise UserError(f"{path}: unknown export format {suffix or '(no suffix)'}", fix="name the file .jsonl or .conll")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})", fix="choose a writable path") from None

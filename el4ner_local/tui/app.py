@@ -1,0 +1,473 @@
+"""The annotator's Textual app: renders a `Session` and dispatches keys, clicks and model events to it.
+
+    AnnotateApp(input_path, out_path, tagger_factory=..., keymap=...).run()
+
+`tagger_factory(progress)` returns a loaded `Tagger` (it runs in a background thread); None runs
+without models, on the suggestions saved earlier. All annotation logic lives in `session.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from ..errors import UserError
+from ..pipeline.stages import SentenceInput
+from . import suggester as ev
+from .help_screen import HelpScreen
+from .keys import COMMANDS, effective_keys
+from .label_bar import LabelBar
+from .message_screen import MessageScreen
+from .quit_screen import QuitScreen
+from .save_as_screen import SaveAsScreen
+from .sentence_view import SentenceView
+from .session import ACCEPTED, Session
+from .span_list import SpanList
+from .status_bar import ModelStatus, StatusBar
+from .votes_panel import VotesPanel
+
+
+class ModelEvent(Message):
+    def __init__(self, event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class MainScreen(Screen):
+    """The annotation view. Its bindings (the key map) call the app's actions."""
+
+    BINDINGS = [Binding(c.keys, f"app.{c.action}", c.description, show=c.footer, id=c.id) for c in COMMANDS]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="")
+        yield SentenceView(id="sentence")
+        with Horizontal(id="lower"):
+            with VerticalScroll(id="spans-box"):
+                yield SpanList(id="spans")
+            with VerticalScroll(id="votes-box"):
+                yield VotesPanel(id="votes")
+        yield LabelBar(id="labels")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.refresh_view()
+
+
+class AnnotateApp(App[str | None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "el4ner-local annotate"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, input_path: str | Path, out_path: str | Path | None = None, *,
+                 tagger_factory: Callable | None = None, keymap: dict[str, str] | None = None,
+                 labels: list[str] | None = None, ahead: int = 3) -> None:
+        super().__init__()
+        self.input_path = Path(input_path)
+        self.out_path = Path(out_path) if out_path else None
+        self.tagger_factory = tagger_factory
+        self.keymap = dict(keymap or {})
+        self.initial_labels = list(labels or [])
+        self.ahead = max(0, ahead)
+        self.session: Session | None = None
+        self.suggester: ev.Suggester | None = None
+        self.model_status = ModelStatus(state="off" if tagger_factory is None else "loading")
+        self.selection: tuple[int, int] | None = None  # (anchor, head) token indexes of the current sentence
+        self.last_label: str | None = None
+        self.fatal: UserError | None = None
+        self._worker = None
+        self._computing_since: float | None = None
+        self._shown_save_error: str | None = None
+        self.main: MainScreen | None = None
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        try:
+            self.session = Session.open(self.input_path, self.out_path)
+        except UserError as exc:
+            self.fatal = exc
+            self.push_screen(MessageScreen("el4ner-local annotate cannot start", exc.message, exc.fix))
+            return
+        session = self.session
+        session.set_labels(self.initial_labels)
+        self.sub_title = f"{session.input_path.name} → {session.out_path.name}"
+        session.check_writable()
+        self.main = MainScreen()
+        self.push_screen(self.main)
+        if session.suggestions_error:
+            self.model_status.problems.append(session.suggestions_error)
+        self.refresh_view()
+        if self.tagger_factory is not None:
+            self.suggester = ev.Suggester(self.tagger_factory, post=lambda event: self.post_message(ModelEvent(event)))
+            self._update_wanted()
+            self._worker = self._run_models()
+            self.set_interval(1.0, self._tick)
+
+    @work(thread=True, exclusive=True, group="models", exit_on_error=False)
+    def _run_models(self) -> None:
+        self.suggester.run()
+
+    def _tick(self) -> None:
+        if self._computing_since is not None and self.main is not None:
+            self.model_status.computing_for = time.monotonic() - self._computing_since
+            self._refresh_status()
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _selection_range(self) -> tuple[int, int] | None:
+        if self.selection is None:
+            return None
+        a, b = self.selection
+        return (min(a, b), max(a, b))
+
+    def _selection_text(self) -> str | None:
+        rng = self._selection_range()
+        if rng is None or self.session is None:
+            return None
+        tokens = self.session.current.tokens
+        return self.session.text[tokens[rng[0]][0] : tokens[rng[1]][1]]
+
+    def refresh_view(self) -> None:
+        session = self.session
+        if session is None or self.main is None:
+            return
+        try:
+            self.main.query_one(SentenceView).show(session, self._selection_range())
+            self.main.query_one(SpanList).show(session)
+            self.main.query_one(VotesPanel).show(session, self._selection_text(), self.model_status.models)
+            self.main.query_one(LabelBar).show(session.labels)
+        except NoMatches:  # the screen is not composed yet: its on_mount refreshes again
+            return
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        session = self.session
+        if session is None or self.main is None:
+            return
+        try:
+            bar = self.main.query_one(StatusBar)
+        except NoMatches:
+            return
+        counts = session.counts()
+        bar.show(self.model_status, counts["suggested"], len(session.sentences), session.out_path.name, session.save_error)
+        if session.save_error != self._shown_save_error:
+            if session.save_error is not None:
+                self.notify(f"{session.save_error}. Your decisions are kept in memory: ctrl+s tries again, "
+                            f"ctrl+o saves them elsewhere.", title="not saved", severity="error", timeout=10)
+            elif self._shown_save_error is not None:
+                self.notify(f"every decision is saved in {session.out_path}", title="saved")
+            self._shown_save_error = session.save_error
+
+    def _say(self, message: str) -> None:
+        if message:
+            self.notify(message, timeout=4)
+
+    def _after(self, message: str = "", *, keep_selection: bool = False) -> None:
+        if not keep_selection:
+            self.selection = None
+        self._say(message)
+        self.refresh_view()
+        self._update_wanted()
+
+    # -- model events ---------------------------------------------------------------------------
+
+    def _update_wanted(self) -> None:
+        session, sugg = self.session, self.suggester
+        if session is None or sugg is None:
+            return
+        wanted = []
+        for i in range(session.cursor, min(len(session.sentences), session.cursor + self.ahead + 1)):
+            if session.needs_suggestions(i, sugg.models):
+                s = session.sentences[i]
+                wanted.append((i, SentenceInput(s.text, s.start, s.tokens, False)))
+        sugg.want(wanted)
+
+    def _queue_index(self, index: int) -> None:
+        if self.suggester is not None and self.session is not None and self.session.sentences[index].status == ACCEPTED:
+            self.suggester.add_to_index(index, self.session.labelled_sentence(index))
+
+    def on_model_event(self, message: ModelEvent) -> None:
+        event, st, session = message.event, self.model_status, self.session
+        if session is None:
+            return
+        if isinstance(event, ev.Progress):
+            st.state, st.message = "loading", event.message
+        elif isinstance(event, ev.Loaded):
+            st.state, st.models, st.index, st.index_sentences = "ready", event.models, event.index, event.index_sentences
+            session.set_labels(event.labels)
+            for sent in session.accepted_sentences():  # those the index lacks (a crash, an earlier failure)
+                self._queue_index(sent.index)
+            self._update_wanted()
+        elif isinstance(event, ev.LoadFailed):
+            st.state, st.message = "failed", event.message
+            self.notify(event.message, title="the models could not be loaded", severity="error", timeout=15)
+        elif isinstance(event, ev.Computing):
+            st.computing, st.computing_for = event.sentence, 0.0
+            self._computing_since = time.monotonic()
+        elif isinstance(event, ev.Suggested):
+            st.computing, st.last_seconds = None, event.seconds
+            self._computing_since = None
+            session.set_suggestions(event.sentence, event.record, event.models)
+            if session.suggestions_error and session.suggestions_error not in st.problems:
+                st.problems.append(session.suggestions_error)
+            self._update_wanted()
+        elif isinstance(event, ev.SuggestFailed):
+            st.computing = None
+            self._computing_since = None
+            st.problems.append(f"sentence {event.sentence + 1}: the models failed ({event.message})")
+            self.notify(event.message, title=f"sentence {event.sentence + 1}: no suggestions", severity="error")
+        elif isinstance(event, ev.Indexed):
+            st.index_sentences = event.index_sentences
+            if event.error:
+                st.problems.append(f"demonstration index: {event.error}")
+                self.notify(event.error, title="not added to the demonstration index", severity="warning", timeout=10)
+            elif event.added:
+                st.indexed_here += 1
+        elif isinstance(event, ev.Idle):
+            st.computing = None
+            self._computing_since = None
+        self.refresh_view()
+
+    # -- actions: decisions ---------------------------------------------------------------------
+
+    def _can_act(self) -> bool:
+        return self.session is not None and self.main is not None and self.screen is self.main
+
+    def action_accept(self) -> None:
+        if self._can_act():
+            if self.selection is not None:
+                return self.action_add_span()
+            self._after(self.session.accept())
+            self._queue_index(self.session.cursor)
+
+    def action_reject(self) -> None:
+        if self._can_act():
+            self._after(self.session.reject())
+            self._queue_index(self.session.cursor)
+
+    def action_relabel(self, number: int) -> None:
+        if not self._can_act():
+            return
+        labels = self.session.labels
+        if not 1 <= number <= len(labels):
+            self._say(f"there is no type number {number}" + (f" (types: 1–{len(labels)})" if labels else " yet"))
+            return
+        label = labels[number - 1]
+        self.last_label = label
+        if self.selection is not None:
+            self._add_selection(label)
+        else:
+            self._after(self.session.relabel(label))
+        self._queue_index(self.session.cursor)
+
+    def _add_selection(self, label: str | None) -> None:
+        rng = self._selection_range()
+        tokens = self.session.current.tokens
+        message = self.session.add_span(tokens[rng[0]][0], tokens[rng[1]][1], label)
+        self._after(message)
+
+    def action_add_span(self) -> None:
+        if not self._can_act():
+            return
+        if self.selection is None:
+            self._say("select tokens first: ←/→ move, shift+←/→ extend (or click, shift-click)")
+            return
+        self._add_selection(self.last_label)
+        self._queue_index(self.session.cursor)
+
+    def action_resize(self, side: str, grow: bool) -> None:
+        if self._can_act():
+            self._after(self.session.resize(side, grow))
+            self._queue_index(self.session.cursor)
+
+    def action_accept_sentence(self) -> None:
+        if not self._can_act():
+            return
+        session = self.session
+        sent = session.current
+        pending = sent.record is None
+        message = session.accept_sentence()
+        if message:
+            return self._after(message)
+        n = len(sent.entities())
+        note = f"sentence {sent.index + 1} accepted ({n} entit{'y' if n == 1 else 'ies'})"
+        if pending:
+            note += ", before the models' suggestions came"
+        self._queue_index(sent.index)
+        if sent.index + 1 < len(session.sentences):
+            session.next_sentence()
+        self._after(note)
+
+    def action_undo(self) -> None:
+        if self._can_act():
+            self._after(self.session.undo())
+
+    # -- actions: moving and selecting ----------------------------------------------------------
+
+    def action_next_span(self) -> None:
+        if self._can_act():
+            self._after(self.session.next_span())
+
+    def action_prev_span(self) -> None:
+        if self._can_act():
+            self._after(self.session.prev_span())
+
+    def action_next_sentence(self) -> None:
+        if self._can_act():
+            self._after(self.session.next_sentence())
+
+    def action_prev_sentence(self) -> None:
+        if self._can_act():
+            self._after(self.session.prev_sentence())
+
+    def action_next_uncertain(self) -> None:
+        if self._can_act():
+            self._after(self.session.next_uncertain())
+
+    def _anchor_token(self) -> int:
+        sent = self.session.current
+        span = self.session.focused()
+        if span is not None:
+            for i, (s, e) in enumerate(sent.tokens):
+                if e > span.start:
+                    return i
+        return 0
+
+    def action_move_token(self, step: int) -> None:
+        if not self._can_act() or not self.session.current.tokens:
+            return
+        n = len(self.session.current.tokens)
+        if self.selection is None:
+            head = self._anchor_token()
+        else:
+            head = max(0, min(n - 1, self.selection[1] + step))
+        self.selection = (head, head)
+        self._after(keep_selection=True)
+
+    def action_extend_selection(self, step: int) -> None:
+        if not self._can_act() or not self.session.current.tokens:
+            return
+        n = len(self.session.current.tokens)
+        if self.selection is None:
+            start = self._anchor_token()
+            self.selection = (start, start)
+        anchor, head = self.selection
+        self.selection = (anchor, max(0, min(n - 1, head + step)))
+        self._after(keep_selection=True)
+
+    def action_clear_selection(self) -> None:
+        if self._can_act():
+            self._after()
+
+    def on_sentence_view_token_clicked(self, message: SentenceView.TokenClicked) -> None:
+        if not self._can_act():
+            return
+        session = self.session
+        token = message.token
+        if message.shift:
+            anchor = self.selection[0] if self.selection is not None else self._anchor_token()
+            self.selection = (anchor, token)
+            return self._after(keep_selection=True)
+        s, e = session.current.tokens[token]
+        inside = [i for i, span in enumerate(session.current.spans) if span.start <= s and e <= span.end]
+        if inside and session.focus not in inside:
+            best = max(inside, key=lambda i: (session.current.spans[i].is_entity, -i))
+            session.focus_span(best)
+            return self._after()
+        self.selection = (token, token)
+        self._after(keep_selection=True)
+
+    def on_span_list_span_clicked(self, message: SpanList.SpanClicked) -> None:
+        if self._can_act():
+            self.session.focus_span(message.index)
+            self._after()
+
+    def on_label_bar_label_clicked(self, message: LabelBar.LabelClicked) -> None:
+        self.action_relabel(message.number)
+
+    # -- actions: files -------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.session is None:
+            return
+        if self.session.save():
+            self._say(f"saved in {self.session.out_path}")
+        self.refresh_view()
+
+    def action_save_as(self) -> None:
+        if self.session is None:
+            return
+        self.push_screen(SaveAsScreen(str(self.session.out_path), self.session.save_error), self._saved_as)
+
+    def _saved_as(self, path: str | None, then_quit: bool = False) -> None:
+        if not path or self.session is None:
+            return
+        if self.session.relocate(path):
+            self.sub_title = f"{self.session.input_path.name} → {self.session.out_path.name}"
+            self._say(f"saved in {self.session.out_path}; decisions now go there")
+            if then_quit:
+                self.call_later(self._quit_now)
+        self.refresh_view()
+
+    def action_export(self) -> None:
+        if self.session is None:
+            return
+        out = self.session.out_path
+        stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
+        jsonl, conll = out.with_name(stem + ".accepted.jsonl"), out.with_name(stem + ".conll")
+        try:
+            n = self.session.export_jsonl(jsonl)
+            _, lost = self.session.export_conll(conll)
+        except OSError as exc:
+            self.notify(f"cannot export: {exc.strerror or exc}", severity="error")
+            return
+        extra = f"; {lost} overlapping spans could not go into CoNLL" if lost else ""
+        self.notify(f"{n} accepted sentences → {jsonl.name} and {conll.name}{extra}", title="exported")
+
+    def action_help(self) -> None:
+        if self.session is not None and self.screen is self.main:
+            self.push_screen(HelpScreen(effective_keys(self.keymap), self.session.labels))
+
+    async def action_quit(self) -> None:
+        session = self.session
+        if self.fatal is None and session is not None and session.unsaved and not session.save():
+            self.refresh_view()
+            self.push_screen(QuitScreen(session.save_error or "the last save failed"), self._quit_choice)
+            return
+        await self._quit_now()
+
+    def _quit_choice(self, choice: str | None) -> None:
+        if choice == "retry":
+            self.action_save()
+            if not self.session.unsaved:
+                self.call_later(self._quit_now)
+        elif choice == "save_as":
+            self.push_screen(SaveAsScreen(str(self.session.out_path), self.session.save_error),
+                             lambda path: self._saved_as(path, then_quit=True))
+        elif choice == "quit":
+            self.call_later(self._quit_now)
+
+    async def _quit_now(self) -> None:
+        if self.suggester is not None:
+            self.suggester.stop()
+            if self._worker is not None and self._worker.is_running:
+                self.model_status.message = "stopping"
+                self.notify("stopping: the models finish their current call…", timeout=30)
+                await self._worker.wait()
+        if self.fatal is not None:
+            self.exit(self.fatal.one_line(), return_code=UserError.exit_code)
+        else:
+            self.exit(None)

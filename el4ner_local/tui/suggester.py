@@ -1,0 +1,241 @@
+"""Model work for the annotator, off the interface thread: load the tagger, compute the suggestions
+of the sentence in view and of a few sentences ahead, add accepted sentences to the demonstration
+index. One thread owns the tagger and the index (neither is thread-safe); it reports through
+`post(event)`, which must be thread-safe and must not block (Textual's `post_message` is both).
+
+Stopping: `stop()` sets a flag that every model call checks first, so a quitting annotator waits
+for at most one model call, never for a whole sentence.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..documents import LabelledSentence
+from ..errors import UserError
+from ..pipeline.records import SentenceRecord
+
+
+class Cancelled(Exception):
+    """Raised inside a model call once the annotator is quitting."""
+
+
+# -- events (posted to the interface) ------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    message: str  # "loading the models", "building the demonstration index", ...
+
+
+@dataclass
+class Loaded:
+    models: tuple[str, ...]
+    labels: tuple[str, ...]
+    index: str | None  # a description of the demonstration index, None when zero-shot
+    index_sentences: int = 0
+
+
+@dataclass
+class LoadFailed:
+    message: str
+
+
+@dataclass
+class Computing:
+    sentence: int
+
+
+@dataclass
+class Suggested:
+    sentence: int
+    record: SentenceRecord
+    models: tuple[str, ...]
+    seconds: float
+
+
+@dataclass
+class SuggestFailed:
+    sentence: int
+    message: str
+
+
+@dataclass
+class Indexed:
+    sentence: int
+    error: str | None = None
+    index_sentences: int = 0
+    added: bool = False  # False: the index held this very sentence already
+
+
+@dataclass
+class Idle:
+    pass
+
+
+# -- the work --------------------------------------------------------------------------------------
+
+
+class _Cancellable:
+    """A model whose calls first check the stop flag (everything else is the model's own)."""
+
+    def __init__(self, model, stop: threading.Event):
+        self._model = model
+        self._stop = stop
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise Cancelled()
+
+    def generate(self, *args, **kwargs):
+        self._check()
+        return self._model.generate(*args, **kwargs)
+
+    def score(self, *args, **kwargs):
+        self._check()
+        return self._model.score(*args, **kwargs)
+
+
+def cancellable(tagger, stop: threading.Event):
+    """The same tagger (same schema, settings and index) whose models stop when `stop` is set."""
+    from ..pipeline.tagger import Tagger
+
+    return Tagger([_Cancellable(m, stop) for m in tagger.models], tagger.schema, tagger.settings,
+                  tagger.index, tagger.retrieval_mode)
+
+
+@dataclass
+class _Job:
+    sentence: int
+    payload: object  # SentenceInput for a suggestion, LabelledSentence for the index
+
+
+@dataclass
+class Suggester:
+    """`factory(progress)` returns a loaded Tagger; it is called in the worker thread."""
+
+    factory: Callable[[Callable[[str], None]], object]
+    post: Callable[[object], None]
+    tagger: object = None
+    models: tuple[str, ...] = ()
+    _wanted: list = field(default_factory=list)  # [(sentence, SentenceInput)], most urgent first
+    _index_jobs: deque = field(default_factory=deque)
+    _done: set = field(default_factory=set)  # sentences computed by this run (until the interface has them)
+    _failed: set = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    busy: bool = False
+
+    # called from the interface thread
+    def want(self, wanted: list) -> None:
+        """The sentences that still need suggestions, most urgent first: [(index, SentenceInput)]."""
+        with self._lock:
+            self._wanted = list(wanted)
+            self._done &= {i for i, _ in wanted}
+        self._wake.set()
+
+    def add_to_index(self, sentence: int, labelled: LabelledSentence) -> None:
+        with self._lock:
+            self._index_jobs.append(_Job(sentence, labelled))
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # the worker thread
+    def _send(self, event) -> None:
+        try:
+            self.post(event)
+        except RuntimeError:  # the interface has gone
+            self._stop.set()
+
+    def _next(self) -> _Job | None:
+        with self._lock:
+            if self._index_jobs:
+                return self._index_jobs.popleft()
+            for i, inp in self._wanted:
+                if i not in self._done and i not in self._failed:
+                    return _Job(i, inp)
+        return None
+
+    def run(self) -> None:
+        try:
+            self._send(Progress("loading the models"))
+            tagger = self.factory(lambda message: self._send(Progress(message)))
+        except Cancelled:
+            return
+        except UserError as exc:
+            self._send(LoadFailed(exc.one_line()))
+            return
+        except Exception as exc:  # a broken model file or backend: say so, keep the interface usable
+            self._send(LoadFailed(f"{exc.__class__.__name__}: {exc}"))
+            traceback.print_exc()
+            return
+        self.tagger = cancellable(tagger, self._stop)
+        self.models = tuple(m.name for m in tagger.models)
+        index = tagger.index
+        self._send(Loaded(self.models, tuple(tagger.schema.labels), str(index.path) if index is not None else None,
+                          len(index) if index is not None else 0))
+        idle_sent = False
+        while not self._stop.is_set():
+            job = self._next()
+            if job is None:
+                if not idle_sent:
+                    self._send(Idle())
+                    idle_sent = True
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            idle_sent = False
+            if isinstance(job.payload, LabelledSentence):
+                self._index(job)
+            else:
+                self._suggest(job)
+
+    def _index(self, job: _Job) -> None:
+        index = self.tagger.index
+        if index is None:
+            return
+        new = job.payload
+        if any(s.text == new.text and list(s.spans) == list(new.spans) for s in index.pool):
+            self._send(Indexed(job.sentence, None, len(index), added=False))
+            return
+        try:
+            index.add([new])
+            self._send(Indexed(job.sentence, None, len(index), added=True))
+        except (UserError, OSError, ValueError) as exc:
+            message = exc.one_line() if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {exc}"
+            self._send(Indexed(job.sentence, message, len(index)))
+
+    def _suggest(self, job: _Job) -> None:
+        self.busy = True
+        self._send(Computing(job.sentence))
+        began = time.perf_counter()
+        try:
+            record = self.tagger.tag_sentence(job.payload)
+        except Cancelled:
+            return
+        except Exception as exc:  # one bad sentence must not stop the others
+            with self._lock:
+                self._failed.add(job.sentence)
+            self._send(SuggestFailed(job.sentence, f"{exc.__class__.__name__}: {exc}"))
+            return
+        finally:
+            self.busy = False
+        with self._lock:
+            self._done.add(job.sentence)
+        self._send(Suggested(job.sentence, record, self.models, time.perf_counter() - began))

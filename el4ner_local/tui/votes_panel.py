@@ -1,0 +1,121 @@
+"""The evidence for the focused span: each model's extraction vote, the type it wrote, its type vote
+(classification), each verifier's answer, the ensemble's decision and confidence, and the person's."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from .colours import label_colour
+from .session import Session, SpanState
+
+
+def _answer_lines(answer: str, limit: int = 2) -> str:
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    shown = "; ".join(lines[:limit])
+    return shown + (f" (+{len(lines) - limit} lines)" if len(lines) > limit else "") if lines else "(nothing)"
+
+
+class VotesPanel(Widget):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.session: Session | None = None
+        self.selection_text: str | None = None
+        self.models: tuple[str, ...] = ()  # the loaded ensemble, when known
+
+    def show(self, session: Session | None, selection_text: str | None, models: tuple[str, ...] = ()) -> None:
+        self.session = session
+        self.selection_text = selection_text
+        self.models = models
+        span = session.focused() if session is not None else None
+        self.border_title = (f"votes: “{session.text[span.start:span.end]}”" if span is not None else "votes")
+        self.refresh(layout=True)
+
+    def _model_names(self) -> list[str]:
+        names = list(self.session.model_names())
+        for name in self.models:
+            if name not in names:
+                names.append(name)
+        return names
+
+    def render(self):
+        session = self.session
+        if session is None:
+            return Text("")
+        sent = session.current
+        span = session.focused()
+        if self.selection_text is not None:
+            label = session.labels[0] if session.labels else "a type"
+            return Text.assemble(("selected: ", "bold"), (f"“{self.selection_text}”", "bold"),
+                                 f"\npress s to add it as {label}, or a number key 1–9 for another type; escape drops it",
+                                 style="")
+        if span is None:
+            if sent.record is None:
+                names = ", ".join(self._model_names()) or "the models"
+                return Text(f"waiting for the suggestions of {names} for this sentence…", style="dim italic")
+            lines = [Text("no span focused. What each model answered (extraction):", style="bold")]
+            for name, answer in sent.record.raw.get("extraction", {}).items():
+                lines.append(Text.assemble((f"{name}: ", "bold"), _answer_lines(answer)))
+            return Group(*lines)
+        return self._span_votes(session, span)
+
+    def _span_votes(self, session: Session, span: SpanState):
+        labels = session.labels
+        cand = span.candidate
+        parts = []
+        head = Text.assemble((f"“{session.text[span.start:span.end]}”", "bold"),
+                             (f"  characters {span.start}–{span.end}", "dim"))
+        if span.changed and cand is not None:
+            head.append(f"  (resized by you from “{cand.text}”)", Style(italic=True))
+        parts.append(head)
+        if cand is None:
+            parts.append(Text("added by you: the models did not name this span.", style="italic"))
+        else:
+            table = Table(expand=True, box=None, pad_edge=False, show_edge=False, header_style="bold")
+            table.add_column("model", no_wrap=True)
+            table.add_column("extracted", no_wrap=True)
+            table.add_column("type vote", no_wrap=True)
+            table.add_column("verifier", no_wrap=True)
+            votes = cand.type_votes()
+            for name in self._model_names():
+                if name in cand.extracted_by:
+                    written = cand.extracted_types.get(name) or ""
+                    extracted = Text.assemble(("yes", "green"), (f" ({written})" if written else "", "dim"))
+                else:
+                    extracted = Text("no", style="red")
+                vote = votes.get(name)
+                if vote is None:
+                    type_vote = Text("—", style="dim")
+                else:
+                    p = cand.type_probs[name].get(vote, 0.0)
+                    type_vote = Text.assemble((vote, label_colour(vote, labels) if vote != "none" else "red"),
+                                              (f" {p:.2f}", "dim"))
+                if name in cand.verification:
+                    p_yes = cand.verification[name]
+                    verifier = Text.assemble(("yes" if p_yes >= 0.5 else "no", "green" if p_yes >= 0.5 else "red"),
+                                             (f" {p_yes:.2f}", "dim"))
+                else:
+                    verifier = Text("—", style="dim")
+                table.add_row(name, extracted, type_vote, verifier)
+            parts.append(table)
+            if cand.accepted:
+                decision = Text.assemble(("ensemble: ", "bold"), ("accepted", "green"), " as ",
+                                         (cand.label or "?", label_colour(cand.label, labels)),
+                                         f", confidence {cand.confidence:.2f}")
+            else:
+                decision = Text.assemble(("ensemble: ", "bold"), ("rejected", "red"), f" ({cand.reason})" if cand.reason else "",
+                                         f", confidence {cand.confidence:.2f}")
+            parts.append(decision)
+        if span.verdict == "accepted":
+            mine = Text.assemble(("you: ", "bold"), ("accepted", "green"), " as ", (span.label or "?", label_colour(span.label, labels)))
+        elif span.verdict == "rejected":
+            mine = Text.assemble(("you: ", "bold"), ("rejected", "red"))
+        else:
+            mine = Text.assemble(("you: ", "bold"), ("not decided yet", "dim italic"))
+        parts.append(mine)
+        if session.is_uncertain(span):
+            parts.append(Text("! the ensemble is unsure about this span", style="#e5c07b"))
+        return Group(*parts)

@@ -1,0 +1,270 @@
+"""The evaluation harness: sample selection, scoring arithmetic, rescoring from records, the record cache,
+the eval command, and one small real run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from el4ner_local.documents import LabelledSentence, Span, tokenize
+from el4ner_local.evaluate import (Counts, RecordCache, entity_set, estimate_weights, format_report, gold_tags,
+                                   make_tagger, rescore, restrict, run_records, sample, score_entries,
+                                   seqeval_scores, sentence_id, throughput)
+from el4ner_local.llm.backend import TokenStats
+from el4ner_local.pipeline.records import Candidate, SentenceRecord
+from el4ner_local.pipeline.votes import VoteRule
+
+
+def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledSentence:
+    spans = []
+    for surface, label in entities:
+        start = text.index(surface)
+        spans.append(Span(start, start + len(surface), label))
+    return LabelledSentence(text, tokenize(text), spans)
+
+
+def cand(text: str, surface: str, by: dict[str, str], probs: dict[str, dict[str, float]] | None = None,
+         verification: dict[str, float] | None = None) -> Candidate:
+    start = text.index(surface)
+    return Candidate(start, start + len(surface), surface, extracted_by=list(by), extracted_types=dict(by),
+                     type_probs=probs or {}, verification=verification or {})
+
+
+def entry(sent: LabelledSentence, cands: list[Candidate], verified: list | None = None) -> dict:
+    record = SentenceRecord(0, len(sent.text), candidates=cands)
+    return {"id": sentence_id(sent.text), "text": sent.text, "record": record.to_json(),
+            "verified_labels": verified or [None] * len(cands), "seconds": 2.0,
+            "stats": {"2-extraction": {"a": {"evaluated": 100, "reused": 50, "generated": 10, "calls": 1, "seconds": 1.0}}},
+            "peak_rss_mb": 123.0}
+
+
+S1 = labelled("Ada Lovelace lives in London .", [("Ada Lovelace", "person"), ("London", "location")])
+S2 = labelled("Paris Hilton visited Berlin today .", [("Paris Hilton", "person"), ("Berlin", "location")])
+
+
+def records():
+    """Model a finds Ada Lovelace/person, London/location, Paris/location (wrong span), Berlin/location.
+    Model b finds Ada Lovelace/person, London/person (wrong type), Paris Hilton/person, today/person."""
+    e1 = entry(S1, [cand(S1.text, "Ada Lovelace", {"a": "person", "b": "person"}),
+                    cand(S1.text, "London", {"a": "location", "b": "person"})])
+    e2 = entry(S2, [cand(S2.text, "Paris", {"a": "location"}),
+                    cand(S2.text, "Paris Hilton", {"b": "person"}),
+                    cand(S2.text, "Berlin", {"a": "location"}),
+                    cand(S2.text, "today", {"b": "person"})])
+    return [e1, e2], [S1, S2]
+
+
+EXTRACT = VoteRule(type_source="extract", verify=False)
+
+
+def test_member_alone_scores_by_hand():
+    entries, gold = records()
+    a = score_entries(entries, gold, EXTRACT, ["a"])
+    # a: Ada Lovelace/person ok, London/location ok, Paris/location wrong, Berlin/location ok: 3 of 4, 3 of 4 gold
+    assert (a["precision"], a["recall"], a["f1"]) == (0.75, 0.75, 0.75)
+    b = score_entries(entries, gold, EXTRACT, ["b"])
+    # b: Ada Lovelace ok, London/person wrong, Paris Hilton ok, today wrong: P 2/4, R 2/4
+    assert (b["precision"], b["recall"], b["f1"]) == (0.5, 0.5, 0.5)
+    assert b["per_type"]["person"] == {"precision": round(2 / 4, 4), "recall": 1.0, "f1": round(2 * 0.5 / 1.5, 4), "support": 2}
+    assert b["per_type"]["location"]["recall"] == 0.0
+
+
+def test_union_and_vote_by_hand():
+    entries, gold = records()
+    union = score_entries(entries, gold, EXTRACT)
+    # London: a says location, b person: a tie of one vote each, alphabetical tie-break -> location (right).
+    # Paris (location) and Paris Hilton (person) overlap with equal confidence 1.0: the longer one wins.
+    # Accepted: Ada Lovelace, London/location, Paris Hilton, Berlin, today -> 4 of 5 right, 4 of 4 gold.
+    assert union["counts"] == {"tp": 4, "pred": 5, "gold": 4}
+    assert (union["precision"], union["recall"]) == (0.8, 1.0)
+    assert union["f1"] == round(2 * 0.8 / 1.8, 4)
+    vote = score_entries(entries, gold, replace(EXTRACT, extract_min_votes=2))
+    assert vote["counts"] == {"tp": 2, "pred": 2, "gold": 4}  # Ada Lovelace and London, both right
+    weighted = score_entries(entries, gold, replace(EXTRACT, weights={"a": 1.0, "b": 0.2}))
+    assert weighted["counts"]["tp"] == 4  # London: a's location outweighs b's person
+
+
+def test_seqeval_agrees_with_exact_span_counting():
+    entries, gold = records()
+    for rule in (EXTRACT, replace(EXTRACT, extract_min_votes=2), replace(EXTRACT, weights={"b": 3.0})):
+        for models in (None, ["a"], ["b"]):
+            res = rescore(entries, gold, rule, models)
+            seq = seqeval_scores(gold_tags(gold), res.tags)
+            p, r, f = Counts.prf(res.counts.tp, res.counts.pred, res.counts.gold)
+            assert (seq["precision"], seq["recall"], seq["f1"]) == (round(p, 4), round(r, 4), round(f, 4))
+
+
+def test_entity_set_is_strict_iob2():
+    assert entity_set(["B-x", "I-x", "O", "B-y", "B-y", "I-x"]) == {(0, 2, "x"), (3, 4, "y"), (4, 5, "y")}
+
+
+def test_verification_only_counts_for_the_label_it_was_asked_about():
+    sent = labelled("Ada Lovelace lives in London .", [("Ada Lovelace", "person")])
+    probs = {"a": {"person": 0.9, "location": 0.05, "none": 0.05}, "b": {"person": 0.2, "location": 0.7, "none": 0.1}}
+    c = cand(sent.text, "Ada Lovelace", {"a": "", "b": ""}, probs, {"a": 0.2, "b": 0.3})
+    e = entry(sent, [c], verified=["person"])
+    rule = VoteRule(type_source="classify", verify=True, verify_threshold=0.5)
+    assert score_entries([e], [sent], rule)["counts"]["pred"] == 0  # person, rejected by its verifiers
+    assert score_entries([e], [sent], replace(rule, verify=False))["counts"]["tp"] == 1
+    # b alone labels it location, which nobody verified: accepted unverified, and counted as such
+    alone = score_entries([e], [sent], rule, ["b"], ["b"])
+    assert alone["counts"]["pred"] == 1 and alone["unverified"] == 1
+
+
+def test_restrict_keeps_only_one_models_answers():
+    c = cand(S1.text, "London", {"a": "location", "b": "person"}, {"a": {"location": 1.0}, "b": {"person": 1.0}},
+             {"a": 0.9, "b": 0.1})
+    only_b = restrict(c, {"b"}, {"b"})
+    assert only_b.extracted_by == ["b"] and list(only_b.type_probs) == ["b"] and only_b.verification == {"b": 0.1}
+    assert restrict(cand(S1.text, "London", {"a": "location"}), {"b"}) is None
+    assert c.extracted_by == ["a", "b"]  # the original is untouched
+
+
+def test_sample_is_fixed_and_prefix_stable():
+    sents = [labelled(f"s{i} x .", []) for i in range(50)]
+    assert sample(sents, 10, 3) == sample(sents, 10, 3)
+    assert sample(sents, 20, 3)[:10] == sample(sents, 10, 3)
+    assert sample(sents, 10, 3) != sample(sents, 10, 4)
+    assert sample(sents, None) == sents
+
+
+def test_estimated_weights_favour_the_better_member():
+    entries, gold = records()
+    w = estimate_weights(entries, gold, ["a", "b"], EXTRACT)
+    assert w["a"] == 1.0 and w["b"] == round(0.5 / 0.75, 4)
+
+
+def test_throughput_from_entries():
+    entries, _ = records()
+    t = throughput(entries)
+    assert t["sentences"] == 2 and t["sentences_per_second"] == 0.5
+    assert t["tokens_per_sentence"]["2-extraction"]["a"]["evaluated"] == 100
+
+
+# -- the pipeline and the cache, with stand-in models ---------------------------------------------------------
+
+
+class FakeLLM:
+    """Answers extraction with fixed lines; scores by a fixed preference. Counts its calls in stats."""
+
+    def __init__(self, name: str, answer: str, prefer: str):
+        self.name, self.answer, self.prefer = name, answer, prefer
+        self.identity = f"fake:{name}:{answer}:{prefer}"
+        self.stats = TokenStats()
+
+    def render(self, prompt) -> str:
+        return prompt.system + prompt.shared + prompt.question
+
+    def generate(self, prompt, *, stop=(), max_tokens=128, max_lines=None, grammar=None, prefill=""):
+        self.stats.calls += 1
+        self.stats.evaluated += 10
+        self.stats.generated += 3
+        return self.answer
+
+    def score(self, prompt, continuations, prefill=""):
+        self.stats.calls += 1
+        self.stats.evaluated += 2
+        return [0.0 if c.strip().lower() == self.prefer else -3.0 for c in continuations]
+
+
+def fake_models():
+    return [FakeLLM("a", "Ada Lovelace | person\nLondon | location", "person"),
+            FakeLLM("b", "London | person", "yes")]
+
+
+def test_cache_resumes_without_model_calls(tmp_path):
+    gold = [S1, S2]
+    llms = fake_models()
+    tagger = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    cache = RecordCache.for_tagger(tagger, "none", tmp_path)
+    first = run_records(tagger, gold[:1], cache)  # "interrupted" after one sentence
+    calls = sum(m.stats.calls for m in llms)
+    assert calls > 0 and cache.path.exists()
+    with open(cache.path, "a", encoding="utf-8") as f:
+        f.write('{"id": "torn line')  # a write cut by a crash
+    tagger2 = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    cache2 = RecordCache.for_tagger(tagger2, "none", tmp_path)
+    assert cache2.path == cache.path
+    both = run_records(tagger2, gold, cache2)
+    after_resume = sum(m.stats.calls for m in llms)
+    assert after_resume > calls  # only the second sentence ran
+    assert both[0] == first[0]
+    tagger3 = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    again = run_records(tagger3, gold, RecordCache.for_tagger(tagger3, "none", tmp_path))
+    assert sum(m.stats.calls for m in llms) == after_resume  # no model call at all
+    assert again == both
+    assert [c["text"] for c in again[0]["record"]["candidates"]] == ["Ada Lovelace", "London"]
+    assert again[0]["verified_labels"][0] == "person"
+    assert set(again[0]["stats"]) >= {"2-extraction", "3-classification"}
+    # a changed setting is a new configuration: a new file
+    tagger4 = make_tagger(None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")])
+    assert RecordCache.for_tagger(tagger4, "none", tmp_path).path != cache.path
+    score = score_entries(again, gold, VoteRule(verify=False))
+    assert score["counts"]["gold"] == 4
+
+
+def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
+    """The whole report (all four retrieval modes) with stand-in models and a stand-in embedder."""
+    import numpy as np
+
+    from el4ner_local import evaluate as ev
+    from el4ner_local.retrieval import DemoIndex
+    from el4ner_local.retrieval.embedder import EmbedderIdentity
+
+    class HashEmbedder:
+        def identity(self):
+            return EmbedderIdentity("hash", 16, "0" * 64)
+
+        def encode(self, texts):
+            out = np.zeros((len(texts), 16), dtype=np.float32)
+            for i, t in enumerate(texts):
+                for w in t.lower().split():
+                    out[i, hash(w) % 16] += 1
+                out[i] /= max(np.linalg.norm(out[i]), 1e-6)
+            return out
+
+    pool = tmp_path / "pool.conll"
+    pool.write_text("Ada\tB-person\nLovelace\tI-person\nwrote\tO\n\nLondon\tB-location\nrains\tO\n\n", encoding="utf-8")
+    test = tmp_path / "test.conll"
+    test.write_text("Ada\tB-person\nLovelace\tI-person\nlives\tO\nin\tO\nLondon\tB-location\n.\tO\n\n", encoding="utf-8")
+    real_build, real_load = DemoIndex.build.__func__, DemoIndex.load.__func__
+    monkeypatch.setattr(DemoIndex, "build", classmethod(lambda cls, *a, **kw: real_build(cls, *a, **{**kw, "embedder": HashEmbedder()})))
+    monkeypatch.setattr(DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()})))
+    report = ev.evaluate(test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c",
+                         llms=fake_models())
+    assert set(report["runs"]) == {"span", "none", "random", "sentence"}
+    assert report["runs"]["span"]["computed"] == 1 and report["runs"]["none"]["k"] == 0
+    assert report["runs"]["span"]["members"]["a"]["f1"] == 1.0
+    assert "no verification" in report["runs"]["span"]["ablations"]
+    again = ev.evaluate(test, pool, limit=1, retrieval=["span"], root=tmp_path / "c", llms=fake_models())
+    assert again["runs"]["span"]["cached"] == 1 and again["runs"]["span"]["computed"] == 0
+    text = format_report(report)
+    assert "ensemble, span retrieval" in text and "a alone" in text
+    json.dumps(report)
+
+
+@pytest.mark.slow
+def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
+    """Qwen alone, zero-shot, on two WNUT-17 test sentences: real records, scores and token counts."""
+    from pathlib import Path
+
+    from el4ner_local.formats import read_labelled
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "wnut17" / "emerging.test.annotated"
+    if not data.exists():
+        pytest.skip("the shared WNUT-17 data is not here")
+    gold = sample(read_labelled(data), 2, seed=0)
+    labels = ["person", "location", "group", "creative-work", "corporation", "product"]
+    tagger = make_tagger(None, "none", labels=labels, only=["qwen2.5-coder-0.5b"])
+    cache = RecordCache.for_tagger(tagger, "none", tmp_path)
+    entries = run_records(tagger, gold, cache)
+    assert len(entries) == 2 and all(e["seconds"] > 0 for e in entries)
+    t = throughput(entries)
+    assert t["tokens_per_sentence"]["2-extraction"]["qwen2.5-coder-0.5b"]["generated"] > 0
+    score = score_entries(entries, gold, VoteRule())
+    assert 0.0 <= score["f1"] <= 1.0 and score["counts"]["gold"] == sum(len(s.spans) for s in gold)
+    calls = tagger.stats.as_dict()
+    again = run_records(tagger, gold, RecordCache.for_tagger(tagger, "none", tmp_path))
+    assert again == entries and tagger.stats.as_dict() == calls

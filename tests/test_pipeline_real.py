@@ -1,0 +1,84 @@
+"""The four-stage pipeline on real text with the real default ensemble and the built-in pool.
+The models run once per module; the vote rules are then re-applied to their recorded answers."""
+
+import copy
+import json
+
+import pytest
+
+from el4ner_local.pipeline.records import TaggedDocument
+from el4ner_local.pipeline.votes import VoteRule, decide
+
+# News and social-media text written for this test: emoji, CJK, CRLF, a tab, the same name twice.
+TEXT = ("Angela Merkel met Emmanuel Macron in Paris 🇫🇷 on Tuesday before flying to 東京.\r\n"
+        "@jenny_k: Taylor Swift was amazing in London last night 😍\tTaylor Swift forever #concert")
+
+
+@pytest.fixture(scope="module")
+def tagger(default_models):
+    from el4ner_local import Tagger
+
+    return Tagger.load(verify=True)  # the default ensemble and pool, with the verification stage on
+
+
+@pytest.fixture(scope="module")
+def tagged(tagger) -> TaggedDocument:
+    return tagger(TEXT)
+
+
+def test_finds_entities_whose_offsets_slice_the_original_text(tagged):
+    doc = copy.deepcopy(tagged)
+    for sent in doc.sentences:
+        decide(sent.candidates, 3, VoteRule(type_source="both", verify=False))
+    data = json.loads(json.dumps(TaggedDocument(TEXT, doc.sentences).to_json(), ensure_ascii=False))
+    assert data["text"] == TEXT
+    found = {(e["text"], e["label"]) for e in data["entities"]}
+    for e in data["entities"]:
+        assert TEXT[e["start"] : e["end"]] == e["text"]
+    expected = {("Angela Merkel", "person"), ("Emmanuel Macron", "person"), ("Paris", "location"),
+                ("Taylor Swift", "person"), ("London", "location")}
+    assert len(found & expected) >= 3, found
+    swift = [e for e in data["entities"] if e["text"] == "Taylor Swift"]
+    assert len(swift) in (0, 2)  # a name found once is found at both of its mentions
+    assert data["split"] == {"sentences": 2, "windows": 0}
+
+
+def test_every_candidate_carries_each_models_real_votes(tagged, tagger):
+    names = {m.name for m in tagger.models}
+    assert names == {"qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m"}
+    for sent in tagged.sentences:
+        assert set(sent.raw["extraction"]) == names and set(sent.raw["candidates"]) == names
+        assert sent.demonstrations  # retrieved from the built-in pool
+        for c in sent.candidates:
+            assert TEXT[c.start : c.end] == c.text
+            assert c.extracted_by and set(c.extracted_by) <= names
+            assert set(c.type_probs) == names
+            for probs in c.type_probs.values():
+                assert abs(sum(probs.values()) - 1) < 1e-6
+            if c.label:
+                assert set(c.verification) == names
+
+
+def test_a_span_one_model_extracted_is_rejected_by_the_others(tagged):
+    sents = copy.deepcopy(tagged.sentences)
+    rejected = []
+    for sent in sents:
+        decide(sent.candidates, 3, VoteRule(extract_min_votes=2, verify=False))
+        rejected += [c for c in sent.candidates if len(c.extracted_by) == 1 and not c.accepted]
+    assert rejected and all("extracted by 1 of 3 models" in c.reason for c in rejected)
+
+
+def test_verification_drops_a_pair(tagged):
+    sents = copy.deepcopy(tagged.sentences)
+    dropped = []
+    for sent in sents:
+        decide(sent.candidates, 3, VoteRule(verify=True, verify_threshold=0.5))
+        dropped += [c for c in sent.candidates if c.reason.startswith("failed verification")]
+    assert dropped
+    for c in dropped:
+        assert c.label and sum(c.verification.values()) / len(c.verification) < 0.5
+
+
+def test_same_input_same_output(tagger, tagged):
+    again = tagger(TEXT)
+    assert json.dumps(again.to_json()) == json.dumps(tagged.to_json())

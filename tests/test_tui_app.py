@@ -1,0 +1,257 @@
+"""The annotator app driven with Textual's pilot, on suggestions saved earlier (hand-made records, no
+models loaded): keys, mouse, the help screen, remapped keys, and what happens when files fail.
+The same flows with real model suggestions are in test_tui_models.py."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+
+import pytest
+
+from el4ner_local.tui import session as session_mod
+from el4ner_local.tui.app import AnnotateApp, MainScreen
+from el4ner_local.tui.help_screen import HelpScreen
+from el4ner_local.tui.message_screen import MessageScreen
+from el4ner_local.tui.quit_screen import QuitScreen
+from el4ner_local.tui.save_as_screen import SaveAsScreen
+from el4ner_local.tui.sentence_view import SentenceView
+from el4ner_local.tui.session import ACCEPTED, Session
+from el4ner_local.tui.span_list import SpanList
+from el4ner_local.tui.label_bar import LabelBar
+from test_tui_session import _unwritable_dir
+from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, until
+
+SIZE = (110, 34)
+
+
+@pytest.fixture
+def doc(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def with_suggestions(doc, out=None):
+    """Compute nothing: store hand-made model records in the session's cache, as a run would."""
+    s = Session.open(doc, out)
+    for i, rec in default_records().items():
+        s.set_suggestions(i, rec, DEFAULT_MODELS)
+    return s
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def records(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def spans_of(app):
+    s = app.session
+    return [(s.text[x.start:x.end], x.label, x.verdict) for x in s.current.spans]
+
+
+def test_keyboard_decisions_are_saved_as_made(doc):
+    with_suggestions(doc)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen)
+            assert "Ada Lovelace" in screen_text(app) and "qwen2.5-coder-0.5b" in screen_text(app)
+            await pilot.press("a")  # accept Ada Lovelace
+            await pilot.press("j", "r")  # reject Charles Babbage
+            await pilot.press("j", "2")  # London: the models rejected it; type 2 brings it back
+            assert spans_of(app) == [("Ada Lovelace", "person", "accepted"), ("Charles Babbage", "person", "rejected"),
+                                     ("London", "location", "accepted")]
+            # add "Ada" ... no: select the token "met" and add it as a group, widen it, undo the widening
+            await pilot.press("k", "k", "right")  # the token cursor starts on the focused span: "Ada"
+            await pilot.press("right", "right")
+            assert app._selection_text() == "met"
+            await pilot.press("3")
+            await pilot.press("right_square_bracket")
+            assert ("met Charles", "group", "accepted") in spans_of(app)
+            await pilot.press("u")
+            assert ("met", "group", "accepted") in spans_of(app)
+            on_disk = records(app.session.out_path)
+            await pilot.press("q")
+        return app, on_disk
+
+    app, on_disk = run(go())
+    assert app.return_code == 0
+    (rec,) = on_disk
+    assert rec["status"] == "in progress"
+    assert [(x["text"], x["label"], x["verdict"], x["origin"]) for x in rec["spans"]] == [
+        ("Ada Lovelace", "person", "accepted", "model"), ("met", "group", "accepted", "person"),
+        ("Charles Babbage", "person", "rejected", "model"), ("London", "location", "accepted", "model")]
+    assert [e["text"] for e in rec["entities"]] == ["Ada Lovelace", "met", "London"]
+
+
+def test_accept_all_moves_on_and_a_restart_resumes_there(doc):
+    with_suggestions(doc)
+
+    async def first():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("A")
+            assert app.session.cursor == 1 and app.session.sentences[0].status == ACCEPTED
+            await pilot.press("g")  # the next uncertain span: "Analytical Engine" (0.62), already here
+            assert app.session.cursor == 1
+            await pilot.press("n", "p")
+            await pilot.press("q")
+
+    async def second():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await shows(pilot, app, "sentence 2 of 3", "Analytical Engine")
+            assert app.session.cursor == 1
+            await pilot.press("p")
+            await shows(pilot, app, "sentence 1 of 3 · accepted")
+            await pilot.press("q")
+
+    run(first())
+    run(second())
+
+
+def test_mouse_focuses_selects_and_labels(doc):
+    with_suggestions(doc)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.click(SpanList, offset=(3, 3))  # below the border, third row: London
+            assert app.session.text[app.session.focused().start:app.session.focused().end] == "London"
+            view = app.screen.query_one(SentenceView)
+            # the sentence is the first line of the view (no previous sentence); "in" is at column 48
+            col = view.render().plain.split("\n")[0].index(" in ") + 1
+            await pilot.click(SentenceView, offset=(col + view.styles.padding.left + 1, 1))
+            assert app._selection_text() == "in"
+            col2 = view.render().plain.split("\n")[0].index("London") + 1
+            await pilot.click(SentenceView, offset=(col2 + 2, 1), shift=True)
+            assert app._selection_text() == "in London"
+            labels = app.screen.query_one(LabelBar).render().plain
+            await pilot.click(LabelBar, offset=(labels.index("location") + 1, 0))
+            assert ("in London", "location", "accepted") in spans_of(app)
+            await pilot.press("q")
+        return app
+
+    run(go())
+
+
+def test_help_screen_lists_the_remapped_keys(doc):
+    with_suggestions(doc)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS, keymap={"accept": "y", "reject": "d"})
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("a")  # no longer bound
+            assert spans_of(app)[0][2] is None
+            await pilot.press("y")
+            assert spans_of(app)[0][2] == "accepted"
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            text = await shows(pilot, app, "accept the focused span", "type: 1 person, 2")
+            row = next(line for line in text.splitlines() if "accept the focused span" in line)
+            assert row.split("█")[1].split() [0] == "y"  # the remapped key, not "a"
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen))
+            await pilot.press("q")
+
+    run(go())
+
+
+def test_an_unreadable_file_is_a_clear_message_in_the_app(tmp_path):
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+
+    async def go():
+        app = AnnotateApp(bad, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, MessageScreen))
+            await shows(pilot, app, "binary file (NUL byte)", "fix: give a UTF-8 text file")
+            await pilot.press("q")
+        return app
+
+    app = run(go())
+    assert app.return_code == 2 and "binary file" in app.fatal.one_line()
+    assert list(tmp_path.iterdir()) == [bad]  # nothing written
+
+
+def test_a_read_only_output_path_shows_at_once_and_save_elsewhere_keeps_every_decision(doc, tmp_path):
+    ro = _unwritable_dir(tmp_path)
+    target = ro / "notes.annotations.jsonl"
+    rescue = tmp_path / "rescue" / "notes.jsonl"
+
+    async def go():
+        app = AnnotateApp(doc, target, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await shows(pilot, app, "NOT SAVED: cannot write to")
+            await pilot.press("right", "shift+right", "s")  # no suggestions here: add a span
+            assert app.session.unsaved
+            await pilot.press("q")
+            await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+            await pilot.press("o")
+            await until(pilot, lambda: isinstance(app.screen, SaveAsScreen))
+            inp = app.screen.query_one("#save-as-path")
+            inp.value = str(rescue)
+            await pilot.press("enter")
+            await pilot.pause()
+        return app
+
+    app = run(go())
+    assert app.return_code == 0
+    (rec,) = records(rescue)
+    assert [(x["text"], x["origin"]) for x in rec["spans"]] == [("Ada Lovelace", "person")]
+
+
+def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatch):
+    with_suggestions(doc)
+    real = session_mod.durable_write
+    state = {"full": False}
+
+    def maybe_full(path, data):
+        if state["full"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, data)
+
+    monkeypatch.setattr(session_mod, "durable_write", maybe_full)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("a")
+            state["full"] = True
+            await pilot.press("j", "r")
+            await shows(pilot, app, "NOT SAVED: cannot write", "No space left on device")
+            assert [x["verdict"] for x in records(app.session.out_path)[0]["spans"]] == ["accepted"]
+            await pilot.press("q")  # refused: the decision is only in memory
+            await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+            state["full"] = False  # space freed
+            await pilot.press("r")
+            await pilot.pause()
+        return app
+
+    app = run(go())
+    assert app.return_code == 0
+    assert [x["verdict"] for x in records(app.session.out_path)[0]["spans"]] == ["accepted", "rejected"]
+
+
+def test_export_writes_jsonl_and_conll_beside_the_annotations(doc):
+    with_suggestions(doc)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("A", "e", "q")
+        return app
+
+    app = run(go())
+    folder = doc.parent
+    assert records(folder / "notes.annotations.accepted.jsonl")[0]["entities"][0]["text"] == "Ada Lovelace"
+    assert (folder / "notes.annotations.conll").read_text().startswith("Ada\tB-person\nLovelace\tI-person\n")
