@@ -50,6 +50,7 @@ class ModelSpec:
 class PipelineSettings:
     k: int = 4
     extract_min_votes: int = 1
+    zero_shot_votes: bool = True  # stage-1 (zero-shot) spans also count as extraction votes
     type_source: str = "both"
     classify_threshold: float = 0.0
     verify: bool = True

@@ -32,6 +32,7 @@ import random
 import resource
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -334,7 +335,9 @@ def seqeval_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> di
     from seqeval.scheme import IOB2
 
     kw = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
-    report = classification_report(gold_tags, pred_tags, output_dict=True, **kw)
+    with warnings.catch_warnings():  # numpy's "mean of empty slice" when a sample has no entity at all
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = classification_report(gold_tags, pred_tags, output_dict=True, **kw)
     per_type = {label: {"precision": round(v["precision"], 4), "recall": round(v["recall"], 4),
                         "f1": round(v["f1-score"], 4), "support": int(v["support"])}
                 for label, v in report.items() if not label.endswith(" avg")}

@@ -37,7 +37,8 @@ class Schema:
         return self.descriptions[self.labels.index(label)]
 
     def describe(self) -> str:
-        return "\n".join(f"- {label}" + (f": {desc}" if desc else "") for label, desc in zip(self.labels, self.descriptions))
+        """One line: a bulleted list here gets copied by small models as if it were an answer."""
+        return "; ".join(label + (f" ({desc})" if desc else "") for label, desc in zip(self.labels, self.descriptions))
 
     def match(self, name: str) -> str | None:
         """The schema label a model meant by `name`, or None (not an entity / unknown type)."""

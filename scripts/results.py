@@ -29,7 +29,7 @@ CORPORA = {
     "CrossNER science": (DATA / "crossner" / "science" / "test.txt", DATA / "crossner" / "science" / "train.txt"),
 }
 SEED = 0
-ABLATION_CORPORA = ("WNUT-17", "CrossNER politics")
+ABLATION_CORPORA = ("CrossNER politics", "WNUT-17")  # politics first: about 6 entities a sentence
 
 
 def plan(limit: int) -> list[tuple[str, str, int]]:
@@ -121,6 +121,12 @@ def load_corpus(corpus: str, limit: int):
             "models": [{"name": m.name, "sha256": m.spec.source.sha256, "file": m.spec.source.file} for m in tagger.models]}
 
 
+def grid_rules_of(members):
+    from el4ner_local.evaluate import rule_grid
+
+    return {n: (r, v) for n, r, v in rule_grid(members, {"loco": {}})}
+
+
 def report(args) -> None:
     from el4ner_local.config import load_config
     from el4ner_local.evaluate import (ablations, estimate_weights, eval_dir, git_commit, grid_counts, rule_dict,
@@ -153,6 +159,11 @@ def report(args) -> None:
         top = max(f1.values()) or 1.0
         loco[c] = {m: round(max(v / top, 0.05), 3) for m, v in f1.items()}
 
+    pooled = {}
+    for m in members:
+        pooled[m] = prf_of(tuple(sum(getattr(alone_counts[o][m], k) for o in data) for k in ("tp", "pred", "gold")))[2]
+    top = max(pooled.values()) or 1.0
+    pooled_weights = {m: round(max(v / top, 0.05), 2) for m, v in pooled.items()}
     grid_results = {}
     for c, d in data.items():
         e, g = d["runs"]["span"]["entries"], d["runs"]["span"]["gold"]
@@ -178,9 +189,13 @@ def report(args) -> None:
         loco_choice[c] = {"rule": pick, "f1": f1_of(c, pick)}
     out["grid"] = {"macro_f1": {n: round(v, 4) for n, v in sorted(macro.items(), key=lambda kv: -kv[1])},
                    "best_rule": best_rule, "member_best_rule": member_best, "loco_choice": loco_choice,
-                   "loco_weights": loco, "per_corpus": grid_results}
+                   "loco_weights": loco, "pooled_weights": pooled_weights, "per_corpus": grid_results}
+    best, best_verifiers = grid_rules_of(members)[best_rule]
+    if best_rule.endswith("/loco"):
+        best = replace(best, weights=pooled_weights)
+    out["recommended"] = {"rule": rule_dict(best), "verifiers": list(best_verifiers) if best_verifiers else []}
 
-    grid_rules = {n: (r, v) for n, r, v in rule_grid(members, {"loco": {}})}
+    grid_rules = grid_rules_of(members)
     for c, d in data.items():
         span = d["runs"]["span"]
         e, g = span["entries"], span["gold"]
@@ -264,6 +279,24 @@ def render(out: dict, members: list[str]) -> str:
     w("")
     w("Cells are P / R / **F1**. Members' best rules: " + "; ".join(f"{m}: `{r}`" for m, r in out["grid"]["member_best_rule"].items()) + ".")
     w("")
+    w("### Does the ensemble beat its best member?")
+    w("")
+    w("| corpus | ensemble, best rule | best member alone (its best rule) | difference |")
+    w("|---|---|---|---|")
+    tot_e, tot_m = [0, 0, 0], {m: [0, 0, 0] for m in members}
+    for c, co in corpora.items():
+        best_m = max(co["members_best"], key=lambda m: co["members_best"][m]["f1"])
+        e_f1, m_f1 = co["ensemble_best"]["f1"], co["members_best"][best_m]["f1"]
+        w(f"| {c} | {pct(e_f1)} | {pct(m_f1)} ({best_m}) | {100 * (e_f1 - m_f1):+.1f} |")
+        for i, key in enumerate(("tp", "pred", "gold")):
+            tot_e[i] += co["ensemble_best"]["counts"][key]
+            for m in members:
+                tot_m[m][i] += co["members_best"][m]["counts"][key]
+    e_all = prf_of(tot_e)[2]
+    m_all = {m: prf_of(v)[2] for m, v in tot_m.items()}
+    top = max(m_all, key=m_all.get)
+    w(f"| all corpora pooled (micro) | {pct(e_all)} | {pct(m_all[top])} ({top}) | {100 * (e_all - m_all[top]):+.1f} |")
+    w("")
     w("## Aggregation ablations (rescored from the span-retrieval records, default rule otherwise)")
     w("")
     names = list(next(iter(corpora.values()))["ablations"])
@@ -294,6 +327,25 @@ def render(out: dict, members: list[str]) -> str:
     w("")
     w("LOCO weights per corpus: " + "; ".join(f"{c}: " + ", ".join(f"{m} {x}" for m, x in ws.items())
                                              for c, ws in out["grid"]["loco_weights"].items()) + ".")
+    w("")
+    rec = out["recommended"]
+    r = rec["rule"]
+    w("Recommended `[pipeline]` settings (the best rule above; weights = each member's F1 alone pooled over all corpora, "
+      "divided by the best member's):")
+    w("")
+    w("```toml")
+    w(f"extract_min_votes = {r['extract_min_votes']}")
+    w(f'type_source = "{r["type_source"]}"')
+    w(f"classify_threshold = {r['classify_threshold']}")
+    w(f"verify = {'true' if r['verify'] else 'false'}")
+    if r["verify"]:
+        w(f"verify_threshold = {r['verify_threshold']}")
+        w("verifiers = [" + ", ".join(f'"{v}"' for v in rec["verifiers"]) + "]")
+    if r["weights"]:
+        w("[pipeline.weights]")
+        for m, x in r["weights"].items():
+            w(f'"{m}" = {x}')
+    w("```")
     w("")
     if any("retrieval" in co for co in corpora.values()):
         w("## Retrieval ablations (new model runs)")

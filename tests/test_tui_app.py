@@ -174,7 +174,7 @@ def test_an_unreadable_file_is_a_clear_message_in_the_app(tmp_path):
         app = AnnotateApp(bad, labels=LABELS)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: isinstance(app.screen, MessageScreen))
-            await shows(pilot, app, "binary file (NUL byte)", "fix: give a UTF-8 text file")
+            await shows(pilot, app, "binary file (NUL byte), not text", "fix: give a UTF-8 text file")
             await pilot.press("q")
         return app
 

@@ -58,7 +58,15 @@ async def until(pilot, condition, cap: float = 60.0, step: float = 0.05) -> None
         await pilot.pause(step)
 
 
+def flat_text(app) -> str:
+    """The screen's words in reading order, borders dropped and wrapped lines joined."""
+    import re
+
+    lines = [re.sub(r"[│█▌▐╭╮╰╯─▀▄┃]+", " ", line).strip() for line in screen_text(app).splitlines()]
+    return " ".join(" ".join(line for line in lines if line).split())
+
+
 async def shows(pilot, app, *texts: str, cap: float = 60.0) -> str:
-    """Wait until the screen shows every text; returns the screen."""
-    await until(pilot, lambda: all(t in screen_text(app) for t in texts), cap)
+    """Wait until the screen shows every text (a line break may fall inside one); returns the screen."""
+    await until(pilot, lambda: all(t in flat_text(app) for t in texts), cap)
     return screen_text(app)

@@ -13,6 +13,7 @@ class Candidate:
     text: str
     extracted_by: list[str] = field(default_factory=list)  # models whose extraction named this span
     extracted_types: dict[str, str] = field(default_factory=dict)  # model -> type it wrote (schema label or "")
+    zero_shot_only: list[str] = field(default_factory=list)  # models that named it only in stage 1 (zero-shot)
     type_probs: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> label (or "none") -> prob
     label: str | None = None  # the classification vote's result
     verification: dict[str, float] = field(default_factory=dict)  # verifier -> P(yes) for (span, label)

@@ -82,25 +82,36 @@ class Stages:
         return record
 
     def extract(self, sent: SentenceInput, shared: str, record: SentenceRecord, stats) -> dict[tuple[int, int], Candidate]:
-        """Stage 2: each model lists entity spans with the demonstrations; union across models."""
+        """Stage 2: each model lists entity spans with the demonstrations; union across models.
+        With `zero_shot_votes`, a model's stage-1 (zero-shot) spans count as its votes too;
+        such votes are listed in `zero_shot_only` so the evaluation can take them back out."""
         cands: dict[tuple[int, int], Candidate] = {}
         record.raw["extraction"] = {}
         for model in self.models:
             answer = self._extract(model, shared, "2-extraction", stats)
             record.raw["extraction"][model.name] = answer
-            for mention in parse_answer(answer, self.settings.max_output_lines):
-                places = locate(mention.text, sent.text, sent.tokens, sent.base)
-                type_name = mention.type_name
-                if not places and mention.type_name:  # "person: John" written the other way round
-                    places = locate(mention.type_name, sent.text, sent.tokens, sent.base)
-                    type_name = mention.text
-                for s, e in places:
-                    cand = cands.setdefault((s, e), Candidate(s, e, sent.text[s - sent.base : e - sent.base]))
-                    if model.name not in cand.extracted_by:
-                        cand.extracted_by.append(model.name)
-                        # a type outside the schema ("verb", "date") is a vote that this is no entity
-                        cand.extracted_types[model.name] = (self.schema.match(type_name) or NONE) if type_name else ""
+            self._add_votes(cands, sent, model.name, answer, zero_shot=False)
+        if self.settings.zero_shot_votes:
+            for name, answer in record.raw.get("candidates", {}).items():
+                self._add_votes(cands, sent, name, answer, zero_shot=True)
         return dict(sorted(cands.items()))
+
+    def _add_votes(self, cands, sent: SentenceInput, model: str, answer: str, zero_shot: bool) -> None:
+        for mention in parse_answer(answer, self.settings.max_output_lines):
+            places = locate(mention.text, sent.text, sent.tokens, sent.base)
+            type_name = mention.type_name
+            if not places and mention.type_name:  # "person: John" written the other way round
+                places = locate(mention.type_name, sent.text, sent.tokens, sent.base)
+                type_name = mention.text
+            for s, e in places:
+                cand = cands.setdefault((s, e), Candidate(s, e, sent.text[s - sent.base : e - sent.base]))
+                if model in cand.extracted_by:
+                    continue
+                cand.extracted_by.append(model)
+                # a type outside the schema ("verb", "date") is a vote that this is no entity
+                cand.extracted_types[model] = (self.schema.match(type_name) or NONE) if type_name else ""
+                if zero_shot:
+                    cand.zero_shot_only.append(model)
 
     def classify(self, shared: str, cands: list[Candidate], stats) -> None:
         """Stage 3: each model gives every extracted span a type or none, by log-probability.
