@@ -48,10 +48,10 @@ from .pipeline.votes import VoteRule, classify, decide
 RETRIEVAL_MODES = ("span", "sentence", "random", "none")  # "none" = zero-shot (no demonstrations)
 CACHE_VERSION = 1
 RECORDING = {"classify_threshold": 0.0, "verify": True, "verifiers": (), "extract_min_votes": 1, "type_source": "both",
-             "weights": ()}
+             "weights": (), "zero_shot_votes": True}
 # The settings that change what the models are asked (the cache key); the others only change the vote.
 CALL_SETTINGS = {"k": 4, "extract_min_votes": 1, "type_source": "both", "classify_threshold": 0.0, "verify": True,
-                 "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160}
+                 "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160, "zero_shot_votes": False}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,16 +346,27 @@ def seqeval_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> di
             "f1": round(f1_score(gold_tags, pred_tags, **kw), 4), "per_type": per_type}
 
 
-def restrict(cand: Candidate, models: set[str] | None, verifiers: set[str] | None = None) -> Candidate | None:
+def restrict(cand: Candidate, models: set[str] | None, verifiers: set[str] | None = None,
+             zero_shot: bool = True) -> Candidate | None:
     """A copy of the candidate holding only what `models` said (None: all), and only the verification
-    answers of `verifiers` (None: all). None when none of `models` extracted it."""
+    answers of `verifiers` (None: all); without `zero_shot`, votes that came only from the zero-shot
+    stage-1 answers are taken out. None when no vote is left."""
     c = copy.deepcopy(cand)
+    zs = set(getattr(c, "zero_shot_only", []) or [])
+    if not zero_shot and zs:
+        c.extracted_by = [m for m in c.extracted_by if m not in zs]
+        c.extracted_types = {m: t for m, t in c.extracted_types.items() if m not in zs}
+        c.zero_shot_only = []
+        if not c.extracted_by:
+            return None
     if models is not None:
         c.extracted_by = [m for m in c.extracted_by if m in models]
         if not c.extracted_by:
             return None
         c.extracted_types = {m: t for m, t in c.extracted_types.items() if m in models}
         c.type_probs = {m: p for m, p in c.type_probs.items() if m in models}
+        if hasattr(c, "zero_shot_only"):
+            c.zero_shot_only = [m for m in c.zero_shot_only if m in models]
     if verifiers is not None:
         c.verification = {m: p for m, p in c.verification.items() if m in verifiers}
     return c
@@ -370,12 +381,13 @@ class Rescored:
 
 def rescore(entries: Sequence[dict], gold: Sequence[LabelledSentence], rule: VoteRule,
             models: Sequence[str] | None = None, verifiers: Sequence[str] | None = None,
-            n_models: int | None = None) -> Rescored:
+            n_models: int | None = None, zero_shot: bool = True) -> Rescored:
     """Apply `rule` (votes.decide) to the recorded candidates, restricted to `models` (and their
     verification to `verifiers`), and return BIO tags over the gold tokens plus exact-match counts."""
     keep = set(models) if models is not None else None
     vkeep = set(verifiers) if verifiers is not None else None
-    all_models = {m for e in entries for c in e["record"]["candidates"] for m in c["extracted_by"]}
+    all_models = {m for e in entries for m in e["record"].get("raw", {}).get("extraction", {})} | \
+        {m for e in entries for c in e["record"]["candidates"] for m in c["extracted_by"]}
     n = n_models or (len(keep) if keep is not None else max(len(all_models), 1))
     tags, counts, unverified = [], Counts(), 0
     for entry, sent in zip(entries, gold):
@@ -383,7 +395,7 @@ def rescore(entries: Sequence[dict], gold: Sequence[LabelledSentence], rule: Vot
         cands = []
         for raw, verified in zip(entry["record"]["candidates"], entry.get("verified_labels") or
                                  [None] * len(entry["record"]["candidates"])):
-            c = restrict(Candidate.from_json(raw), keep, vkeep)
+            c = restrict(Candidate.from_json(raw), keep, vkeep, zero_shot)
             if c is None:
                 continue
             if rule.verify and c.verification:
@@ -409,9 +421,10 @@ def gold_tags(gold: Sequence[LabelledSentence]) -> list[list[str]]:
     return [bio_tags([tuple(t) for t in s.tokens], list(s.spans)) for s in gold]
 
 
-def score_entries(entries, gold, rule: VoteRule, models=None, verifiers=None) -> dict:
-    """seqeval P/R/F1 (micro and per type) of a rule over the records, with the count of unverified accepts."""
-    res = rescore(entries, gold, rule, models, verifiers)
+def score_entries(entries, gold, rule: VoteRule, models=None, verifiers=None, zero_shot: bool = True) -> dict:
+    """seqeval P/R/F1 (micro and per type) of a rule over the records, with the count of unverified accepts.
+    `zero_shot`: count the models' stage-1 (zero-shot) spans as extraction votes (when they were recorded so)."""
+    res = rescore(entries, gold, rule, models, verifiers, zero_shot=zero_shot)
     out = seqeval_scores(gold_tags(gold), res.tags)
     out["unverified"] = res.unverified
     out["counts"] = {"tp": res.counts.tp, "pred": res.counts.pred, "gold": res.counts.gold}
@@ -439,37 +452,41 @@ def estimate_weights(entries, gold, models: Sequence[str], rule: VoteRule | None
     return {m: round(max(v / top, floor), 4) for m, v in f1.items()}
 
 
-def rule_grid(models: Sequence[str], weight_sets: dict[str, dict[str, float]] | None = None) -> list[tuple[str, VoteRule, tuple | None]]:
-    """(name, rule, verifiers) to rescore: extraction votes x type source x threshold x verification x weights."""
+def rule_grid(models: Sequence[str], weight_sets: dict[str, dict[str, float]] | None = None,
+              zero_shot: Sequence[bool] = (True, False)) -> list[tuple[str, VoteRule, tuple | None, bool]]:
+    """(name, rule, verifiers, zero_shot) to rescore: extraction votes x zero-shot votes x type source x
+    threshold x verification x weights."""
     weight_sets = {"uniform": {}, **(weight_sets or {})}
     verifier_sets: dict[str, tuple | None] = {"all": None}
     if models:
         verifier_sets[models[0]] = (models[0],)
     out = []
-    for ev in range(1, len(models) + 1):
+    for ev, zs in ((ev, zs) for ev in range(1, len(models) + 1) for zs in zero_shot):
+        zname = "" if zs else "-nozs"
         for source in ("both", "classify", "extract"):
             for thr in (0.0, 0.3, 0.5, 0.7):
                 for wname, weights in weight_sets.items():
                     base = VoteRule(extract_min_votes=ev, type_source=source, classify_threshold=thr, verify=False,
                                     weights=dict(weights))
-                    out.append((f"ev{ev}/{source}/t{thr}/noverify/{wname}", base, None))
+                    out.append((f"ev{ev}{zname}/{source}/t{thr}/noverify/{wname}", base, None, zs))
                     for vname, vs in verifier_sets.items():
                         for vthr in (0.3, 0.5, 0.7):
-                            out.append((f"ev{ev}/{source}/t{thr}/verify{vthr}@{vname}/{wname}",
-                                        replace(base, verify=True, verify_threshold=vthr), vs))
+                            out.append((f"ev{ev}{zname}/{source}/t{thr}/verify{vthr}@{vname}/{wname}",
+                                        replace(base, verify=True, verify_threshold=vthr), vs, zs))
     return out
 
 
 def grid_counts(entries, gold, grid, members: Sequence[str]) -> dict[str, dict]:
     """For each rule: counts for the ensemble, and for each member alone under the same rule."""
     out = {}
-    for name, rule, verifiers in grid:
-        ens = rescore(entries, gold, rule, None, verifiers)
+    for name, rule, verifiers, zs in grid:
+        ens = rescore(entries, gold, rule, None, verifiers, zero_shot=zs)
         row = {"ensemble": [ens.counts.tp, ens.counts.pred, ens.counts.gold], "unverified": ens.unverified}
         if rule.extract_min_votes == 1 and not rule.weights:
             for m in members:
                 # alone, a member has only its own verification answers (none when it is not a verifier)
-                alone = rescore(entries, gold, rule, [m], [m] if verifiers is None or m in verifiers else [])
+                alone = rescore(entries, gold, rule, [m], [m] if verifiers is None or m in verifiers else [],
+                                n_models=1, zero_shot=zs)
                 row[m] = [alone.counts.tp, alone.counts.pred, alone.counts.gold]
         out[name] = row
     return out
@@ -566,7 +583,8 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
 
 def ablations(entries, gold, rule: VoteRule, members: Sequence[str]) -> dict:
     """Aggregation ablations rescored from the records (no model calls)."""
-    out = {"no verification": score_entries(entries, gold, replace(rule, verify=False))}
+    out = {"no verification": score_entries(entries, gold, replace(rule, verify=False)),
+           "no zero-shot votes": score_entries(entries, gold, rule, zero_shot=False)}
     for ev in range(1, len(members) + 1):
         name = "union at extraction (1 vote)" if ev == 1 else f"vote at extraction ({ev} of {len(members)})"
         out[name] = score_entries(entries, gold, replace(rule, extract_min_votes=ev))

@@ -124,7 +124,7 @@ def load_corpus(corpus: str, limit: int):
 def grid_rules_of(members):
     from el4ner_local.evaluate import rule_grid
 
-    return {n: (r, v) for n, r, v in rule_grid(members, {"loco": {}})}
+    return {n: (r, v, zs) for n, r, v, zs in rule_grid(members, {"loco": {}})}
 
 
 def report(args) -> None:
@@ -147,7 +147,7 @@ def report(args) -> None:
         from el4ner_local.evaluate import rescore
 
         base = VoteRule(verify=False)
-        alone_counts[c] = {m: rescore(e, g, base, [m]).counts for m in members}
+        alone_counts[c] = {m: rescore(e, g, base, [m], n_models=1).counts for m in members}
     loco = {}
     for c in data:
         f1 = {}
@@ -190,10 +190,11 @@ def report(args) -> None:
     out["grid"] = {"macro_f1": {n: round(v, 4) for n, v in sorted(macro.items(), key=lambda kv: -kv[1])},
                    "best_rule": best_rule, "member_best_rule": member_best, "loco_choice": loco_choice,
                    "loco_weights": loco, "pooled_weights": pooled_weights, "per_corpus": grid_results}
-    best, best_verifiers = grid_rules_of(members)[best_rule]
+    best, best_verifiers, best_zs = grid_rules_of(members)[best_rule]
     if best_rule.endswith("/loco"):
         best = replace(best, weights=pooled_weights)
-    out["recommended"] = {"rule": rule_dict(best), "verifiers": list(best_verifiers) if best_verifiers else []}
+    out["recommended"] = {"rule": rule_dict(best), "verifiers": list(best_verifiers) if best_verifiers else [],
+                          "zero_shot_votes": best_zs}
 
     grid_rules = grid_rules_of(members)
     for c, d in data.items():
@@ -203,14 +204,14 @@ def report(args) -> None:
               "pool": {"sentences": len(d["index"]), "spans": d["index"].n_spans}, "labels": d["index"].labels}
         co["ensemble_default"] = score_entries(e, g, default_rule)
         co["members_default"] = {m: score_entries(e, g, replace(default_rule, extract_min_votes=1), [m], [m]) for m in members}
-        rule, verifiers = grid_rules[best_rule]
+        rule, verifiers, zs = grid_rules[best_rule]
         if best_rule.endswith("/loco"):
             rule = replace(rule, weights=loco[c])
-        co["ensemble_best"] = score_entries(e, g, rule, None, verifiers)
+        co["ensemble_best"] = score_entries(e, g, rule, None, verifiers, zs)
         co["members_best"] = {}
         for m in members:
-            r, v = grid_rules[member_best[m]]
-            co["members_best"][m] = score_entries(e, g, r, [m], [m] if v is None or m in v else [])
+            r, v, mzs = grid_rules[member_best[m]]
+            co["members_best"][m] = score_entries(e, g, r, [m], [m] if v is None or m in v else [], mzs)
         co["ablations"] = ablations(e, g, default_rule, members)
         co["throughput"] = throughput(e)
         # retrieval ablations on the sentences every recorded mode has
@@ -223,7 +224,7 @@ def report(args) -> None:
                 co["retrieval"]["modes"][mode] = {
                     "default": score_entries(ee, gg, default_rule),
                     "best": score_entries(ee, gg, replace(grid_rules[best_rule][0], weights=loco[c] if best_rule.endswith("/loco") else {}),
-                                          None, grid_rules[best_rule][1]),
+                                          None, grid_rules[best_rule][1], grid_rules[best_rule][2]),
                     "members": {m: score_entries(ee, gg, replace(default_rule, extract_min_votes=1), [m], [m]) for m in members},
                     "throughput": throughput(r["entries"])}
         out["corpora"][c] = co
@@ -309,7 +310,7 @@ def render(out: dict, members: list[str]) -> str:
     w("")
     w("## Vote rules: mean F1 over the corpora (top 15 of the grid, and selected baselines)")
     w("")
-    w("Rule names: `ev<N>` spans extracted by at least N models; type source; `t` classify threshold; verification "
+    w("Rule names: `ev<N>` spans extracted by at least N models (`-nozs`: the models' zero-shot stage-1 spans not counted as votes); type source; `t` classify threshold; verification "
       "(threshold @ verifiers); weights (`uniform`, or `loco` = each member's F1 alone on the *other* corpora, divided by the best's).")
     w("")
     macro = out["grid"]["macro_f1"]
@@ -335,6 +336,7 @@ def render(out: dict, members: list[str]) -> str:
     w("")
     w("```toml")
     w(f"extract_min_votes = {r['extract_min_votes']}")
+    w(f"zero_shot_votes = {'true' if rec['zero_shot_votes'] else 'false'}")
     w(f'type_source = "{r["type_source"]}"')
     w(f"classify_threshold = {r['classify_threshold']}")
     w(f"verify = {'true' if r['verify'] else 'false'}")

@@ -83,7 +83,8 @@ def test_union_and_vote_by_hand():
     vote = score_entries(entries, gold, replace(EXTRACT, extract_min_votes=2))
     assert vote["counts"] == {"tp": 2, "pred": 2, "gold": 4}  # Ada Lovelace and London, both right
     weighted = score_entries(entries, gold, replace(EXTRACT, weights={"a": 1.0, "b": 0.2}))
-    assert weighted["counts"]["tp"] == 4  # London: a's location outweighs b's person
+    # London: a's location outweighs b's person; Paris (a) now outranks Paris Hilton (b): its support is larger
+    assert weighted["counts"] == {"tp": 3, "pred": 5, "gold": 4}
 
 
 def test_seqeval_agrees_with_exact_span_counting():
@@ -268,3 +269,17 @@ def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
     calls = tagger.stats.as_dict()
     again = run_records(tagger, gold, RecordCache.for_tagger(tagger, "none", tmp_path))
     assert again == entries and tagger.stats.as_dict() == calls
+
+
+def test_zero_shot_votes_can_be_taken_back_out():
+    sent = labelled("Ada Lovelace lives in London .", [("Ada Lovelace", "person"), ("London", "location")])
+    london = cand(sent.text, "London", {"a": "location", "b": "location"})
+    london.zero_shot_only = ["b"]
+    only_zs = cand(sent.text, "Ada Lovelace", {"b": "person"})
+    only_zs.zero_shot_only = ["b"]
+    e = entry(sent, [only_zs, london])
+    assert score_entries([e], [sent], EXTRACT)["counts"]["tp"] == 2
+    without = score_entries([e], [sent], EXTRACT, zero_shot=False)
+    assert without["counts"] == {"tp": 1, "pred": 1, "gold": 2}
+    assert restrict(london, None, None, zero_shot=False).extracted_by == ["a"]
+    assert score_entries([e], [sent], replace(EXTRACT, extract_min_votes=2), zero_shot=False)["counts"]["pred"] == 0

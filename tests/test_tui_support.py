@@ -21,9 +21,12 @@ def hand_record(text: str, sentence: int, spans: list[tuple], models=DEFAULT_MOD
     for surface, label, by, accepted, confidence in spans:
         start = text.index(surface, sent.start)
         probs = {m: ({label: 0.8, "none": 0.2} if m in by else {label: 0.3, "none": 0.7}) for m in models}
-        cands.append(Candidate(start, start + len(surface), surface, list(by), {m: label for m in by}, probs,
-                               label if accepted else None, {m: (0.9 if accepted else 0.2) for m in models},
-                               confidence, accepted, "" if accepted else "classified as not an entity"))
+        cands.append(Candidate(start, start + len(surface), surface, extracted_by=list(by),
+                               extracted_types={m: label for m in by}, type_probs=probs,
+                               label=label if accepted else None,
+                               verification={m: (0.9 if accepted else 0.2) for m in models},
+                               confidence=confidence, accepted=accepted,
+                               reason="" if accepted else "classified as not an entity"))
     return SentenceRecord(sent.start, sent.end, raw={"extraction": {m: "" for m in models}}, candidates=cands)
 
 

@@ -120,6 +120,12 @@ class AnnotateApp(App[str | None]):
     def _run_models(self) -> None:
         self.suggester.run()
 
+    def on_unmount(self) -> None:
+        # however the app ends (quit, an error, a test's teardown), the model thread must end too:
+        # Python waits for it at exit
+        if self.suggester is not None:
+            self.suggester.stop()
+
     def _tick(self) -> None:
         if self._computing_since is not None and self.main is not None:
             self.model_status.computing_for = time.monotonic() - self._computing_since

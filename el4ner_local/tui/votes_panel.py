@@ -31,7 +31,10 @@ class VotesPanel(Widget):
         self.selection_text = selection_text
         self.models = models
         span = session.focused() if session is not None else None
-        self.border_title = (f"votes: “{session.text[span.start:span.end]}”" if span is not None else "votes")
+        if selection_text is not None:
+            self.border_title = "new span"
+        else:
+            self.border_title = (f"votes: “{session.text[span.start:span.end]}”" if span is not None else "votes")
         self.refresh(layout=True)
 
     def _model_names(self) -> list[str]:
@@ -83,7 +86,9 @@ class VotesPanel(Widget):
             for name in self._model_names():
                 if name in cand.extracted_by:
                     written = cand.extracted_types.get(name) or ""
-                    extracted = Text.assemble(("yes", "green"), (f" ({written})" if written else "", "dim"))
+                    zero_shot = name in getattr(cand, "zero_shot_only", ())
+                    extracted = Text.assemble(("yes", "green"), (f" ({written})" if written else "", "dim"),
+                                              (" zero-shot" if zero_shot else "", "dim italic"))
                 else:
                     extracted = Text("no", style="red")
                 vote = votes.get(name)
