@@ -84,6 +84,8 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
         raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
     if pool is not None and not Path(pool).is_file():
         raise UserError(f"{pool}: no such pool file", fix="give a CoNLL or labelled JSONL file")
+    if index == "none" and not (labels or schema):
+        raise UserError("--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE")
     if export:
         session = Session.open(file, out)
         for path in export:

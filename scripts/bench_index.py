@@ -12,6 +12,9 @@ spans each (so 100k spans = 50k sentences). Query times are medians over the que
   load            DemoIndex.load (reads and sha256-checks every file)
   knn / span      one k=32 hnswlib query (ef 128)
   exact / span    the same query answered by a brute-force numpy scan (grows linearly)
+  recall          of the exact 32 nearest, and of the exact 10 nearest, among the 32 returned
+                  (a synthetic cluster holds about 20 spans, so ranks 21-32 of the exact answer
+                  are near-ties of unrelated vectors; the top 10 is what SpanSim's max needs)
   retrieve        DemoIndex.retrieve with 3 candidate spans, k=4 (knn, exact SpanSim on the
                   shortlist, ranking), embedding excluded
 
@@ -140,6 +143,8 @@ def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
     exact = statistics.median(times)
     approx_ids, _ = raw.knn_query(q, k=hnsw.knn_per_span, num_threads=1)
     recall = statistics.mean(len(set(a) & set(e)) / hnsw.knn_per_span for a, e in zip(approx_ids, exact_ids))
+    top10 = [np.argsort(-(vecs @ row))[:10] for row in q]
+    recall10 = statistics.mean(len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, top10))
 
     queries = [(f"someone met {a} and {b} in {c}", [a, b, c]) for a, b, c in
                ((f"Q{i}a", f"Q{i}b", f"Q{i}c") for i in range(n_queries))]
@@ -155,7 +160,7 @@ def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
     retrieve = statistics.median(times)
     return {"spans": n_spans, "sentences": len(pool), "hnsw_build": hnsw_build,
             "index_build": index_build_total - fake_embed, "load": load, "knn": knn, "exact": exact,
-            "recall": recall, "retrieve": retrieve}
+            "recall": recall, "recall10": recall10, "retrieve": retrieve}
 
 
 def bench_embedder(n: int = 1000) -> dict:
@@ -198,11 +203,11 @@ def main() -> None:
             print(f"done {n} spans", file=sys.stderr)
     if args.markdown:
         print("| pool spans | sentences | hnswlib build (s) | DemoIndex build w/o embedding (s) | load (s) | "
-              "knn k=32 / span (ms) | exact scan / span (ms) | knn recall@32 | retrieve, 3 spans, k=4 (ms) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "knn k=32 / span (ms) | exact scan / span (ms) | recall@32 | exact top-10 in the 32 | retrieve, 3 spans, k=4 (ms) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['spans']:,} | {r['sentences']:,} | {r['hnsw_build']:.2f} | {r['index_build']:.2f} | {r['load']:.2f} | "
-                  f"{ms(r['knn'])} | {ms(r['exact'])} | {r['recall']:.3f} | {ms(r['retrieve'])} |")
+                  f"{ms(r['knn'])} | {ms(r['exact'])} | {r['recall']:.3f} | {r['recall10']:.3f} | {ms(r['retrieve'])} |")
     else:
         for r in rows:
             print(r)

@@ -21,8 +21,7 @@ from el4ner_local.tui.sentence_view import SentenceView
 from el4ner_local.tui.session import ACCEPTED, Session
 from el4ner_local.tui.span_list import SpanList
 from el4ner_local.tui.label_bar import LabelBar
-from test_tui_session import _unwritable_dir
-from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, until
+from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, unwritable_dir, until
 
 SIZE = (110, 34)
 
@@ -184,7 +183,7 @@ def test_an_unreadable_file_is_a_clear_message_in_the_app(tmp_path):
 
 
 def test_a_read_only_output_path_shows_at_once_and_save_elsewhere_keeps_every_decision(doc, tmp_path):
-    ro = _unwritable_dir(tmp_path)
+    ro = unwritable_dir(tmp_path)
     target = ro / "notes.annotations.jsonl"
     rescue = tmp_path / "rescue" / "notes.jsonl"
 

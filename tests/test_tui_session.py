@@ -14,7 +14,7 @@ from el4ner_local.formats import read_labelled
 from el4ner_local.tui import keys as keys_mod
 from el4ner_local.tui import session as session_mod
 from el4ner_local.tui.session import ACCEPTED, PARTIAL, TODO, Session, default_out_path, state_dir_for
-from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
+from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, unwritable_dir
 
 
 @pytest.fixture
@@ -210,29 +210,8 @@ def test_relocate_saves_everything_elsewhere(doc, tmp_path):
     assert again.sentences[0].status == ACCEPTED and again.sentences[0].record is not None
 
 
-def _unwritable_dir(tmp_path):
-    if os.geteuid() != 0:
-        d = tmp_path / "ro"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    if os.path.isdir("/sys") and not os.access("/sys", os.W_OK | os.X_OK) or _refuses("/sys"):
-        return __import__("pathlib").Path("/sys")  # root ignores permissions; sysfs refuses new files
-    pytest.skip("no unwritable directory here")
-
-
-def _refuses(directory: str) -> bool:
-    try:
-        fd = os.open(os.path.join(directory, "el4ner-probe"), os.O_CREAT | os.O_WRONLY)
-    except OSError:
-        return True
-    os.close(fd)
-    os.unlink(os.path.join(directory, "el4ner-probe"))
-    return False
-
-
 def test_a_read_only_output_path_is_reported_before_any_decision(doc, tmp_path):
-    ro = _unwritable_dir(tmp_path)
+    ro = unwritable_dir(tmp_path)
     s = opened(doc, ro / "ann.jsonl", with_records=False)
     assert not s.check_writable() and "cannot write" in s.save_error
     for i, rec in default_records().items():
@@ -319,3 +298,29 @@ def test_user_keys_file(tmp_path, monkeypatch):
     monkeypatch.delenv("EL4NER_KEYS")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert keys_mod.load_keymap() == {}  # no file at the default place: the defaults
+
+
+def test_a_new_record_replaces_the_undecided_suggestions_of_the_old_one(doc):
+    from test_tui_support import hand_record
+
+    s = opened(doc)
+    focus_on(s, "Charles Babbage")
+    s.reject()
+    # other models (or another schema) computed the sentence again: London is gone, Ada is new-typed
+    newer = hand_record(TEXT, 0, [("Ada Lovelace", "group", DEFAULT_MODELS[:1], True, 0.9),
+                                  ("Charles Babbage", "person", DEFAULT_MODELS[:1], True, 0.9)], models=DEFAULT_MODELS[:1])
+    s.set_suggestions(0, newer, DEFAULT_MODELS[:1])
+    assert [(s.text[x.start:x.end], x.label, x.verdict) for x in s.current.spans] == [
+        ("Ada Lovelace", "group", None), ("Charles Babbage", "person", "rejected")]
+    assert s.current.spans[1].candidate is newer.candidates[1]
+    assert s.text[s.focused().start:s.focused().end] == "Charles Babbage"  # the focus stays on its span
+
+
+def test_suggestions_arriving_after_a_sentence_was_accepted_change_nothing(doc):
+    s = opened(doc, with_records=False)
+    s.set_labels(LABELS)
+    s.add_span(0, 12, "person")
+    s.accept_sentence()
+    s.set_suggestions(0, default_records()[0], DEFAULT_MODELS)
+    assert [(e.start, e.end) for e in s.current.entities()] == [(0, 12)]
+    assert s.needs_suggestions(0, DEFAULT_MODELS[:1]) is False  # accepted: never recomputed

@@ -4,6 +4,10 @@ session tests, and a plain-text dump of the app's screen."""
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
+
+import pytest
 
 from el4ner_local.documents import make_document
 from el4ner_local.pipeline.records import Candidate, SentenceRecord
@@ -73,3 +77,25 @@ async def shows(pilot, app, *texts: str, cap: float = 60.0) -> str:
     """Wait until the screen shows every text (a line break may fall inside one); returns the screen."""
     await until(pilot, lambda: all(t in flat_text(app) for t in texts), cap)
     return screen_text(app)
+
+
+def unwritable_dir(tmp_path):
+    """A directory this process cannot create files in (root ignores permissions: then sysfs)."""
+    if os.geteuid() != 0:
+        d = tmp_path / "ro"
+        d.mkdir()
+        d.chmod(0o555)
+        return d
+    if os.path.isdir("/sys") and _refuses("/sys"):
+        return Path("/sys")  # root ignores permissions; sysfs refuses new files
+    pytest.skip("no unwritable directory here")
+
+
+def _refuses(directory: str) -> bool:
+    try:
+        fd = os.open(os.path.join(directory, "el4ner-probe"), os.O_CREAT | os.O_WRONLY)
+    except OSError:
+        return True
+    os.close(fd)
+    os.unlink(os.path.join(directory, "el4ner-probe"))
+    return False

@@ -472,7 +472,10 @@ class AnnotateApp(App[str | None]):
             if self._worker is not None and self._worker.is_running:
                 self.model_status.message = "stopping"
                 self.notify("stopping: the models finish their current call…", timeout=30)
-                await self._worker.wait()
+                try:
+                    await self._worker.wait()
+                except Exception:  # a failed worker has nothing left to finish
+                    pass
         if self.fatal is not None:
             self.exit(self.fatal.one_line(), return_code=UserError.exit_code)
         else:

@@ -40,10 +40,6 @@ FORMAT_VERSION = 1
 UNCERTAIN_BELOW = 0.7  # an accepted suggestion less confident than this is "uncertain"
 
 
-class SaveError(OSError):
-    pass
-
-
 # ---------------------------------------------------------------------------------------------
 # State
 
@@ -89,8 +85,8 @@ class SentenceState:
     record_models: tuple[str, ...] = ()  # which models made `record`
 
     def entities(self) -> list[SpanState]:
-        if self.status == ACCEPTED:
-            return [s for s in self.spans if s.is_entity]
+        """The spans the person accepted (accepting a sentence accepts its suggestions explicitly, so
+        suggestions that arrive later never change an accepted sentence)."""
         return [s for s in self.spans if s.verdict == "accepted"]
 
     def labelled(self, source: str = "") -> LabelledSentence:
@@ -180,8 +176,6 @@ class Session:
     """Everything the annotator knows about one input file; every change is saved at once."""
 
     def __init__(self, input_path: Path, out_path: Path, text: str):
-        from ..formats.jsonl import dumps_record  # noqa: F401  (fail early if formats are broken)
-
         self.input_path = Path(input_path)
         self.out_path = Path(out_path)
         self.text = text
@@ -358,14 +352,19 @@ class Session:
             self.suggestions_error = f"{self.suggestions_path}: cannot cache suggestions ({_why(exc)})"
 
     def _attach(self, sent: SentenceState, record: SentenceRecord, models: tuple[str, ...]) -> None:
+        focused = self._focused_obj() if sent.index == self.cursor else None
         sent.record = record
         sent.record_models = models or tuple(record.raw.get("extraction", {}))
         by_key = {(c.start, c.end): c for c in record.candidates}
+        # undecided candidates of an earlier record that this one no longer has go
+        sent.spans = [s for s in sent.spans if s.origin == "person" or s.verdict is not None or s.model_span in by_key]
         linked = set()
         for span in sent.spans:
             span.candidate = by_key.get(span.model_span) if span.model_span else None
             if span.candidate is not None:
                 linked.add(span.model_span)
+                if span.verdict is None:  # undecided: the new record's decision stands
+                    span.label = span.candidate.label
         # a candidate that the person already decided on exists once; the others come in undecided
         for key, cand in by_key.items():
             if key in linked:
@@ -375,10 +374,11 @@ class Session:
                 same.model_span, same.candidate = key, cand
                 continue
             sent.spans.append(SpanState(cand.start, cand.end, cand.label, None, "model", key, cand))
-        focused = self._focused_obj() if sent.index == self.cursor else None
         sent.sort()
         if focused is not None:
             self.focus = self._index_of(sent, focused)
+            if self.focus is None and sent.spans:
+                self.focus = 0
 
     def model_names(self, sent: SentenceState | None = None) -> list[str]:
         sent = sent or self.current

@@ -106,6 +106,8 @@ class VotesPanel(Widget):
                     verifier = Text("—", style="dim")
                 table.add_row(name, extracted, type_vote, verifier)
             parts.append(table)
+            if not cand.verification:
+                parts.append(Text("verifier —: the verification stage did not run for this span", style="dim"))
             if cand.accepted:
                 decision = Text.assemble(("ensemble: ", "bold"), ("accepted", "green"), " as ",
                                          (cand.label or "?", label_colour(cand.label, labels)),
