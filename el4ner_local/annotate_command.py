@@ -63,7 +63,7 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
         elif index not in (None, "default"):
             idx = Path(index)
         else:
-            idx = session_index(state_dir / "index", Path(pool) if pool else None, progress).path
+            idx = session_index(state_dir / "index", Path(pool) if pool else None, progress)
         progress("loading the models")
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=idx, only=only, **overrides)
         for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so

@@ -34,7 +34,6 @@ def sample(limit: int):
 def measure(limit: int, verify: bool | None) -> dict:
     """Run the bound and the pipeline in this process (the code of the current checkout)."""
     from el4ner_local import Tagger
-    from el4ner_local.llm.backend import TokenStats
     from el4ner_local.pipeline import prompts
     from el4ner_local.pipeline.stages import SentenceInput
 

@@ -40,9 +40,9 @@ class Tagger:
 
     @classmethod
     def load(cls, *, models: str | Path | None = None, labels: str | None = None, schema_file: Path | None = None,
-             index: str | Path | None = "default", only: list[str] | None = None, **overrides) -> "Tagger":
+             index="default", only: list[str] | None = None, **overrides) -> "Tagger":
         """Build a tagger from a models.toml (default: built-in), a schema and a demonstration index
-        ("default" = the embedded pool, a path = an index directory, None = zero-shot)."""
+        ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot)."""
         from ..llm.llama_cpp_backend import load
 
         config: Config = load_config(models)
@@ -84,8 +84,9 @@ class Tagger:
 
 
 def _open_index(index):
-    if index is None:
-        return None
+    """None, "default", an index directory, or an already open DemoIndex."""
+    if index is None or not isinstance(index, (str, Path)):
+        return index
     from ..retrieval import DemoIndex, open_default_index
 
     return open_default_index() if index == "default" else DemoIndex.load(Path(index))
