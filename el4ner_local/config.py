@@ -58,6 +58,7 @@ class PipelineSettings:
     verifiers: tuple[str, ...] = ()
     weights: tuple[tuple[str, float], ...] = ()  # per-model vote weights; unnamed models weigh 1
     max_output_lines: int = 12
+    max_junk_lines: int = 2  # stop an answer after this many repeated or not-in-the-sentence lines (0 = never)
     max_new_tokens: int = 160
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 
 @dataclass
@@ -54,8 +54,10 @@ class LLM(Protocol):
         """The text handed to the model: its chat template applied, or plain completion."""
 
     def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "") -> str:
-        """Greedy continuation after `prefill`, cut at a stop string or after max_lines lines."""
+                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "",
+                 stop_on_line: Callable[[str], bool] | None = None) -> str:
+        """Greedy continuation after `prefill`, cut at a stop string or after max_lines lines;
+        `stop_on_line(text_so_far)` is asked after each completed line and may end it early."""
 
     def score(self, prompt: Prompt, continuations: Sequence[str], prefill: str = "") -> list[float]:
         """Log-probability of each continuation after the rendered prompt + prefill, summed over

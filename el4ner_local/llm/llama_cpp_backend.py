@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -168,7 +168,8 @@ class LlamaCppModel:
         return grammar.best_allowed(logprobs)
 
     def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "") -> str:
+                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "",
+                 stop_on_line: Callable[[str], bool] | None = None) -> str:
         import llama_cpp
 
         with self._lock:
@@ -192,6 +193,8 @@ class LlamaCppModel:
                     cut = _cut(text, stop, max_lines)
                     if cut is not None:
                         text = cut
+                        break
+                    if stop_on_line and text.endswith("\n") and stop_on_line(text):
                         break
                     self.llm.eval([token])
                     stats.evaluated += 1

@@ -33,6 +33,26 @@ def _timed(stats: StageStats | None, stage: str, model: LLM, fn):
             stats.add(stage, model.name, model.stats.minus(before))
 
 
+def _looping(text: str, sent: SentenceInput, max_junk: int) -> bool:
+    """True once an answer has `max_junk` lines that repeat an earlier line or name nothing in
+    the sentence: small models loop or copy demonstrations, and every further token is waste."""
+    if max_junk <= 0:
+        return False
+    seen: set[str] = set()
+    junk = 0
+    for line in text.splitlines():
+        key = line.strip().lower()
+        if not key:
+            continue
+        mentions = parse_answer(line)
+        found = any(locate(m.text, sent.text, sent.tokens, sent.base) or locate(m.type_name, sent.text, sent.tokens, sent.base)
+                    for m in mentions)
+        if key in seen or (mentions and not found):
+            junk += 1
+        seen.add(key)
+    return junk >= max_junk
+
+
 def _softmax(logps: list[float]) -> list[float]:
     top = max(logps)
     exps = [math.exp(x - top) for x in logps]
@@ -51,10 +71,11 @@ class Stages:
         self.verifiers = [m for m in models if not settings.verifiers or m.name in settings.verifiers] or models
         assert all(n in names for n in settings.verifiers)
 
-    def _extract(self, model: LLM, shared: str, stage: str, stats) -> str:
+    def _extract(self, model: LLM, shared: str, stage: str, stats, sent: SentenceInput) -> str:
         return _timed(stats, stage, model, lambda: model.generate(
             self.book.extract(shared), prefill=prompts.EXTRACT_PREFILL, stop=prompts.STOP,
-            max_tokens=self.settings.max_new_tokens, max_lines=self.settings.max_output_lines))
+            max_tokens=self.settings.max_new_tokens, max_lines=self.settings.max_output_lines,
+            stop_on_line=lambda text: _looping(text, sent, self.settings.max_junk_lines)))
 
     def candidate_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
         """Stage 1: every model lists candidate spans zero-shot; their union drives retrieval."""
@@ -62,7 +83,7 @@ class Stages:
         found: dict[str, None] = {}
         record.raw["candidates"] = {}
         for model in self.models:
-            answer = self._extract(model, shared, "1-candidates", stats)
+            answer = self._extract(model, shared, "1-candidates", stats, sent)
             record.raw["candidates"][model.name] = answer
             for mention in parse_answer(answer, self.settings.max_output_lines):
                 for s, e in locate(mention.text, sent.text, sent.tokens, sent.base):
@@ -88,7 +109,7 @@ class Stages:
         cands: dict[tuple[int, int], Candidate] = {}
         record.raw["extraction"] = {}
         for model in self.models:
-            answer = self._extract(model, shared, "2-extraction", stats)
+            answer = self._extract(model, shared, "2-extraction", stats, sent)
             record.raw["extraction"][model.name] = answer
             self._add_votes(cands, sent, model.name, answer, zero_shot=False)
         if self.settings.zero_shot_votes:
