@@ -37,3 +37,15 @@ def test_parser_never_raises_and_never_leaves_the_text(text, answer):
         for s, e in locate(mention.text, text, toks, 7):
             assert 7 <= s < e <= 7 + len(text)
             assert text[s - 7 : e - 7].casefold().split() == mention.text.casefold().split()
+
+
+def test_an_answer_that_loops_or_copies_demonstrations_is_cut_early():
+    from el4ner_local.pipeline.stages import SentenceInput, _looping
+
+    text = "Angela Merkel met Macron in Paris"
+    sent = SentenceInput(text, 0, tokenize(text))
+    assert not _looping("Angela Merkel | person\nParis | location\n", sent, 2)
+    assert _looping("- person\n- location\n", sent, 2)  # schema names, not spans of the sentence
+    assert _looping("Paris | location\nParis | location\nParis | location\n", sent, 2)
+    assert not _looping("Toulouse | person\n", sent, 2)  # one stray line is tolerated
+    assert not _looping("- person\n- location\n", sent, 0)  # 0 turns the check off

@@ -211,7 +211,7 @@ class Suggester:
         if index is None:
             return
         new = job.payload
-        if any(s.text == new.text and list(s.spans) == list(new.spans) for s in index.pool):
+        if any(s.text == new.text and sorted(set(s.spans)) == sorted(set(new.spans)) for s in index.pool):
             self._send(Indexed(job.sentence, None, len(index), added=False))
             return
         try:
