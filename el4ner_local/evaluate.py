@@ -51,7 +51,9 @@ RECORDING = {"classify_threshold": 0.0, "verify": True, "verifiers": (), "extrac
              "weights": (), "zero_shot_votes": True}
 # The settings that change what the models are asked (the cache key); the others only change the vote.
 CALL_SETTINGS = {"k": 4, "extract_min_votes": 1, "type_source": "both", "classify_threshold": 0.0, "verify": True,
-                 "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160, "zero_shot_votes": False}
+                 "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160, "zero_shot_votes": False,
+                 "max_junk_lines": 0}
+ADDED_LATER = {"max_junk_lines": 0}  # settings added after records were taken, and the value that behaves as before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def recording_settings(settings: PipelineSettings, k: int | None = None) -> Pipe
 
 def make_tagger(index, retrieval: str = "span", *, models: str | Path | None = None, only: Sequence[str] | None = None,
                 k: int | None = None, labels: Sequence[str] | None = None, llms: list | None = None,
-                threads: int | None = None):
+                threads: int | None = None, overrides: dict | None = None):
     """A Tagger in recording settings. retrieval: span | sentence | random | none (zero-shot).
     `llms` replaces the models of models.toml (tests pass stand-ins). `threads` overrides each model's
     n_threads (a speed setting, not part of the cache key: on a CPU shared with other jobs one thread per
@@ -132,7 +134,7 @@ def make_tagger(index, retrieval: str = "span", *, models: str | Path | None = N
     if retrieval not in RETRIEVAL_MODES:
         raise UserError(f"unknown retrieval mode {retrieval!r}", fix=f"use one of: {', '.join(RETRIEVAL_MODES)}")
     config = load_config(models)
-    settings = recording_settings(config.pipeline, k)
+    settings = recording_settings(replace(config.pipeline, **(overrides or {})), k)
     if llms is None:
         from .llm.llama_cpp_backend import load
 
@@ -178,7 +180,8 @@ def config_description(tagger, retrieval: str) -> dict:
         index_id = {"pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
                     "embedder": m["embedder"], "pos_weights": m["pos_weights"], "hnsw": m["hnsw"]}
     settings = {key: getattr(tagger.settings, key, default) for key, default in CALL_SETTINGS.items()}
-    settings = {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()}
+    settings = {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()
+                if key not in ADDED_LATER or v != ADDED_LATER[key]}  # a later setting at its old behaviour: same key
     return {"cache_version": CACHE_VERSION, "retrieval": retrieval, "settings": settings,
             "schema": list(tagger.schema.labels), "models": [_model_identity(m) for m in tagger.models],
             "index": index_id, "prompts": _prompt_hash()}

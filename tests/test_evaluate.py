@@ -158,7 +158,7 @@ class FakeLLM:
     def render(self, prompt) -> str:
         return prompt.system + prompt.shared + prompt.question
 
-    def generate(self, prompt, *, stop=(), max_tokens=128, max_lines=None, grammar=None, prefill=""):
+    def generate(self, prompt, *, stop=(), max_tokens=128, max_lines=None, grammar=None, prefill="", **more):
         self.stats.calls += 1
         self.stats.evaluated += 10
         self.stats.generated += 3
@@ -283,3 +283,17 @@ def test_zero_shot_votes_can_be_taken_back_out():
     assert without["counts"] == {"tp": 1, "pred": 1, "gold": 2}
     assert restrict(london, None, None, zero_shot=False).extracted_by == ["a"]
     assert score_entries([e], [sent], replace(EXTRACT, extract_min_votes=2), zero_shot=False)["counts"]["pred"] == 0
+
+
+def test_eval_command_is_mounted_and_checks_its_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from el4ner_local.cli import app
+    from el4ner_local.errors import UserError
+
+    runner = CliRunner()
+    assert "--limit" in runner.invoke(app, ["eval", "--help"]).output
+    bad = runner.invoke(app, ["eval", "--data", "x", "--pool", "y", "--retrieval", "spam"])
+    assert isinstance(bad.exception, UserError) and "spam" in str(bad.exception)
+    missing = runner.invoke(app, ["eval", "--data", str(tmp_path / "nope.conll"), "--pool", "y", "--retrieval", "none"])
+    assert isinstance(missing.exception, UserError) and "nope.conll" in str(missing.exception)
