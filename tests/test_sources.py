@@ -150,20 +150,6 @@ def test_cache_that_cannot_be_written(tmp_path, monkeypatch, two_wheels):
     assert blocker.read_text() == "not a directory"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod 0o500")
-def test_read_only_cache_directory(tmp_path, monkeypatch, two_wheels):
-    folder = tmp_path / "ro"
-    (folder / "models").mkdir(parents=True)
-    (folder / "models").chmod(0o500)
-    monkeypatch.setenv("EL4NER_CACHE", str(folder))
-    spec = load_config(pypi_models(tmp_path)).model("fake")
-    try:
-        with pytest.raises(UserError, match="is not writable"):
-            sources.fetch(spec)
-    finally:
-        (folder / "models").chmod(0o700)
-
-
 # -- path ------------------------------------------------------------------------------------------------
 
 def test_path_source_is_used_in_place_and_its_hash_remembered_in_the_cache(tmp_path, cache):

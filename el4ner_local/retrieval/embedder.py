@@ -95,8 +95,9 @@ class MiniLMEmbedder:
 
     def _load(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # Offline by argument (local path, local_files_only), not by setting HF_HUB_OFFLINE:
+            # huggingface_hub freezes that variable at import, which would break a later
+            # `models fetch` of an hf source in the same process.
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             try:
                 from sentence_transformers import SentenceTransformer
@@ -108,7 +109,7 @@ class MiniLMEmbedder:
                 hf_logging.disable_progress_bar()
             except Exception:  # noqa: BLE001 - cosmetic only
                 pass
-            self._model = SentenceTransformer(str(self.path), device="cpu")
+            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         return self._model
 
     def encode(self, texts: Sequence[str]):
