@@ -41,7 +41,7 @@ from .config import PipelineSettings, cache_dir, load_config
 from .documents import LabelledSentence, Span, bio_tags
 from .errors import UserError
 from .llm.backend import StageStats, TokenStats
-from .pipeline.records import Candidate, SentenceRecord
+from .pipeline.records import Candidate
 from .pipeline.stages import SentenceInput
 from .pipeline.votes import VoteRule, classify, decide
 

@@ -132,7 +132,7 @@ def grid_rules_of(members):
 
 def report(args) -> None:
     from el4ner_local.config import load_config
-    from el4ner_local.evaluate import (ablations, estimate_weights, eval_dir, git_commit, grid_counts, rule_dict,
+    from el4ner_local.evaluate import (ablations, eval_dir, git_commit, grid_counts, rule_dict,
                                        rule_grid, score_entries, throughput)
     from el4ner_local.pipeline.tagger import rule_from
     from el4ner_local.pipeline.votes import VoteRule
@@ -280,7 +280,7 @@ def render(out: dict, members: list[str]) -> str:
       "(so every label any of these rules accepts was put to the verifiers); see `el4ner_local/evaluate.py`.")
     w("")
     dr = out["default_rule"]
-    w(f"## Ensemble vs. members (span retrieval, k = 4)")
+    w("## Ensemble vs. members (span retrieval, k = 4)")
     w("")
     w(f"Default rule (models.toml today): extract_min_votes {dr['extract_min_votes']}, type_source {dr['type_source']}, "
       f"classify_threshold {dr['classify_threshold']}, verify {dr['verify']} at {dr['verify_threshold']}, uniform weights.")

@@ -4,7 +4,6 @@ an HTTP server instead of the Hugging Face hub, a closed port instead of the net
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest

@@ -250,7 +250,7 @@ def test_export_writes_jsonl_and_conll_beside_the_annotations(doc):
             await pilot.press("A", "e", "q")
         return app
 
-    app = run(go())
+    run(go())
     folder = doc.parent
     assert records(folder / "notes.annotations.accepted.jsonl")[0]["entities"][0]["text"] == "Ada Lovelace"
     assert (folder / "notes.annotations.conll").read_text().startswith("Ada\tB-person\nLovelace\tI-person\n")

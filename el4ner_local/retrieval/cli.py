@@ -100,8 +100,8 @@ def info(
     pw = data["pos_weights"]
     weights = "uniform" if pw["scheme"] == "uniform" else ", ".join(f"{k} {pw[k]}" for k in ("proper", "common", "pronoun", "other"))
     typer.echo(f"weights    {pw['scheme']}: {weights}")
-    typer.echo(f"hnswlib    " + ", ".join(f"{k} {v}" for k, v in data["hnsw"].items()))
-    typer.echo(f"files      " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in data["bytes"].items()))
+    typer.echo("hnswlib    " + ", ".join(f"{k} {v}" for k, v in data["hnsw"].items()))
+    typer.echo("files      " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in data["bytes"].items()))
     typer.echo(f"built      {data['created']}, updated {data['updated']}")
     if data["sources"]:
         typer.echo(f"sources    {', '.join(data['sources'])}")
