@@ -211,7 +211,7 @@ def test_a_read_only_output_path_shows_at_once_and_save_elsewhere_keeps_every_de
 
 def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatch):
     with_suggestions(doc)
-    real = session_mod.durable_write
+    real = session_mod.atomic_write
     state = {"full": False}
 
     def maybe_full(path, data):
@@ -219,7 +219,7 @@ def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatc
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, data)
 
-    monkeypatch.setattr(session_mod, "durable_write", maybe_full)
+    monkeypatch.setattr(session_mod, "atomic_write", maybe_full)
 
     async def go():
         app = AnnotateApp(doc, labels=LABELS)

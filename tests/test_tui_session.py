@@ -184,18 +184,18 @@ def test_a_full_disk_loses_no_decision(doc, monkeypatch):
     focus_on(s, "Ada Lovelace")
     s.accept()
     on_disk = s.out_path.read_bytes()
-    real = session_mod.durable_write
+    real = session_mod.atomic_write
 
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(session_mod, "durable_write", full)
+    monkeypatch.setattr(session_mod, "atomic_write", full)
     focus_on(s, "Charles Babbage")
     s.reject()
     assert s.unsaved and "No space left on device" in s.save_error
     assert s.out_path.read_bytes() == on_disk  # the previous complete version, untouched
     assert s.current.spans[1].verdict == "rejected"  # kept in memory
-    monkeypatch.setattr(session_mod, "durable_write", real)
+    monkeypatch.setattr(session_mod, "atomic_write", real)
     assert s.save() and s.save_error is None and not s.unsaved
     assert [x["verdict"] for x in lines(s.out_path)[0]["spans"]] == ["accepted", "rejected"]
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..documents import LabelledSentence, Span, tokenize
+from ..durable import fsync_dir
 from ..errors import UserError
 from .pos_weights import PosWeights
 
@@ -61,19 +62,6 @@ class HnswSettings:
 
 # ---------------------------------------------------------------------------------------------
 # Files: durable writes, hashes, locking
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _fsync_file(path: Path) -> None:
@@ -566,7 +554,7 @@ def _commit(path: Path, manifest: dict, renames: Sequence[str]) -> None:
     tmp = path / (MANIFEST + TMP)
     _write_durable(tmp, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     os.replace(tmp, path / MANIFEST)
-    _fsync_dir(path)
+    fsync_dir(path)
     _roll_forward(path, renames)
 
 
@@ -575,7 +563,7 @@ def _roll_forward(path: Path, names: Iterable[str]) -> None:
         src = path / (name + NEW)
         if src.exists():
             os.replace(src, path / name)
-    _fsync_dir(path)
+    fsync_dir(path)
 
 
 def _check_target_dir(path: Path) -> None:

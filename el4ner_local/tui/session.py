@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..documents import LabelledSentence, Span, make_document
+from ..durable import atomic_write
 from ..errors import UserError
 from ..pipeline.records import Candidate, SentenceRecord
 
@@ -125,37 +126,6 @@ def default_out_path(input_path: Path) -> Path:
 def state_dir_for(out_path: Path) -> Path:
     name = out_path.name[: -len(".jsonl")] if out_path.name.endswith(".jsonl") else out_path.name
     return out_path.with_name(name + ".session")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def durable_write(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` atomically: a temporary file in the same directory, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
 
 
 def _append_durable(path: Path, data: bytes) -> None:
@@ -672,7 +642,7 @@ class Session:
         self.unsaved = True
         try:
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
-            durable_write(self.out_path, data)
+            atomic_write(self.out_path, data)
         except OSError as exc:
             self.save_error = f"cannot write {self.out_path} ({_why(exc)})"
             return False
@@ -686,7 +656,7 @@ class Session:
                  "cursor": self.cursor, "focus": self.focus}
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            durable_write(self.state_path, (json.dumps(state) + "\n").encode("utf-8"))
+            atomic_write(self.state_path, (json.dumps(state) + "\n").encode("utf-8"))
         except OSError as exc:
             if not self.unsaved:
                 self.save_error = f"cannot write {self.state_path} ({_why(exc)}); the decisions are saved, the position is not"
@@ -750,7 +720,7 @@ class Session:
             rec = record_of(sent.labelled())
             rec.update({"sentence_index": sent.index, "start": sent.start, "source": self.source_name})
             lines.append(dumps_record(rec) + "\n")
-        durable_write(Path(path), "".join(lines).encode("utf-8"))
+        atomic_write(Path(path), "".join(lines).encode("utf-8"))
         return len(lines)
 
     def export_conll(self, path: str | Path) -> tuple[int, int]:
@@ -762,7 +732,7 @@ class Session:
         buf = io.StringIO()
         sents = [s.labelled() for s in self.accepted_sentences()]
         lost = write_conll(sents, buf)
-        durable_write(Path(path), buf.getvalue().encode("utf-8"))
+        atomic_write(Path(path), buf.getvalue().encode("utf-8"))
         return len(sents), lost
 
     # -- summary ------------------------------------------------------------------------------
