@@ -124,9 +124,13 @@ def tag(
     if fmt not in ("jsonl", "conll", "table"):
         raise UserError(f"unknown --format {fmt!r}", fix="use jsonl, conll or table")
     overrides = {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
-    failed = run_tag(files, output=output, fmt=fmt, labels=labels, schema=schema,
-                     index=None if index == "none" else index, only=only.split(",") if only else None,
-                     models=models, overrides=overrides, echo_error=_err)
+    try:
+        failed = run_tag(files, output=output, fmt=fmt, labels=labels, schema=schema,
+                         index=None if index == "none" else index, only=only.split(",") if only else None,
+                         models=models, overrides=overrides, echo_error=_err)
+    except KeyboardInterrupt:  # Typer would exit 130 silently; say so (the records written are whole)
+        _err("interrupted")
+        raise typer.Exit(130)
     if failed:
         raise typer.Exit(1)
 

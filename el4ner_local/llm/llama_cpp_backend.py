@@ -3,6 +3,7 @@ and grammar checks that test the greedy token first (a full-vocabulary check onl
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import sys
@@ -53,6 +54,15 @@ def _quiet_llama_logs() -> None:
 
     _LOG_CALLBACK = callback
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models before interpreter shutdown, when llama-cpp-python's own finaliser would
+    run with half-torn-down modules and print a traceback."""
+    for model in _LOADED.values():
+        if model._llm is not None:
+            model._llm.close()
 
 
 def load(spec: ModelSpec) -> "LlamaCppModel":
