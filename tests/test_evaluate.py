@@ -249,13 +249,12 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
     """Qwen alone, zero-shot, on two WNUT-17 test sentences: real records, scores and token counts."""
-    from pathlib import Path
 
     from el4ner_local.formats import read_labelled
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "wnut17" / "emerging.test.annotated"
-    if not data.exists():
-        pytest.skip("the shared WNUT-17 data is not here")
+    from corpora import shared_data
+
+    data = shared_data() / "wnut17" / "emerging.test.annotated"
     gold = sample(read_labelled(data), 2, seed=0)
     labels = ["person", "location", "group", "creative-work", "corporation", "product"]
     tagger = make_tagger(None, "none", labels=labels, only=["qwen2.5-coder-0.5b"])

@@ -11,16 +11,13 @@ import pytest
 
 from el4ner_local.documents import LabelledSentence, Span, make_document, tokenize
 from el4ner_local.errors import UserError
+from corpora import shared_data
 from el4ner_local.formats import (detect_scheme, dumps_record, labels_of, read_conll, read_jsonl,
                                   read_labelled, read_text, record_of, write_conll)
 
 
 def data_dir() -> Path:
-    """The shared corpora (/work/shared/data beside the repository); tests skip where it is absent."""
-    path = Path(__file__).parents[1].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.skip(f"real corpora not found at {path}")
-    return path
+    return shared_data()
 
 
 @lru_cache(maxsize=None)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 
 from el4ner_local.tui.app import AnnotateApp
 from el4ner_local.tui.session import ACCEPTED
+from corpora import shared_data
 from test_tui_support import shows, until
 
 pytestmark = pytest.mark.slow
 
-WNUT = Path("/work/shared/data/wnut17/wnut17train.conll")
+WNUT = shared_data() / "wnut17" / "wnut17train.conll"
 MODEL = "qwen2.5-coder-0.5b"
 TEXT = "Ada Lovelace met Charles Babbage in London.\nBabbage never finished the Analytical Engine.\n"
 CAP = 1800.0  # seconds; only against a hang
@@ -28,8 +28,6 @@ CAP = 1800.0  # seconds; only against a hang
 
 @pytest.fixture(scope="module")
 def pool_index(tmp_path_factory):
-    if not WNUT.exists():
-        pytest.skip(f"{WNUT} is not here")
     from el4ner_local.formats import read_labelled
     from el4ner_local.retrieval import DemoIndex
 
