@@ -145,6 +145,14 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """An empty model cache of the test's own (EL4NER_CACHE)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("EL4NER_CACHE", str(folder))
+    return folder
+
+
 # -- the real default models -------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

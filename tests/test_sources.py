@@ -52,13 +52,6 @@ sha256 = "{sha}"
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("EL4NER_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
 def two_wheels(wheelhouse):
     make_wheel(wheelhouse, "fake-part1", "0.1.0", {"fake_part1/__init__.py": b"", "fake_part1/data/part01.bin": PART1})
     make_wheel(wheelhouse, "fake-part2", "0.1.0", {"fake_part2/__init__.py": b"", "fake_part2/data/part02.bin": PART2})
