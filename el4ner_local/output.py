@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
-from .documents import Span, bio_tags
+from . import formats
+from .documents import Document, Sentence, Span, tokenize
+from .formats import dumps_record
 from .pipeline.records import TaggedDocument
 
 FORMATS = ("jsonl", "conll", "table")
@@ -13,20 +14,16 @@ _COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", 
 
 
 def write_jsonl(doc: TaggedDocument, out: TextIO) -> None:
-    out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+    out.write(dumps_record(doc.to_json()) + "\n")
 
 
 def write_conll(doc: TaggedDocument, out: TextIO) -> None:
+    """The document's own sentences and tokens, tagged with its accepted entities."""
     spans = [Span(e.start, e.end, e.label) for e in doc.entities]
-    from .documents import tokenize
-
+    sentences = [Sentence(s.start, s.end, tokenize(doc.text[s.start : s.end], s.start),
+                          spans=[x for x in spans if x.start >= s.start and x.end <= s.end]) for s in doc.sentences]
     out.write(f"-DOCSTART- O\t# {doc.name}\n\n" if doc.name else "")
-    for sent in doc.sentences:
-        tokens = tokenize(doc.text[sent.start : sent.end], sent.start)
-        inside = [s for s in spans if s.start >= sent.start and s.end <= sent.end]
-        for (s, e), tag in zip(tokens, bio_tags(tokens, inside)):
-            out.write(f"{doc.text[s:e]}\t{tag}\n")
-        out.write("\n")
+    formats.write_conll([Document(doc.text, sentences, doc.name)], out)
 
 
 def write_table(doc: TaggedDocument, console) -> None:

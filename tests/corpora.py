@@ -1,10 +1,12 @@
-"""Where the shared real corpora are: $EL4NER_SHARED_DATA, else ../shared/data beside the
+"""Test data: where the shared real corpora are: $EL4NER_SHARED_DATA, else ../shared/data beside the
 repository, else /work/shared/data. Their absence fails the tests that need them (no silent skip)."""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from el4ner_local.documents import LabelledSentence, Span, tokenize
 
 
 def shared_data() -> Path:
@@ -14,3 +16,12 @@ def shared_data() -> Path:
         if (path / "wnut17").is_dir():
             return path
     pytest.fail(f"the shared corpora are not at any of {[str(c) for c in candidates]}; set EL4NER_SHARED_DATA")
+
+
+def labelled(text: str, *entities: tuple[str, str]) -> LabelledSentence:
+    """A hand-made pool sentence: each entity given by its (first) surface text and label."""
+    spans = []
+    for surface, label in entities:
+        start = text.index(surface)
+        spans.append(Span(start, start + len(surface), label))
+    return LabelledSentence(text=text, tokens=tokenize(text), spans=spans, source="test")

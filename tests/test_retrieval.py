@@ -13,19 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from el4ner_local.documents import LabelledSentence, Span, tokenize
+from corpora import labelled
 from el4ner_local.errors import UserError
 from el4ner_local.retrieval import DemoIndex, PosWeights
 from el4ner_local.retrieval.pos_weights import word_class
 from el4ner_local.retrieval.spansim import span_sim, span_sim_many
 
 
-def labelled(text: str, *entities: tuple[str, str]) -> LabelledSentence:
-    spans = []
-    for surface, label in entities:
-        start = text.index(surface)
-        spans.append(Span(start, start + len(surface), label))
-    return LabelledSentence(text=text, tokens=tokenize(text), spans=spans, source="test")
 
 
 POOL = [

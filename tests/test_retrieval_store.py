@@ -9,18 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from el4ner_local.documents import LabelledSentence, Span, tokenize
+from corpora import labelled
 from el4ner_local.errors import UserError
 from el4ner_local.retrieval import DemoIndex
 from el4ner_local.retrieval import index as index_mod
 from el4ner_local.retrieval.cli import index_app
 
 
-def labelled(text: str, *entities: tuple[str, str]) -> LabelledSentence:
-    spans = []
-    for surface, label in entities:
-        start = text.index(surface)
-        spans.append(Span(start, start + len(surface), label))
-    return LabelledSentence(text=text, tokens=tokenize(text), spans=spans, source="test")
 
 
 POOL = [
