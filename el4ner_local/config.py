@@ -12,7 +12,7 @@ from .errors import UserError
 
 DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 PROMPT_STYLES = ("chat", "completion")
-SOURCE_KINDS = ("pypi", "hf", "path")
+SOURCE_KINDS = ("pypi", "hf", "path", "openai")
 TYPE_SOURCES = ("classify", "extract", "both")
 
 
@@ -32,6 +32,13 @@ class ModelSource:
     repo: str = ""
     revision: str = "main"
     path: str = ""
+    # kind = "openai": a model served elsewhere over the OpenAI-compatible API (llm/openai_backend.py)
+    url: str = ""  # the API base, e.g. http://10.0.0.5:8080/v1
+    model: str = ""  # the server's model id, sent as "model" ("" = the server's only one)
+    chat_template: str = ""  # a Jinja chat template file, for servers that cannot render one
+    top_logprobs: int = 20  # next-token alternatives asked for when scoring
+    timeout: float = 600.0  # seconds to wait for one answer
+    api_key_env: str = ""  # environment variable holding the server's API key, if it wants one
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class ModelSpec:
 @dataclass(frozen=True)
 class PipelineSettings:
     k: int = 4
+    demo_words: int = 0  # a demonstration's sentence cut to this many words around its entities (0 = whole)
     extract_min_votes: int = 1
     zero_shot_votes: bool = True  # stage-1 (zero-shot) spans also count as extraction votes
     type_source: str = "both"
@@ -251,7 +259,7 @@ def _cache_name(source: ModelSource) -> str:
 def _check_cache_names(specs: list[ModelSpec], fail) -> None:
     seen: dict[str, ModelSpec] = {}
     for i, spec in enumerate(specs):
-        if spec.source.kind == "path":
+        if spec.source.kind in ("path", "openai"):  # no file in the cache
             continue
         other = seen.setdefault(_cache_name(spec.source), spec)
         if other is not spec and other.source.sha256 != spec.source.sha256:
@@ -268,7 +276,9 @@ def _parse_source(raw, name: str, fail, i: int, base: Path) -> ModelSource:
     kind = raw.get("kind")
     if kind not in SOURCE_KINDS:
         raise fail("kind", f"model {name!r}: source kind {kind!r} is not one of {SOURCE_KINDS}",
-                   'use kind = "pypi", "hf" or "path"', scope)
+                   'use kind = "pypi", "hf", "path" or "openai"', scope)
+    if kind == "openai":
+        return _parse_openai(raw, name, fail, scope, base)
     allowed = {"kind", "file", "sha256", "parts", "repo", "revision", "path"}
     for key in raw:
         if key not in allowed:
@@ -310,6 +320,41 @@ def _parse_source(raw, name: str, fail, i: int, base: Path) -> ModelSource:
     if not where.is_absolute():  # relative to the models file, not to wherever the command runs
         where = base / where
     return ModelSource(kind="path", path=str(where), file=where.name, sha256=sha)
+
+
+_OPENAI_KEYS = {"kind", "url", "model", "chat_template", "top_logprobs", "timeout", "api_key_env"}
+
+
+def _parse_openai(raw: dict, name: str, fail, scope: tuple, base: Path) -> ModelSource:
+    for key in raw:
+        if key not in _OPENAI_KEYS:
+            raise fail(key, f"unknown key in the openai [models.source] of {name!r}",
+                       f"allowed: {', '.join(sorted(_OPENAI_KEYS))}", scope)
+    for key in ("url", "model", "chat_template", "api_key_env"):
+        if key in raw and not isinstance(raw[key], str):
+            raise fail(key, f"model {name!r}: must be a string, got {raw[key]!r}", f'write {key} = "..."', scope)
+    url = raw.get("url", "").strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise fail("url", f"model {name!r}: an openai source needs url = the server's API base, got {url!r}",
+                   'write url = "http://HOST:PORT/v1"', scope)
+    top = raw.get("top_logprobs", 20)
+    if not _is_int(top) or not 1 <= top <= 100:
+        raise fail("top_logprobs", f"model {name!r}: must be an integer from 1 to 100, got {top!r}",
+                   "set top_logprobs = 20", scope)
+    timeout = raw.get("timeout", 600.0)
+    if not _is_number(timeout) or timeout <= 0:
+        raise fail("timeout", f"model {name!r}: must be a number of seconds > 0, got {timeout!r}",
+                   "set timeout = 600", scope)
+    template = raw.get("chat_template", "")
+    if template:
+        where = Path(os.path.expanduser(template))
+        where = where if where.is_absolute() else base / where  # relative to the models file
+        if not where.is_file():
+            raise fail("chat_template", f"model {name!r}: chat template file {where} not found",
+                       "write the model's Jinja chat template to that file, or remove the key", scope)
+        template = str(where)
+    return ModelSource(kind="openai", url=url, model=raw.get("model", ""), chat_template=template,
+                       top_logprobs=top, timeout=float(timeout), api_key_env=raw.get("api_key_env", ""))
 
 
 # Pipeline numbers: the least value that makes sense.

@@ -91,7 +91,7 @@ class Stages:
         return record.stage1_spans
 
     def run(self, sent: SentenceInput, demos: list[LabelledSentence], record: SentenceRecord, stats=None) -> SentenceRecord:
-        shared = self.book.shared(sent.text, demos)
+        shared = self.book.shared(sent.text, demos, self.settings.demo_words)
         record.demonstrations = [d.text for d in demos]
         cands = self.extract(sent, shared, record, stats)
         record.candidates = list(cands.values())

@@ -1,0 +1,77 @@
+"""Prompt layout: what the KV cache can serve across stages and sentences, and demonstrations cut
+to a window around their entities."""
+
+from __future__ import annotations
+
+import pytest
+
+from el4ner_local.documents import LabelledSentence, Span, tokenize
+from el4ner_local.llm.llama_cpp_backend import load
+from el4ner_local.pipeline import prompts
+from el4ner_local.pipeline.prompts import PromptBook, demo_text
+from el4ner_local.schema import parse_labels
+
+
+def labelled(text: str, *entities: tuple[str, str]) -> LabelledSentence:
+    spans = [Span(text.index(e), text.index(e) + len(e), label) for e, label in entities]
+    return LabelledSentence(text, tokenize(text), spans)
+
+
+LONG = labelled("So yesterday after a very long and tiring day at the office I finally met Ada Lovelace "
+                "at the old library in central London and we talked for hours about engines and numbers",
+                ("Ada Lovelace", "person"), ("London", "location"))
+
+
+def test_a_short_demonstration_or_no_limit_keeps_the_whole_sentence():
+    short = labelled("Ada met  Charles\tin London .", ("London", "location"))
+    assert demo_text(short, 12) == "Ada met Charles in London ."
+    assert demo_text(LONG, 0) == " ".join(LONG.text.split())
+
+
+@pytest.mark.parametrize("words", [4, 8, 12, 20])
+def test_a_long_demonstration_is_cut_around_its_entities(words):
+    text = demo_text(LONG, words)
+    assert "Ada Lovelace" in text and "London" in text  # every entity kept whole
+    inner = text.removeprefix("... ").removesuffix(" ...")
+    assert inner in LONG.text
+    span_words = len("Ada Lovelace at the old library in central London".split())
+    assert len(inner.split()) == max(words, span_words)
+    assert text.startswith("... ") and text.endswith(" ...")  # cut on both sides, and said so
+
+
+def test_an_entity_at_the_start_or_end_keeps_the_window_inside_the_sentence():
+    start = labelled("Paris " + "word " * 30 + "end", ("Paris", "location"))
+    assert demo_text(start, 6) == "Paris word word word word word ..."
+    end = labelled("word " * 30 + "Berlin", ("Berlin", "location"))
+    assert demo_text(end, 6) == "... word word word word word Berlin"
+    none = labelled("word " * 30 + "end")
+    assert demo_text(none, 5) == "word word word word word ..."
+
+
+def test_stages_share_the_instructions_and_extraction_asks_no_extra_question():
+    book = PromptBook(parse_labels("person,location"))
+    demos = [LONG]
+    stage1 = book.extract(book.shared("Ada visited Rome."))
+    stage2 = book.extract(book.shared("Ada visited Rome.", demos, 8))
+    assert stage1.system == stage2.system  # one system prompt for every sentence and stage
+    assert "person; location" in stage1.system and "`text | type`" in stage1.system
+    assert stage2.shared.endswith("Sentence: Ada visited Rome.\n") and stage2.question == ""
+    assert "... Ada Lovelace at the old library in central London ..." in stage2.shared
+    verify = book.verify(stage2.shared, "Rome", "location")
+    assert verify.shared == stage2.shared and "Rome" in verify.question
+
+
+@pytest.mark.slow
+def test_the_kv_cache_serves_the_instructions_to_the_next_sentence(default_models):
+    """After one sentence, the next sentence's zero-shot prompt is evaluated from the end of the
+    instructions on: the instructions come from the KV cache."""
+    model = load(default_models.model("smollm2-135m"))
+    book = PromptBook(parse_labels("person,location"))
+    model.generate(book.extract(book.shared("Ada met Charles in London.")), prefill=prompts.EXTRACT_PREFILL, max_tokens=8)
+    before = model.stats.copy()
+    model.generate(book.extract(book.shared("Grace Hopper worked in Arlington.")), prefill=prompts.EXTRACT_PREFILL,
+                   max_tokens=8)
+    spent = model.stats.minus(before)
+    system_tokens = len(model.llm.tokenize(book.system.encode(), add_bos=False))
+    assert spent.reused >= system_tokens
+    assert spent.evaluated < 40  # the sentence and the chat template's few tokens, not the instructions
