@@ -56,7 +56,7 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[Sent
     """Sentences (and windows of over-long ones) covering every token of `text`, nothing dropped."""
     sentences: list[Sentence] = []
     pos = 0
-    bounds = [m.end() for m in _SENT_END_RE.finditer(text) if not _is_abbreviation(text, m.start())]
+    bounds = sentence_ends(text)
     bounds.append(len(text))
     for end in bounds:
         piece = text[pos:end]
@@ -70,6 +70,11 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[Sent
     return sentences
 
 
+def sentence_ends(text: str) -> list[int]:
+    """Offsets where a sentence ends (after its closing punctuation and the space that follows)."""
+    return [m.end() for m in _SENT_END_RE.finditer(text) if not _is_abbreviation(text, m.start())]
+
+
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co",
                   "no", "fig", "gen", "gov", "sen", "rep", "rev", "mt", "ft", "e.g", "i.e", "u.s", "u.k"}
 
@@ -78,7 +83,9 @@ def _is_abbreviation(text: str, end: int) -> bool:
     """True when the full stop before `end` closes an abbreviation or an initial ("Mr.", "J.")."""
     if end == 0 or text[end - 1] != ".":
         return False
-    word = re.search(r"[\w.]*$", text[: end - 1]).group(0).lower()
+    # look back a few characters only (longer than any abbreviation): a slice of the whole prefix
+    # would make splitting a long text quadratic
+    word = re.search(r"[\w.]*$", text[max(0, end - 17) : end - 1]).group(0).lower()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 

@@ -1,4 +1,8 @@
-"""What `tag` prints: JSONL (text, entities, votes), CoNLL (token, BIO tag) or a coloured table."""
+"""What `tag` prints: JSONL (text, entities, votes), CoNLL (token, BIO tag) or a coloured table.
+
+`tag` writes one block of an input at a time (blocks.py); `start` is the block's character offset in
+the input. Offsets inside a JSONL record index its own "text", as in every labelled JSONL record, so
+the input's offset of an entity is start + entity start."""
 
 from __future__ import annotations
 
@@ -13,20 +17,22 @@ FORMATS = ("jsonl", "conll", "table")
 _COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta", "bright_green"]
 
 
-def write_jsonl(doc: TaggedDocument, out: TextIO) -> None:
-    out.write(dumps_record(doc.to_json()) + "\n")
+def write_jsonl(doc: TaggedDocument, out: TextIO, start: int = 0) -> None:
+    record = doc.to_json()
+    out.write(dumps_record({"name": record.pop("name"), "start": start, **record}) + "\n")
 
 
-def write_conll(doc: TaggedDocument, out: TextIO) -> None:
-    """The document's own sentences and tokens, tagged with its accepted entities."""
+def write_conll(doc: TaggedDocument, out: TextIO, start: int = 0) -> None:
+    """The document's own sentences and tokens, tagged with its accepted entities (a -DOCSTART- line
+    before a named input's first block)."""
     spans = [Span(e.start, e.end, e.label) for e in doc.entities]
     sentences = [Sentence(s.start, s.end, tokenize(doc.text[s.start : s.end], s.start),
                           spans=[x for x in spans if x.start >= s.start and x.end <= s.end]) for s in doc.sentences]
-    out.write(f"-DOCSTART- O\t# {doc.name}\n\n" if doc.name else "")
+    out.write(f"-DOCSTART- O\t# {doc.name}\n\n" if doc.name and not start else "")
     formats.write_conll([Document(doc.text, sentences, doc.name)], out)
 
 
-def write_table(doc: TaggedDocument, console) -> None:
+def write_table(doc: TaggedDocument, console, start: int = 0) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -35,7 +41,9 @@ def write_table(doc: TaggedDocument, console) -> None:
     shown = Text(doc.text)
     for e in doc.entities:
         shown.stylize(f"bold {colour[e.label]}", e.start, e.end)
-    console.print(Text(f"{doc.name or '<stdin>'}: {len(doc.entities)} entities, {len(doc.sentences)} sentences", style="bold"))
+    where = f" from character {start}" if start else ""
+    console.print(Text(f"{doc.name or '<stdin>'}{where}: {len(doc.entities)} entities, {len(doc.sentences)} sentences",
+                       style="bold"))
     console.print(shown)
     table = Table("start", "end", "text", "label", "confidence", "extracted by")
     cands = {(c.start, c.end): c for s in doc.sentences for c in s.candidates}
