@@ -8,42 +8,14 @@ Slow: the three models run for real. The polling loop has a generous cap only ag
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+from tmux_support import kill_server, start_annotate, tmux, wait_for
 
 pytestmark = pytest.mark.slow
 
-CAP = 2400.0  # seconds, against a hang only
 SENTENCE = "Ada Lovelace met Charles Babbage in London."
-
-
-SOCKET = f"el4ner-tests-{os.getpid()}"  # a tmux server of our own: our environment, nobody else's sessions
-
-
-def tmux(*args: str, env=None) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], check=True, capture_output=True, text=True, env=env).stdout
-
-
-def screen(name: str) -> str:
-    return tmux("capture-pane", "-p", "-t", name)
-
-
-def wait_for(name: str, condition, what: str, cap: float = CAP) -> str:
-    deadline = time.monotonic() + cap
-    while True:
-        text = screen(name)
-        if condition(text):
-            return text
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {cap:.0f} s for {what}; the screen shows:\n{text}")
-        time.sleep(1.0)
 
 
 def model_names() -> list[str]:
@@ -58,15 +30,8 @@ def test_votes_panel_names_the_default_models_in_a_real_terminal(tmp_path, defau
     assert len(names) == 3
     doc = tmp_path / "news.txt"
     doc.write_text(SENTENCE + "\n", encoding="utf-8")
-    exe = Path(sys.executable).with_name("el4ner-local")
-    cli = shlex.quote(str(exe)) if exe.exists() else f"{shlex.quote(sys.executable)} -m el4ner_local.cli"
-    env = {k: v for k, v in os.environ.items() if k not in ("EL4NER_MODELS", "EL4NER_KEYS", "TMUX")}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no user key map
-    command = (f"cd {shlex.quote(str(tmp_path))} && env -u EL4NER_MODELS -u EL4NER_KEYS "
-               f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])} {cli} annotate news.txt "
-               f"; echo EXITED $?; sleep 600")  # Textual draws on stderr: leave it on the terminal
     name = "annotate"
-    tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "42", command, env=env)
+    start_annotate(name, tmp_path, "news.txt")
     try:
         text = wait_for(name, lambda t: "votes: “" in t and "ensemble:" in t or "EXITED" in t,
                         "the votes panel of a suggested span")
@@ -93,6 +58,6 @@ def test_votes_panel_names_the_default_models_in_a_real_terminal(tmp_path, defau
         text = wait_for(name, lambda t: "EXITED" in t, "the annotator to quit")
         assert "EXITED 0" in text, text
     finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        kill_server()
     # the session's own copy of the default pool index, beside the annotations
     assert (tmp_path / "news.annotations.session" / "index" / "manifest.json").exists()
