@@ -93,6 +93,10 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
         return
     keymap = load_keymap(keys)
     out_path = Path(out) if out else default_out_path(Path(file))
+    Session.open(file, out_path)  # an unreadable input or annotations file: one line, before the interface
+    from .config import load_config
+
+    load_config(models)
     initial = None
     if labels:
         from .schema import parse_labels

@@ -41,6 +41,12 @@ def main() -> None:
     except KeyboardInterrupt:
         _err("interrupted")
         sys.exit(130)
+    except OSError as exc:  # the safety net: a file problem is the user's to fix, never a traceback
+        from .errors import from_os_error
+
+        error = from_os_error(exc)
+        _err(error.one_line())
+        sys.exit(error.exit_code)
 
 
 def _select(config, names: list[str]):
@@ -137,7 +143,7 @@ def tag(
 
 @app.command()
 def annotate(
-    file: Path = typer.Argument(..., help="text file to annotate"),
+    file: Path = typer.Argument(..., readable=False, help="text file to annotate"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"),
     pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL/JSONL) for the session's own demonstration index"),
     index: Optional[str] = typer.Option(None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"),

@@ -14,3 +14,13 @@ class UserError(Exception):
     def one_line(self) -> str:
         text = self.message if not self.fix else f"{self.message} (fix: {self.fix})"
         return " ".join(text.split())
+
+
+_OS_FIXES = {13: "check its permissions", 1: "check its permissions", 28: "free disk space",
+             30: "choose a writable place", 2: "check the path", 21: "name a file, not a directory"}
+
+
+def from_os_error(exc: OSError) -> UserError:
+    """A file problem that no command caught itself (a permission, a full disk): still one line."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return UserError(f"{where}{exc.strerror or exc}", fix=_OS_FIXES.get(exc.errno, "check the file and its place"))

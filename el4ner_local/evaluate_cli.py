@@ -12,8 +12,8 @@ from .errors import UserError
 
 
 def eval_command(
-    data: Path = typer.Option(..., "--data", help="labelled test file (CoNLL BIO/IOB1 or JSONL)"),
-    pool: Path = typer.Option(..., "--pool", help="labelled demonstration pool (the training split)"),
+    data: Path = typer.Option(..., "--data", readable=False, help="labelled test file (CoNLL BIO/IOB1 or JSONL)"),
+    pool: Path = typer.Option(..., "--pool", readable=False, help="labelled demonstration pool (the training split)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="score a fixed random sample of N sentences"),
     seed: int = typer.Option(0, "--seed", help="seed of the sample (the same seed and a larger N extend the sample)"),
     retrieval: str = typer.Option("span,none,random,sentence", "--retrieval",
@@ -38,6 +38,9 @@ def eval_command(
         raise UserError(f"unknown --retrieval mode {', '.join(bad) or '(empty)'}", fix=f"use some of: {', '.join(RETRIEVAL_MODES)}")
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file")
+    from .config import load_config
+
+    load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(data, pool, limit=limit, seed=seed, retrieval=modes, models=models,
                       only=only.split(",") if only else None, k=k, root=cache, threads=threads,

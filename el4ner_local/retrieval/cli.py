@@ -38,7 +38,7 @@ def _read_pools(pools: List[Path]):
 
 @index_app.command("build")
 def build(
-    pools: List[Path] = typer.Argument(..., help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-) or JSONL"),
+    pools: List[Path] = typer.Argument(..., readable=False, help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-) or JSONL"),
     output: Path = typer.Option(..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"),
     pos_weights: str = typer.Option("heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"),
 ) -> None:
