@@ -62,6 +62,9 @@ def models_list(names: list[str] = typer.Argument(None), models: Optional[Path] 
     config = load_config(models)
     typer.echo(f"models file: {config.path}")
     for spec in _select(config, names or []):
+        if spec.source.kind == "openai":  # nothing here: `models check` asks the server
+            typer.echo(f"{spec.name:24} {spec.source.kind:5} {'served':26} {'-':>8}  {spec.source.url}")
+            continue
         st = sources.status(spec)
         state = "verified" if st.verified else ("CORRUPT (sha256 mismatch)" if st.present else "missing")
         size = f"{st.size / 1e6:.0f} MB" if st.present else "-"
@@ -123,6 +126,10 @@ def tag(
     k: Optional[int] = typer.Option(None, "--k", help="demonstrations per sentence"),
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the verification stage"),
     models: Optional[Path] = ModelsOption,
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="tag on a Ray cluster: host:port, auto, or local (one started here); "
+                                           "-o OUT.jsonl then skips documents already in OUT"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers (default: one per CPU of the cluster)"),
 ) -> None:
     """Tag entities in text files; one output record per file."""
     from .tag_command import run_tag
@@ -130,15 +137,30 @@ def tag(
     if fmt not in ("jsonl", "conll", "table"):
         raise UserError(f"unknown --format {fmt!r}", fix="use jsonl, conll or table")
     overrides = {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
+    if ray is not None and not _ray_address(ray):
+        raise UserError(f"--ray {ray!r} is not a Ray address", fix="use --ray local, --ray auto or --ray HOST:PORT")
+    runner = run_tag
+    if ray is not None:
+        from functools import partial
+
+        from .ray_tag import run_tag_ray  # Ray is imported only here
+
+        runner = partial(run_tag_ray, address=ray, workers=workers)
     try:
-        failed = run_tag(files, output=output, fmt=fmt, labels=labels, schema=schema,
-                         index=None if index == "none" else index, only=only.split(",") if only else None,
-                         models=models, overrides=overrides, echo_error=_err)
+        failed = runner(files, output=output, fmt=fmt, labels=labels, schema=schema,
+                        index=None if index == "none" else index, only=only.split(",") if only else None,
+                        models=models, overrides=overrides, echo_error=_err)
     except KeyboardInterrupt:  # Typer would exit 130 silently; say so (the records written are whole)
         _err("interrupted")
         raise typer.Exit(130)
     if failed:
         raise typer.Exit(1)
+
+
+def _ray_address(value: str) -> bool:
+    import re
+
+    return value in ("local", "auto") or bool(re.fullmatch(r"(ray://)?[\w.\-]+:\d+|ray://[\w.\-]+", value))
 
 
 @app.command()

@@ -66,7 +66,12 @@ def _close_all() -> None:
 
 
 def load(spec: ModelSpec) -> "LlamaCppModel":
-    """The model for a spec, loaded once per process and shared."""
+    """The model for a spec, loaded once per process and shared (a client of the server that
+    serves it, for an openai source)."""
+    if spec.source.kind == "openai":
+        from .openai_backend import load_remote
+
+        return load_remote(spec)
     key = (spec.name, str(sources.expected_path(spec)), spec.n_ctx, spec.n_gpu_layers, spec.prompt_style)
     with _LOAD_LOCK:
         if key not in _LOADED:
@@ -99,7 +104,8 @@ class LlamaCppModel:
 
             _quiet_llama_logs()
             started = time.perf_counter()
-            threads = self.spec.n_threads or (os.cpu_count() or 2)
+            # EL4NER_THREADS: a Ray worker's share of its machine's cores (ray_tag.py)
+            threads = self.spec.n_threads or int(os.environ.get("EL4NER_THREADS") or 0) or (os.cpu_count() or 2)
             _LLAMA_ERRORS.clear()
             try:
                 self._llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,

@@ -1,0 +1,136 @@
+"""`tag --ray` on a real Ray cluster on loopback (a head started with `ray start`, the actors
+in their own worker processes), on a real corpus sample: the output equals the single-process
+output, a rerun skips what is done, and a plain `tag` never imports Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from el4ner_local.formats import read_conll
+
+pytestmark = pytest.mark.slow
+
+DATA = next(p for p in (Path(__file__).parents[1].parent / "shared" / "data", Path("/work/shared/data"))
+            if p.is_dir())
+CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location,corporation"]
+# the head and every driver share a token of this test's own (Ray authenticates its connections)
+RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
+def tag(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args], capture_output=True,
+                          input=stdin, env=RAY_ENV)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> list[Path]:
+    """Three short WNUT-17 test sentences, one document each."""
+    folder = tmp_path_factory.mktemp("wnut")
+    sentences = [s for s in read_conll(DATA / "wnut17" / "emerging.test.annotated") if 6 <= len(s.tokens) <= 10][:3]
+    files = []
+    for i, sentence in enumerate(sentences):
+        files.append(folder / f"doc{i}.txt")
+        files[-1].write_text(sentence.text + "\n", encoding="utf-8")
+    return files
+
+
+@pytest.fixture(scope="module")
+def single(default_models, sample, tmp_path_factory) -> bytes:
+    out = tmp_path_factory.mktemp("single") / "out.jsonl"
+    proc = tag(*map(str, sample), "-o", str(out), *CHEAP)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A Ray head on 127.0.0.1 without dashboard or usage stats; stopped by its own process group."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ray = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+                             "--include-dashboard=false", "--disable-usage-stats", "--num-cpus=2",
+                             "--object-store-memory=100000000",
+                             f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
+                            env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    probe = "import ray; ray.init(address=%r, log_to_driver=False); print(ray.cluster_resources()['CPU'])" % address
+    for _ in range(60):  # the head takes some seconds to come up
+        ready = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=RAY_ENV)
+        if ready.returncode == 0:
+            break
+        assert head.poll() is None, head.stderr.read().decode()
+    assert ready.stdout.decode().strip() == "2.0", ready.stderr.decode()
+    yield address
+    os.killpg(head.pid, signal.SIGKILL)  # the head, its GCS, raylet and workers: all in this group
+    head.wait()
+
+
+def test_ray_output_equals_single_process_and_a_rerun_skips_done_documents(cluster, sample, single, tmp_path):
+    out = tmp_path / "ray.jsonl"
+    proc = tag("--ray", cluster, "--workers", "2", *map(str, sample), "-o", str(out), *CHEAP)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.read_bytes() == single
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == list(map(str, sample))
+
+    # an interrupted run: one whole record and half of the next one
+    lines = single.split(b"\n")
+    out.write_bytes(lines[0] + b"\n" + lines[1][: len(lines[1]) // 2])
+    proc = tag("--ray", cluster, "--workers", "2", *map(str, sample), "-o", str(out), *CHEAP)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.read_bytes() == single
+    assert "1 document(s) already tagged, skipped" in proc.stderr.decode()
+
+
+def test_rerun_with_everything_done_tags_nothing(sample, single, tmp_path):
+    out = tmp_path / "done.jsonl"
+    out.write_bytes(single)
+    proc = tag("--ray", "127.0.0.1:1", *map(str, sample), "-o", str(out), *CHEAP)  # no cluster needed
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.read_bytes() == single
+    assert "3 document(s) already tagged" in proc.stderr.decode()
+
+
+def test_local_ray_cluster_with_more_workers_than_cores(sample, single, tmp_path):
+    out = tmp_path / "local.jsonl"
+    proc = tag("--ray", "local", "--workers", "3", *map(str, sample), "-o", str(out), *CHEAP)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.read_bytes() == single
+
+
+def test_unreachable_cluster_is_one_line(closed_port, sample, tmp_path):
+    proc = tag("--ray", f"127.0.0.1:{closed_port}", str(sample[0]), "-o", str(tmp_path / "x.jsonl"), *CHEAP)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"el4ner-local: error: cannot connect to the Ray cluster at 127.0.0.1:{closed_port}")
+    assert "ray start --head" in err
+
+
+def test_a_resumed_file_that_is_not_tag_output_is_refused(sample, tmp_path):
+    out = tmp_path / "notes.jsonl"
+    out.write_text("hello\n")
+    proc = tag("--ray", "local", str(sample[0]), "-o", str(out), *CHEAP)
+    assert proc.returncode == 2
+    assert "notes.jsonl:1: not a record of `el4ner-local tag`" in proc.stderr.decode()
+    assert out.read_text() == "hello\n"
+
+
+def test_plain_tag_does_not_import_ray(default_models, sample):
+    code = ("import sys\nfrom el4ner_local import cli\n"
+            f"cli.app(args=['tag', {str(sample[1])!r}, *{CHEAP!r}], standalone_mode=False)\n"
+            "print('RAY LOADED' if 'ray' in sys.modules else 'NO RAY', file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stderr.decode().strip().endswith("NO RAY")
+    assert json.loads(proc.stdout)["text"].startswith(sample[1].read_text().strip())
