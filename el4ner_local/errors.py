@@ -24,3 +24,19 @@ def from_os_error(exc: OSError) -> UserError:
     """A file problem that no command caught itself (a permission, a full disk): still one line."""
     where = f"{exc.filename}: " if exc.filename else ""
     return UserError(f"{where}{exc.strerror or exc}", fix=_OS_FIXES.get(exc.errno, "check the file and its place"))
+
+
+def says_interrupted(command):
+    """Ctrl-C in a long command: one line and exit status 130 (Typer alone would exit silently)."""
+    import functools
+    import sys
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("el4ner-local: error: interrupted", file=sys.stderr, flush=True)
+            sys.exit(130)
+
+    return run

@@ -8,9 +8,10 @@ from typing import Optional
 
 import typer
 
-from .errors import UserError
+from .errors import UserError, says_interrupted
 
 
+@says_interrupted
 def eval_command(
     data: Path = typer.Option(..., "--data", readable=False, help="labelled test file (CoNLL BIO/IOB1 or JSONL)"),
     pool: Path = typer.Option(..., "--pool", readable=False, help="labelled demonstration pool (the training split)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,18 @@ def test_outputs_that_cannot_be_written(files, default_models, monkeypatch):
     assert proc.stderr.splitlines()[-1] == "el4ner-local: error: ro/idx: Permission denied (fix: check its permissions)"
     fails(run("annotate", "a.txt", "--out", "ro/a.jsonl", "--export", "ro/x.jsonl"), "ro/x.jsonl: cannot write",
           "Permission denied")
+
+
+def test_ctrl_c_stops_index_build_with_one_line_and_keeps_no_half_index(tmp_path):
+    from corpora import shared_data
+
+    out = tmp_path / "idx"
+    proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "index", "build",
+                             str(shared_data() / "wnut17" / "wnut17train.conll"), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert "embedding" in next(line for line in proc.stderr if "embedding" in line or "error" in line)
+    proc.send_signal(signal.SIGINT)  # thousands of sentences to embed: well before it is done
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=1800) == 130
+    assert rest.strip().splitlines() == ["el4ner-local: error: interrupted"], rest
+    assert not (out / "manifest.json").exists()  # no index that claims to be whole

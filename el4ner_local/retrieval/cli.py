@@ -12,7 +12,7 @@ from typing import List
 
 import typer
 
-from ..errors import UserError
+from ..errors import UserError, says_interrupted
 
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes).")
 
@@ -37,6 +37,7 @@ def _read_pools(pools: List[Path]):
 
 
 @index_app.command("build")
+@says_interrupted
 def build(
     pools: List[Path] = typer.Argument(..., readable=False, help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-) or JSONL"),
     output: Path = typer.Option(..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"),
@@ -54,6 +55,7 @@ def build(
 
 
 @index_app.command("add")
+@says_interrupted
 def add(
     index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
     pools: List[Path] = typer.Argument(..., help="more labelled pool files to add"),
