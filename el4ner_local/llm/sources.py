@@ -106,11 +106,14 @@ def resolve(spec: ModelSpec) -> Path:
     return path
 
 
-def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path:
+def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
     """Put a verified copy of the model's file in the cache (no-op when it is there).
 
     The file is assembled under a temporary name in the cache directory, its sha256 checked,
     and only then renamed to its final name: a failed or interrupted fetch leaves nothing there."""
+    if spec.source.kind == "openai":  # the file is on the server's machine
+        log(f"{spec.name}: served by {spec.source.url}; nothing to fetch")
+        return None
     target = expected_path(spec)
     if spec.source.kind == "path":
         return resolve(spec)
