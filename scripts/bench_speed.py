@@ -69,6 +69,8 @@ def measure(limit: int, overrides: dict) -> dict:
                      "reused": sum(u["reused"] for u in used.values()),
                      "generated": sum(u["generated"] for u in used.values()),
                      "predicted": [[c.start, c.end, c.label] for c in record.candidates if c.accepted]})
+        print(f"  sentence {len(rows)}: pipeline {wall:.1f} s, bound {bound:.1f} s, "
+              f"evaluated {rows[-1]['evaluated']}", file=sys.stderr, flush=True)
     return {"rows": rows, "by_stage": tagger.stats.as_dict()}
 
 
