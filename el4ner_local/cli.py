@@ -128,10 +128,10 @@ def tag(
     models: Optional[Path] = ModelsOption,
     ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
                                       help="tag on a Ray cluster: host:port, auto, or local (one started here); "
-                                           "-o OUT.jsonl then skips documents already in OUT"),
+                                           "-o OUT.jsonl then skips the blocks already in OUT"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers (default: one per CPU of the cluster)"),
 ) -> None:
-    """Tag entities in text files; one output record per file."""
+    """Tag entities in text files; one output record per block of about 500 characters of whole lines."""
     from .tag_command import run_tag
 
     if fmt not in ("jsonl", "conll", "table"):

@@ -1,13 +1,26 @@
 """`el4ner-local tag --ray ADDRESS` (host:port, auto, or local): the same pipeline over a Ray cluster.
 
-Each Ray worker is an actor that loads the ensemble once and keeps it; Ray's ActorPool hands it
-whole inputs (one input = one document = one output record) and gives the results back in input
-order, so they are written as they come, in order, exactly as the single-process `tag` writes them.
-Only this module imports Ray, and only `tag --ray` imports this module.
+Each input is cut into the same blocks as the single-process `tag` (blocks.py, read by tag_io.py);
+each Ray worker is an actor that loads the ensemble once and tags the blocks Ray's ActorPool hands
+it. Results come back in input order and are written as they come, by the same writer as `tag`
+(tag_io.write_block), so the output is byte for byte the single-process output. At most two blocks
+per worker are in flight; the rest of the input waits unread. Only this module imports Ray, and
+only `tag --ray` imports this module.
 
-Rerun: with `-o OUT` in JSONL, the documents already in OUT (same name and same text) are skipped and
-the others appended. Every record is one line written at once; a line cut short by a crash is
-dropped when the next run opens the file, so OUT never holds half a record.
+Threads: llama.cpp's threads spin-wait on each other, so processes that each use all cores slow each
+other down by an order of magnitude. Once the workers are placed, each gets (CPUs of its node) //
+(workers on its node) threads, at least 1, for generation and prompt processing alike (a cap: a
+smaller n_threads in models.toml stays). Only more workers than CPUs (--workers) oversubscribes.
+
+Rerun: with `-o OUT` in JSONL, OUT is appended to. First a last line cut short by a crash is cut
+off (a whole record missing only its line end gets it), so OUT never holds half a record; a line
+that is not a record of `tag` (name, start, text) stops the run. Then each input's blocks are
+compared with OUT in order: a block is done when OUT holds a record with the input's name and the
+block's start and text (each record counts for one block, so an input given twice needs its records
+twice); the input is resumed from its first block that is not done, and every block from there on
+is tagged and appended. So a run interrupted anywhere, rerun with the same
+inputs, ends with the same file as an uninterrupted run. Records already in OUT are never
+rewritten (an input changed since is tagged from its first changed block on, beside the old records).
 
 On several machines every node needs el4ner-local installed, its models fetched (or served over the
 openai source) and the paths given here (inputs are read here; models.toml, --schema and --index on
@@ -20,30 +33,39 @@ import json
 import logging
 import os
 import sys
+from collections import Counter, deque
+from itertools import chain
 from pathlib import Path
 
-from . import output as out_formats
 from .errors import UserError
+from .tag_io import InputError, InputProgress, close_output, doc_name, input_blocks, open_output, progress_bar, write_block
 
 _LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # results are small; do not reserve a third of the memory
 
 
 class TagWorker:
-    """One Ray actor: loads the ensemble once. Load errors are kept for `ready()`, so that the
-    driver reports them as one line instead of an actor's traceback."""
+    """One Ray actor: `load` loads the ensemble once with the threads it is given. Errors are
+    returned as one line, so that the driver reports them instead of an actor's traceback."""
 
-    def __init__(self, threads: int, tagger_args: dict):
-        os.environ["EL4NER_THREADS"] = str(threads)  # this worker's share of its node's cores
-        self.error = None
+    def __init__(self):
+        self.tagger = None
+
+    def node(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+    def load(self, threads: int, tagger_args: dict) -> tuple[str | None, int]:
+        """(error, the most threads any of its llama.cpp models uses; 0 if none runs here)."""
+        os.environ["EL4NER_THREADS"] = str(threads)  # the cap; read when a model loads
         try:
             from .pipeline.tagger import Tagger
 
             self.tagger = Tagger.load(**tagger_args)
+            llms = [m.llm for m in self.tagger.models]  # load now: a bad model file is reported before any tagging
         except UserError as exc:
-            self.error = exc.one_line()
-
-    def ready(self) -> str | None:
-        return self.error
+            return exc.one_line(), 0
+        return None, max([max(x.n_threads, x.n_threads_batch) for x in llms if hasattr(x, "n_threads_batch")] or [0])
 
     def tag(self, item: tuple[str, str]):
         name, text = item
@@ -53,50 +75,74 @@ class TagWorker:
             return exc.one_line()
 
 
-def _read_input(name: str) -> str:
-    from .formats import read_text
-
-    if name == "-":
-        data = sys.stdin.buffer.read()
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise UserError(f"<stdin>: not UTF-8 text (byte {exc.start})", fix="convert it with iconv -t UTF-8")
-    return read_text(Path(name))
-
-
-def done_documents(path: Path) -> set[tuple[str, str]]:
-    """(name, text) of every record in a JSONL output; drops a last line cut short by a crash."""
+def done_blocks(path: Path) -> Counter:
+    """How many records of each (name, start, text) a JSONL output of `tag` holds, read line by
+    line; a last line cut short by a crash is cut off the file first."""
     try:
-        data = path.read_bytes()
+        f = path.open("rb")
     except FileNotFoundError:
-        return set()
+        return Counter()
     except OSError as exc:
         raise UserError(f"{path}: cannot read the earlier output ({exc.strerror})", fix="choose another -o")
-    whole, _, tail = data.rpartition(b"\n")
-    lines = whole.split(b"\n") if whole else []
-    if tail.strip():
+    done, whole_end, tail = Counter(), 0, None
+    with f:
+        for number, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):  # only the last line can lack its line end
+                tail = line
+                break
+            whole_end += len(line)
+            _add_record(done, path, number, line)
+    if tail is not None and tail.strip():
         try:
             json.loads(tail)
-            lines.append(tail)  # a whole record without its newline: keep it
-            with path.open("ab") as f:
-                f.write(b"\n")
         except ValueError:
             with path.open("r+b") as f:  # half a record from an interrupted run: cut it off
-                f.truncate(len(whole) + 1 if whole else 0)
-    done = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or "name" not in record:
-            raise UserError(f"{path}:{number}: not a record of `el4ner-local tag`, so it cannot be resumed",
-                            fix="choose another -o, or delete the file to start again")
-        done.add((record["name"], record["text"]))
+                f.truncate(whole_end)
+        else:
+            _add_record(done, path, number, tail)
+            with path.open("ab") as f:  # a whole record without its line end: keep it
+                f.write(b"\n")
     return done
+
+
+def _add_record(done: Counter, path: Path, number: int, line: bytes) -> None:
+    if not line.strip():
+        return
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not (isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("text"), str)
+            and type(record.get("start")) is int):
+        raise UserError(f"{path}:{number}: not a record of `el4ner-local tag`, so it cannot be resumed",
+                        fix="choose another -o, or delete the file to start again")
+    done[record["name"], record["start"], record["text"]] += 1
+
+
+class _Tally:
+    failed = 0
+    skipped = 0
+
+
+def _blocks_to_tag(files, done: Counter, tally: _Tally, echo_error):
+    """(input number, name, length, block) of each block to tag, in input order, read as needed:
+    an input's blocks done in OUT are skipped up to its first block that is not. Each record
+    stands for one block (an input given twice needs its records twice)."""
+    for number, name in enumerate(files):
+        try:
+            blocks, total = input_blocks(name)
+            resumed = not done
+            for block in blocks:
+                key = (doc_name(name), block.start, block.text)
+                if not resumed and done[key] > 0:
+                    done[key] -= 1
+                    tally.skipped += 1
+                    continue
+                resumed = True
+                yield number, name, total, block
+        except InputError as exc:  # a bad file before any block; stdin also after some
+            echo_error(exc.one_line())
+            tally.failed += 1
 
 
 def _loopback(host: str) -> bool:
@@ -149,88 +195,93 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
     for name in only or ():
         config.model(name)
     resume = output is not None and fmt == "jsonl"
-    done = done_documents(output) if resume else set()
-
-    todo, failed, skipped = [], 0, 0
-    for name in files:
-        try:
-            text = _read_input(name)
-        except UserError as exc:
-            echo_error(exc.one_line())
-            failed += 1
-            continue
-        item = (name if name != "-" else "", text)
-        if item in done:
-            skipped += 1
-        else:
-            todo.append(item)
-    if skipped:
-        print(f"el4ner-local: {output}: {skipped} document(s) already tagged, skipped", file=sys.stderr)
-    if not todo:
-        return failed
-
+    tally = _Tally()
+    todo = _blocks_to_tag(files, done_blocks(output) if resume else Counter(), tally, echo_error)
+    first = next(todo, None)  # nothing left to tag: no cluster needed
     try:
-        sink = output.open("a" if resume else "w", encoding="utf-8", newline="") if output else sys.stdout
-    except OSError as exc:
-        raise UserError(f"{output}: cannot write output ({exc.strerror})", fix="choose a writable path with -o")
-    ray = _connect(address)
-    try:
-        _tag_all(ray, todo, workers, sink, fmt, output,
-                 dict(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides))
+        if first is not None:
+            sink, table_console = open_output(output, "a" if resume else "w")
+            ray = _connect(address)
+            try:
+                _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output,
+                         dict(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides))
+            finally:
+                ray.shutdown()
+                close_output(sink, output)
     finally:
-        ray.shutdown()
-        if output:
-            sink.close()
-    return failed
+        if tally.skipped:
+            print(f"el4ner-local: {output}: {tally.skipped} block(s) already tagged, skipped", file=sys.stderr)
+    return tally.failed
 
 
-def _tag_all(ray, todo, workers, sink, fmt, output, tagger_args) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from ray.util import ActorPool
+def _worker_failed(exc: Exception) -> UserError:
+    last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    return UserError(f"a Ray worker failed: {last[:200]}", fix="see the Ray logs of the cluster")
 
+
+def _get(ray, refs):
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayError as exc:
+        raise _worker_failed(exc) from None
+
+
+def start_workers(ray, workers: int, tagger_args: dict) -> tuple[list, list[int]]:
+    """`workers` actors with the ensemble loaded, and the llama.cpp threads each uses: its node's
+    CPUs shared among the workers placed on that node."""
     cpus = ray.cluster_resources().get("CPU", 1.0)
-    workers = workers or max(1, int(cpus))
     # Asked for more workers than CPUs, each takes a fraction, so that all start (and share the cores).
-    share = min(1.0, cpus / workers)
-    threads = max(1, int(cpus // workers))
-    actor = ray.remote(num_cpus=share, scheduling_strategy="SPREAD")(TagWorker)
-    actors = [actor.remote(threads, tagger_args) for _ in range(min(workers, len(todo)))]
-    for error in ray.get([a.ready.remote() for a in actors]):
+    actor = ray.remote(num_cpus=min(1.0, cpus / workers), scheduling_strategy="SPREAD")(TagWorker)
+    actors = [actor.remote() for _ in range(workers)]
+    nodes = _get(ray, [a.node.remote() for a in actors])
+    node_cpus = {n["NodeID"]: n["Resources"].get("CPU", 1.0) for n in ray.nodes() if n.get("Alive")}
+    on_node = Counter(nodes)
+    threads = [max(1, int(node_cpus.get(node, 1.0) // on_node[node])) for node in nodes]
+    loaded = _get(ray, [a.load.remote(t, tagger_args) for a, t in zip(actors, threads)])
+    for error, _ in loaded:
         if error:
             raise UserError(error) if "(fix:" in error else UserError(f"a Ray worker could not load the models: {error}")
-    pool = ActorPool(actors)
-    window = 2 * len(actors)  # bounded: the rest of the inputs wait here, not in Ray's queues
-    pending = iter(todo)
-    for item in _take(pending, window):
-        pool.submit(lambda a, v: a.tag.remote(v), item)
+    return actors, [used for _, used in loaded]
 
-    err_console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task(f"ray: {len(actors)} workers", total=len(todo))
+
+def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) -> None:
+    from rich.console import Console
+    from ray.util import ActorPool
+
+    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1.0)))
+    ahead = deque(_take(todo, 2 * workers))  # read ahead: as many workers as there are blocks, at most
+    actors, threads = start_workers(ray, min(workers, len(ahead)), tagger_args)
+    print(f"el4ner-local: ray: {len(actors)} worker(s), llama.cpp threads per worker: "
+          f"{', '.join(map(str, threads))}", file=sys.stderr, flush=True)
+    pool = ActorPool(actors)
+    in_flight = deque()  # (input number, name, length, block) of each block submitted, in order
+
+    def submit(items) -> None:
+        for item in items:
+            pool.submit(lambda a, v: a.tag.remote(v), (doc_name(item[1]), item[3].text))
+            in_flight.append(item)
+
+    submit(ahead)
+    current, progress = None, None
+    with progress_bar(Console(stderr=True)) as bar:
         while pool.has_next():
             try:
-                doc = pool.get_next()  # the next input's result, in input order
+                doc = pool.get_next()  # the next block's result, in input order
             except ray.exceptions.RayError as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-                raise UserError(f"a Ray worker failed: {first[:200]}", fix="see the Ray logs of the cluster")
+                raise _worker_failed(exc) from None
             if isinstance(doc, str):
                 raise UserError(doc)
-            for item in _take(pending, 1):
-                pool.submit(lambda a, v: a.tag.remote(v), item)
-            try:
-                if fmt == "jsonl":
-                    out_formats.write_jsonl(doc, sink)
-                elif fmt == "conll":
-                    out_formats.write_conll(doc, sink)
-                else:
-                    out_formats.write_table(doc, Console(file=sink) if output else Console())
-                sink.flush()
-            except OSError as exc:
-                raise UserError(f"{output or '<stdout>'}: cannot write ({exc.strerror})",
-                                fix="free disk space or choose another -o")
-            bar.advance(task)
+            number, name, total, block = in_flight.popleft()
+            submit(_take(todo, 1))
+            if number != current:
+                if progress:
+                    progress.close()
+                current, progress = number, InputProgress(bar, "<stdin>" if name == "-" else name, total)
+            progress.block_starts(block)  # everything before this block is written
+            write_block(doc, block.start, fmt, sink, table_console, output)
+            progress.sentence(block, 1, 1)
+        if progress:
+            progress.close()
 
 
 def _take(iterator, n: int) -> list:

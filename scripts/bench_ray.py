@@ -45,25 +45,21 @@ def single(docs, tagger_args) -> tuple[dict, list]:
 
 
 def with_ray(docs, tagger_args, workers: int) -> tuple[dict, list]:
-    from el4ner_local.ray_tag import TagWorker, _connect
+    from el4ner_local.ray_tag import _connect, start_workers
 
     ray = _connect("local")
     try:
         from ray.util import ActorPool
 
-        cpus = ray.cluster_resources()["CPU"]
-        actor = ray.remote(num_cpus=min(1.0, cpus / workers))(TagWorker)
         started = time.perf_counter()
-        actors = [actor.remote(max(1, int(cpus // workers)), tagger_args) for _ in range(workers)]
-        errors = ray.get([a.ready.remote() for a in actors])
-        assert not any(errors), errors
+        actors, threads = start_workers(ray, workers, tagger_args)  # each loads its ensemble
         loaded = time.perf_counter() - started
         started = time.perf_counter()
         out = [d.to_json() for d in ActorPool(actors).map(lambda a, v: a.tag.remote(v), docs)]
         seconds = time.perf_counter() - started
     finally:
         ray.shutdown()
-    return {"workers": workers, "threads_per_worker": max(1, int(cpus // workers)), "load_s": round(loaded, 2),
+    return {"workers": workers, "threads_per_worker": max(threads), "load_s": round(loaded, 2),
             "tag_s": round(seconds, 2), "docs_per_min": round(60 * len(docs) / seconds, 2)}, out
 
 

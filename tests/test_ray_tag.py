@@ -1,6 +1,8 @@
 """`tag --ray` on a real Ray cluster on loopback (a head started with `ray start`, the actors
-in their own worker processes), on a real corpus sample: the output equals the single-process
-output, a rerun skips what is done, and a plain `tag` never imports Ray."""
+in their own worker processes), on a real corpus sample that holds an input of three blocks: the
+output equals the single-process output block for block, a rerun resumes in the middle of an input
+and ends with the same file, each worker's llama.cpp threads fit its node's cores, and a plain
+`tag` never imports Ray."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from el4ner_local.blocks import iter_blocks, lines_of
 from el4ner_local.formats import read_conll
 
 pytestmark = pytest.mark.slow
@@ -34,14 +37,20 @@ def tag(*args, stdin=None):
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> list[Path]:
-    """Three short WNUT-17 test sentences, one document each."""
-    folder = tmp_path_factory.mktemp("wnut")
-    sentences = [s for s in read_conll(DATA / "wnut17" / "emerging.test.annotated") if 6 <= len(s.tokens) <= 10][:3]
-    files = []
-    for i, sentence in enumerate(sentences):
-        files.append(folder / f"doc{i}.txt")
-        files[-1].write_text(sentence.text + "\n", encoding="utf-8")
+    """A short WNUT-17 test sentence, five CrossNER politics test sentences of 1173 characters
+    (three blocks: the longest input is still cheap to tag), and another WNUT-17 sentence."""
+    folder = tmp_path_factory.mktemp("sample")
+    tweets = [s for s in read_conll(DATA / "wnut17" / "emerging.test.annotated") if 6 <= len(s.tokens) <= 10][:2]
+    wiki = "".join(s.text + "\n" for s in read_conll(DATA / "crossner" / "politics" / "test.txt")[7:12])
+    assert len(list(iter_blocks(lines_of(wiki)))) == 3
+    files = [folder / "tweet0.txt", folder / "politics.txt", folder / "tweet1.txt"]
+    for path, text in zip(files, [tweets[0].text + "\n", wiki, tweets[1].text + "\n"]):
+        path.write_text(text, encoding="utf-8")
     return files
+
+
+def names_and_starts(data: bytes) -> list[tuple[str, int]]:
+    return [(r["name"], r["start"]) for r in map(json.loads, data.decode().splitlines())]
 
 
 @pytest.fixture(scope="module")
@@ -77,20 +86,22 @@ def cluster(tmp_path_factory):
     head.wait()
 
 
-def test_ray_output_equals_single_process_and_a_rerun_skips_done_documents(cluster, sample, single, tmp_path):
+def test_ray_output_equals_single_process_and_a_rerun_resumes_inside_an_input(cluster, sample, single, tmp_path):
+    tweet0, politics, tweet1 = map(str, sample)
+    assert names_and_starts(single) == [(tweet0, 0), (politics, 0), (politics, 505), (politics, 1051), (tweet1, 0)]
     out = tmp_path / "ray.jsonl"
     proc = tag("--ray", cluster, "--workers", "2", *map(str, sample), "-o", str(out), *CHEAP)
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.read_bytes() == single
-    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == list(map(str, sample))
+    assert "ray: 2 worker(s), llama.cpp threads per worker: 1, 1" in proc.stderr.decode()  # 2 CPUs
 
-    # an interrupted run: one whole record and half of the next one
+    # interrupted inside the three-block input: its first block whole, half of its second
     lines = single.split(b"\n")
-    out.write_bytes(lines[0] + b"\n" + lines[1][: len(lines[1]) // 2])
+    out.write_bytes(b"\n".join(lines[:2]) + b"\n" + lines[2][: len(lines[2]) // 2])
     proc = tag("--ray", cluster, "--workers", "2", *map(str, sample), "-o", str(out), *CHEAP)
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.read_bytes() == single
-    assert "1 document(s) already tagged, skipped" in proc.stderr.decode()
+    assert "2 block(s) already tagged, skipped" in proc.stderr.decode()
 
 
 def test_rerun_with_everything_done_tags_nothing(sample, single, tmp_path):
@@ -99,7 +110,7 @@ def test_rerun_with_everything_done_tags_nothing(sample, single, tmp_path):
     proc = tag("--ray", "127.0.0.1:1", *map(str, sample), "-o", str(out), *CHEAP)  # no cluster needed
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.read_bytes() == single
-    assert "3 document(s) already tagged" in proc.stderr.decode()
+    assert "5 block(s) already tagged" in proc.stderr.decode()
 
 
 def test_local_ray_cluster_with_more_workers_than_cores(sample, single, tmp_path):
@@ -107,6 +118,7 @@ def test_local_ray_cluster_with_more_workers_than_cores(sample, single, tmp_path
     proc = tag("--ray", "local", "--workers", "3", *map(str, sample), "-o", str(out), *CHEAP)
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.read_bytes() == single
+    assert "ray: 3 worker(s), llama.cpp threads per worker: 1, 1, 1" in proc.stderr.decode()
 
 
 def test_unreachable_cluster_is_one_line(closed_port, sample, tmp_path):
@@ -117,20 +129,22 @@ def test_unreachable_cluster_is_one_line(closed_port, sample, tmp_path):
     assert "ray start --head" in err
 
 
-def test_a_resumed_file_that_is_not_tag_output_is_refused(sample, tmp_path):
+@pytest.mark.parametrize("earlier", ["hello\n", '{"name": "a.txt", "text": "Hi"}\n'])  # the second: no "start"
+def test_a_resumed_file_that_is_not_tag_output_is_refused(sample, tmp_path, earlier):
     out = tmp_path / "notes.jsonl"
-    out.write_text("hello\n")
+    out.write_text(earlier)
     proc = tag("--ray", "local", str(sample[0]), "-o", str(out), *CHEAP)
-    assert proc.returncode == 2
-    assert "notes.jsonl:1: not a record of `el4ner-local tag`" in proc.stderr.decode()
-    assert out.read_text() == "hello\n"
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "notes.jsonl:1: not a record of `el4ner-local tag`" in err
+    assert out.read_text() == earlier
 
 
 def test_plain_tag_does_not_import_ray(default_models, sample):
     code = ("import sys\nfrom el4ner_local import cli\n"
-            f"cli.app(args=['tag', {str(sample[1])!r}, *{CHEAP!r}], standalone_mode=False)\n"
+            f"cli.app(args=['tag', {str(sample[0])!r}, *{CHEAP!r}], standalone_mode=False)\n"
             "print('RAY LOADED' if 'ray' in sys.modules else 'NO RAY', file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stderr.decode().strip().endswith("NO RAY")
-    assert json.loads(proc.stdout)["text"].startswith(sample[1].read_text().strip())
+    assert json.loads(proc.stdout)["text"] == sample[0].read_text()

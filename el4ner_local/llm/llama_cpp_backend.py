@@ -104,12 +104,16 @@ class LlamaCppModel:
 
             _quiet_llama_logs()
             started = time.perf_counter()
-            # EL4NER_THREADS: a Ray worker's share of its machine's cores (ray_tag.py)
-            threads = self.spec.n_threads or int(os.environ.get("EL4NER_THREADS") or 0) or (os.cpu_count() or 2)
+            # EL4NER_THREADS caps the threads: a Ray worker's share of its node's cores (ray_tag.py), so that
+            # workers x threads never exceeds the cores (llama.cpp's threads spin-wait on each other).
+            threads = self.spec.n_threads or (os.cpu_count() or 2)
+            cap = int(os.environ.get("EL4NER_THREADS") or 0)
+            threads = min(threads, cap) if cap > 0 else threads
             _LLAMA_ERRORS.clear()
             try:
                 self._llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,
-                                  seed=self.spec.seed, n_threads=threads, n_batch=512, verbose=False)
+                                  seed=self.spec.seed, n_threads=threads, n_threads_batch=threads,
+                                  n_batch=512, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 reason = _LLAMA_ERRORS[0] if _LLAMA_ERRORS else str(exc)  # the first says why
                 fix = ("check the file, or that it is a GGUF this llama.cpp supports" if self.spec.source.kind == "path"
