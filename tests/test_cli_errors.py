@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from test_cli_models import ROOT, assert_one_line_error
+from signals import default_sigint
 
 POOL = "Ada\tB-person\nmet\tO\nTom\tB-person\n.\tO\n\n"
 CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location"]
@@ -132,7 +133,7 @@ def test_ctrl_c_stops_index_build_with_one_line_and_keeps_no_half_index(tmp_path
     out = tmp_path / "idx"
     proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "index", "build",
                              str(shared_data() / "wnut17" / "wnut17train.conll"), "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     assert "embedding" in next(line for line in proc.stderr if "embedding" in line or "error" in line)
     proc.send_signal(signal.SIGINT)  # thousands of sentences to embed: well before it is done
     rest = proc.stderr.read()

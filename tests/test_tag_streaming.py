@@ -20,6 +20,7 @@ import pytest
 
 from el4ner_local.blocks import BLOCK_CHARS
 from el4ner_local.formats import read_jsonl
+from signals import default_sigint
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +87,7 @@ def test_five_megabytes_stream_out_in_bounded_memory_and_stop_whole_on_ctrl_c(de
     out, err = tmp_path / "big.jsonl", tmp_path / "stderr.txt"
     with err.open("wb") as err_file:
         proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "tag", str(src), "-o", str(out), *CHEAP],
-                                stdout=subprocess.DEVNULL, stderr=err_file)
+                                stdout=subprocess.DEVNULL, stderr=err_file, preexec_fn=default_sigint)
         try:
             wait_until(proc, lambda: whole_lines(out), "the first record")
             first_rss = rss_kb(proc.pid)
