@@ -52,8 +52,8 @@ RECORDING = {"classify_threshold": 0.0, "verify": True, "verifiers": (), "extrac
 # The settings that change what the models are asked (the cache key); the others only change the vote.
 CALL_SETTINGS = {"k": 4, "extract_min_votes": 1, "type_source": "both", "classify_threshold": 0.0, "verify": True,
                  "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160, "zero_shot_votes": False,
-                 "max_junk_lines": 0}
-ADDED_LATER = {"max_junk_lines": 0}  # settings added after records were taken, and the value that behaves as before
+                 "max_junk_lines": 0, "demo_words": 0}
+ADDED_LATER = {"max_junk_lines": 0, "demo_words": 0}  # settings added after records were taken, and the value that behaves as before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,8 +155,11 @@ def _model_identity(model) -> dict:
     spec = getattr(model, "spec", None)
     if spec is None:
         return {"name": model.name, "identity": getattr(model, "identity", type(model).__name__)}
-    return {"name": spec.name, "sha256": spec.source.sha256, "file": spec.source.file, "prompt_style": spec.prompt_style,
-            "n_ctx": spec.n_ctx, "temperature": spec.temperature, "seed": spec.seed}
+    source = spec.source
+    return {"name": spec.name, "sha256": source.sha256, "file": source.file, "prompt_style": spec.prompt_style,
+            "n_ctx": spec.n_ctx, "temperature": spec.temperature, "seed": spec.seed,
+            # a served member is known by where it is served, not by a file
+            **({"url": source.url, "model": source.model} if source.kind == "openai" else {})}
 
 
 def _prompt_hash() -> str:
