@@ -202,7 +202,7 @@ def test_cache_resumes_without_model_calls(tmp_path):
     # a changed setting is a new configuration: a new file
     tagger4 = make_tagger(None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")])
     assert RecordCache.for_tagger(tagger4, "none", tmp_path).path != cache.path
-    cut = make_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 12})
+    cut = make_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 0})
     assert RecordCache.for_tagger(cut, "none", tmp_path).path != cache.path  # what the models are shown is in the key
     score = score_entries(again, gold, VoteRule(verify=False))
     assert score["counts"]["gold"] == 4
