@@ -3,8 +3,9 @@ results as soon as they are done and holds one block at a time: a 5 MB file, or 
 stays open, costs no more memory for results than one block.
 
 Blocks tile the input: block i starts where block i-1 ends, and their texts joined are the input.
-A block ends at the first line end once it holds BLOCK_CHARS characters; a line longer than that is
-cut after a sentence end (else after a space, else anywhere). A line break always ends a sentence
+A block ends at the first line end once it holds BLOCK_CHARS characters; a line longer than that
+ends the block before it (at a line end) and is cut into blocks of its own, after a sentence end
+(else after a space, else anywhere). A line break always ends a sentence
 (documents.split_sentences), so except inside such an over-long line, a block's sentences are the
 document's own and tagging block by block gives what tagging the whole document gives.
 """
@@ -39,8 +40,12 @@ def iter_blocks(lines: Iterable[str], size: int = BLOCK_CHARS) -> Iterator[Block
     """Blocks of about `size` characters from lines that keep their line ends (a text stream's lines)."""
     start, parts, held = 0, [], 0
     for line in lines:
-        while held + len(line) > size and len(line) > size:  # an over-long line: cut it inside
-            cut = _cut(line, size - held)
+        if held and len(line) > size:  # an over-long line starts a block of its own, not a word's tail
+            text = "".join(parts)
+            yield Block(start, text)
+            start, parts, held = start + len(text), [], 0
+        while len(line) > size:  # an over-long line: cut it inside
+            cut = _cut(line, size)
             parts.append(line[:cut])
             text = "".join(parts)
             yield Block(start, text)
