@@ -24,8 +24,9 @@ def doc_name(name: str) -> str:
 
 
 def _stdin_lines() -> Iterator[str]:
-    """Standard input's lines as they arrive (CRLF kept, so offsets index the bytes' text exactly)."""
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    """Standard input's lines as they arrive, split at line feeds only, as lines_of splits a file (so
+    the same text gives the same blocks); every carriage return is kept (so offsets index the text)."""
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="\n")
     seen = 0
     try:
         for line in stream:
