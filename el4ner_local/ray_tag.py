@@ -77,7 +77,8 @@ class TagWorker:
 
 def done_blocks(path: Path) -> Counter:
     """How many records of each (name, start, text) a JSONL output of `tag` holds, read line by
-    line; a last line cut short by a crash is cut off the file first."""
+    line; a last line cut short by a crash (one that begins as our records do, or follows some) is
+    cut off the file first."""
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -96,6 +97,9 @@ def done_blocks(path: Path) -> Counter:
         try:
             json.loads(tail)
         except ValueError:
+            # cut off only what can be half a record of ours: never empty a file of something else
+            if not (tail.startswith(b'{"name":') or sum(done.values())):
+                _add_record(done, path, number, tail)  # refuses it
             with path.open("r+b") as f:  # half a record from an interrupted run: cut it off
                 f.truncate(whole_end)
         else:
@@ -145,8 +149,8 @@ def _blocks_to_tag(files, done: Counter, tally: _Tally, echo_error):
             tally.failed += 1
 
 
-def _loopback(host: str) -> bool:
-    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+def _loopback(host: str) -> bool:  # cli._ray_address admits no IPv6 address
+    return host == "localhost" or host.startswith("127.")
 
 
 def _check_reachable(address: str) -> None:
@@ -155,7 +159,7 @@ def _check_reachable(address: str) -> None:
 
     host, _, port = address.rpartition(":")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        socket.create_connection((host, int(port)), timeout=10).close()
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot connect to the Ray cluster at {address} ({getattr(exc, 'strerror', None) or exc})",
                         fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
@@ -198,16 +202,23 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
     tally = _Tally()
     todo = _blocks_to_tag(files, done_blocks(output) if resume else Counter(), tally, echo_error)
     first = next(todo, None)  # nothing left to tag: no cluster needed
+    # Workers run in Ray's own directory, without this process's environment: paths go absolute,
+    # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
+    tagger_args = dict(models=str(config.path.absolute()), labels=labels,
+                       schema_file=schema and Path(schema).absolute(),
+                       index=index if index in (None, "default") else str(Path(index).absolute()),
+                       only=only, **overrides)
     try:
         if first is not None:
-            sink, table_console = open_output(output, "a" if resume else "w")
-            ray = _connect(address)
+            ray = _connect(address)  # first: a cluster that cannot be reached leaves OUT as it was
             try:
-                _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output,
-                         dict(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides))
+                sink, table_console = open_output(output, "a" if resume else "w")
+                try:
+                    _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output, tagger_args)
+                finally:
+                    close_output(sink, output)
             finally:
                 ray.shutdown()
-                close_output(sink, output)
     finally:
         if tally.skipped:
             print(f"el4ner-local: {output}: {tally.skipped} block(s) already tagged, skipped", file=sys.stderr)

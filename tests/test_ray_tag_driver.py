@@ -1,0 +1,73 @@
+"""The `tag --ray` driver without a cluster: what it hands the workers, the output it leaves when the
+cluster cannot be reached, and the earlier outputs it refuses to resume or cuts short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from el4ner_local import ray_tag
+from el4ner_local.config import DEFAULT_MODELS_FILE
+from el4ner_local.errors import UserError
+
+ARGS = dict(labels=None, only=None, overrides={}, echo_error=print)
+
+
+class _Ray:
+    def shutdown(self):
+        pass
+
+
+def test_workers_get_absolute_paths_and_the_models_file_in_force(tmp_path, monkeypatch):
+    (tmp_path / "in.txt").write_text("Paris is in France.\n")
+    (tmp_path / "schema.txt").write_text("location = a place\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EL4NER_MODELS", str(DEFAULT_MODELS_FILE))  # a worker would not see it
+    handed = {}
+    monkeypatch.setattr(ray_tag, "_connect", lambda address: _Ray())
+    monkeypatch.setattr(ray_tag, "_tag_all", lambda *args: handed.update(args[-1]))
+    ray_tag.run_tag_ray(["in.txt"], address="local", workers=1, output=None, fmt="jsonl", schema=Path("schema.txt"),
+                        index="my-index", models=None, **ARGS)
+    assert handed["models"] == str(DEFAULT_MODELS_FILE.absolute())
+    assert handed["schema_file"] == tmp_path / "schema.txt"
+    assert handed["index"] == str(tmp_path / "my-index")
+
+
+@pytest.mark.parametrize("index", [None, "default"])
+def test_index_none_and_default_reach_the_workers_as_they_are(tmp_path, monkeypatch, index):
+    (tmp_path / "in.txt").write_text("Paris is in France.\n")
+    handed = {}
+    monkeypatch.setattr(ray_tag, "_connect", lambda address: _Ray())
+    monkeypatch.setattr(ray_tag, "_tag_all", lambda *args: handed.update(args[-1]))
+    ray_tag.run_tag_ray([str(tmp_path / "in.txt")], address="local", workers=1, output=None, fmt="jsonl",
+                        schema=None, index=index, models=None, **ARGS)
+    assert handed["index"] == index and handed["schema_file"] is None
+
+
+def test_an_unreachable_cluster_leaves_a_conll_output_as_it_was(tmp_path, closed_port):
+    (tmp_path / "in.txt").write_text("Paris is in France.\n")
+    out = tmp_path / "out.conll"
+    out.write_text("earlier results\n")
+    with pytest.raises(UserError, match="cannot connect to the Ray cluster"):
+        ray_tag.run_tag_ray([str(tmp_path / "in.txt")], address=f"127.0.0.1:{closed_port}", workers=1, output=out,
+                            fmt="conll", schema=None, index=None, models=None, **ARGS)
+    assert out.read_text() == "earlier results\n"
+
+
+def test_a_torn_last_record_is_cut_off(tmp_path):
+    out = tmp_path / "out.jsonl"
+    whole = '{"name": "a.txt", "start": 0, "text": "Hi"}\n'
+    for earlier in ['{"name": "a.txt", "sta', whole + "garbage"]:
+        out.write_text(earlier)
+        done = ray_tag.done_blocks(out)
+        assert out.read_text() == earlier[: earlier.rfind("\n") + 1]
+        assert sum(done.values()) == earlier.count("\n")
+
+
+def test_a_lone_line_that_is_not_ours_is_refused_and_kept(tmp_path):
+    out = tmp_path / "notes.jsonl"
+    out.write_text("hello")
+    with pytest.raises(UserError, match=r"notes.jsonl:1: not a record of `el4ner-local tag`"):
+        ray_tag.done_blocks(out)
+    assert out.read_text() == "hello"
