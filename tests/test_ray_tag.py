@@ -30,9 +30,9 @@ RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_
            "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
-def tag(*args, stdin=None):
+def tag(*args, stdin=None, env=RAY_ENV):
     return subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args], capture_output=True,
-                          input=stdin, env=RAY_ENV)
+                          input=stdin, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -68,22 +68,26 @@ def cluster(tmp_path_factory):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     ray = Path(sys.executable).with_name("ray")
-    head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
-                             "--include-dashboard=false", "--disable-usage-stats", "--num-cpus=2",
-                             "--object-store-memory=100000000",
-                             f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
-                            env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    address = f"127.0.0.1:{port}"
-    probe = "import ray; ray.init(address=%r, log_to_driver=False); print(ray.cluster_resources()['CPU'])" % address
-    for _ in range(60):  # the head takes some seconds to come up
-        ready = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=RAY_ENV)
-        if ready.returncode == 0:
-            break
-        assert head.poll() is None, head.stderr.read().decode()
-    assert ready.stdout.decode().strip() == "2.0", ready.stderr.decode()
-    yield address
-    os.killpg(head.pid, signal.SIGKILL)  # the head, its GCS, raylet and workers: all in this group
-    head.wait()
+    folder = tmp_path_factory.mktemp("ray")
+    log = folder / "head.err"  # a file: a pipe nobody reads could fill and stall the head
+    with log.open("wb") as err:
+        head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}",
+                                 "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
+                                 "--num-cpus=2", "--object-store-memory=100000000", f"--temp-dir={folder}"],
+                                env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        address = f"127.0.0.1:{port}"
+        probe = "import ray; ray.init(address=%r, log_to_driver=False); print(ray.cluster_resources()['CPU'])" % address
+        for _ in range(60):  # the head takes some seconds to come up
+            ready = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=RAY_ENV)
+            if ready.returncode == 0:
+                break
+            assert head.poll() is None, log.read_text(errors="replace")
+        assert ready.stdout.decode().strip() == "2.0", ready.stderr.decode()
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)  # the head, its GCS, raylet and workers: all in this group
+        head.wait()
 
 
 def test_ray_output_equals_single_process_and_a_rerun_resumes_inside_an_input(cluster, sample, single, tmp_path):
@@ -113,12 +117,15 @@ def test_rerun_with_everything_done_tags_nothing(sample, single, tmp_path):
     assert "5 block(s) already tagged" in proc.stderr.decode()
 
 
-def test_local_ray_cluster_with_more_workers_than_cores(sample, single, tmp_path):
+def test_local_ray_cluster_shares_this_machines_cores_among_its_workers(sample, single, tmp_path):
     out = tmp_path / "local.jsonl"
-    proc = tag("--ray", "local", "--workers", "3", *map(str, sample), "-o", str(out), *CHEAP)
+    # Ray's local cluster counts os.cpu_count() CPUs (not a container's CPU quota) with this set
+    env = {**RAY_ENV, "RAY_USE_MULTIPROCESSING_CPU_COUNT": "1"}
+    proc = tag("--ray", "local", "--workers", "3", *map(str, sample), "-o", str(out), *CHEAP, env=env)
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.read_bytes() == single
-    assert "ray: 3 worker(s), llama.cpp threads per worker: 1, 1, 1" in proc.stderr.decode()
+    threads = max(1, os.cpu_count() // 3)  # 1 each where 3 workers are more than the cores
+    assert f"ray: 3 worker(s), llama.cpp threads per worker: {threads}, {threads}, {threads}" in proc.stderr.decode()
 
 
 def test_unreachable_cluster_is_one_line(closed_port, sample, tmp_path):
@@ -129,7 +136,8 @@ def test_unreachable_cluster_is_one_line(closed_port, sample, tmp_path):
     assert "ray start --head" in err
 
 
-@pytest.mark.parametrize("earlier", ["hello\n", '{"name": "a.txt", "text": "Hi"}\n'])  # the second: no "start"
+# the second: no "start"; the third: a lone last line without its line end that is not ours either
+@pytest.mark.parametrize("earlier", ["hello\n", '{"name": "a.txt", "text": "Hi"}\n', "hello"])
 def test_a_resumed_file_that_is_not_tag_output_is_refused(sample, tmp_path, earlier):
     out = tmp_path / "notes.jsonl"
     out.write_text(earlier)
