@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .errors import UserError
+from .errors import UserError, say_error, says_interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Offline named entity recognition with an ensemble of small LLMs (EL4NER).")
@@ -27,8 +27,7 @@ app.command("eval")(eval_command)
 ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
 
 
-def _err(message: str) -> None:
-    typer.echo(f"el4ner-local: error: {message}", err=True)
+_err = say_error
 
 
 def main() -> None:
@@ -38,9 +37,6 @@ def main() -> None:
     except UserError as exc:
         _err(exc.one_line())
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
     except OSError as exc:  # the safety net: a file problem is the user's to fix, never a traceback
         from .errors import from_os_error
 
@@ -115,6 +111,7 @@ def models_check(names: list[str] = typer.Argument(None), models: Optional[Path]
 
 
 @app.command()
+@says_interrupted  # the records written so far are whole
 def tag(
     files: list[str] = typer.Argument(..., help="text files to tag; - reads standard input"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write here instead of standard output"),
@@ -129,7 +126,7 @@ def tag(
     ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
                                       help="tag on a Ray cluster: host:port, auto, or local (one started here); "
                                            "-o OUT.jsonl then skips the blocks already in OUT"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers (default: one per CPU of the cluster)"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers, with --ray (default: one per CPU of the cluster)"),
 ) -> None:
     """Tag entities in text files; one output record per block of about 500 characters of whole lines."""
     from .tag_command import run_tag
@@ -137,6 +134,8 @@ def tag(
     if fmt not in ("jsonl", "conll", "table"):
         raise UserError(f"unknown --format {fmt!r}", fix="use jsonl, conll or table")
     overrides = {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
+    if workers is not None and ray is None:
+        raise UserError("--workers needs --ray", fix="add --ray local (or a cluster's address), or drop --workers")
     if ray is not None and not _ray_address(ray):
         raise UserError(f"--ray {ray!r} is not a Ray address", fix="use --ray local, --ray auto or --ray HOST:PORT")
     runner = run_tag
@@ -146,13 +145,9 @@ def tag(
         from .ray_tag import run_tag_ray  # Ray is imported only here
 
         runner = partial(run_tag_ray, address=ray, workers=workers)
-    try:
-        failed = runner(files, output=output, fmt=fmt, labels=labels, schema=schema,
-                        index=None if index == "none" else index, only=only.split(",") if only else None,
-                        models=models, overrides=overrides, echo_error=_err)
-    except KeyboardInterrupt:  # Typer would exit 130 silently; say so (the records written are whole)
-        _err("interrupted")
-        raise typer.Exit(130)
+    failed = runner(files, output=output, fmt=fmt, labels=labels, schema=schema,
+                    index=None if index == "none" else index, only=only.split(",") if only else None,
+                    models=models, overrides=overrides, echo_error=_err)
     if failed:
         raise typer.Exit(1)
 

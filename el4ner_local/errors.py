@@ -26,8 +26,15 @@ def from_os_error(exc: OSError) -> UserError:
     return UserError(f"{where}{exc.strerror or exc}", fix=_OS_FIXES.get(exc.errno, "check the file and its place"))
 
 
+def say_error(message: str) -> None:
+    """One error line on stderr, as every command prints a UserError's one_line()."""
+    import sys
+
+    print(f"el4ner-local: error: {message}", file=sys.stderr, flush=True)
+
+
 def says_interrupted(command):
-    """Ctrl-C in a long command: one line and exit status 130 (Typer alone would exit silently)."""
+    """Ctrl-C in a long command: one line and exit status 130 (Typer alone would exit 130 silently)."""
     import functools
     import sys
 
@@ -36,7 +43,7 @@ def says_interrupted(command):
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
-            print("el4ner-local: error: interrupted", file=sys.stderr, flush=True)
+            say_error("interrupted")
             sys.exit(130)
 
     return run
