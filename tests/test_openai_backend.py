@@ -57,16 +57,20 @@ def server(default_models, tmp_path_factory):
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
                                  "--port", str(port), "--n_ctx", "4096"], stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}/v1"
-    while True:  # until it answers, or dies
-        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-        try:
-            urllib.request.urlopen(url + "/models", timeout=5).read()
-            break
-        except OSError:
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait()
+    try:
+        for _ in range(1200):  # until it answers, or dies; a cap against a hang only (minutes, not a timing)
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            try:
+                urllib.request.urlopen(url + "/models", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the server never answered: " + log.read_text(errors="replace")[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +168,115 @@ def test_a_server_answering_garbage_is_a_clear_error(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve(handler) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def completion_model(tmp_path, server, extra: str = "") -> RemoteModel:
+    toml = tmp_path / "m.toml"
+    toml.write_text(REMOTE_TOML.format(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+                    .replace('prompt_style = "chat"', 'prompt_style = "completion"')
+                    .replace('chat_template = "smollm2.jinja"', extra))
+    return RemoteModel(load_config(toml).models[0])
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_refused_and_the_key_goes_nowhere_else(tmp_path, monkeypatch):
+    elsewhere = serve(_Recorder)
+    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/steal"
+
+    class Redirect(_Recorder):
+        def do_POST(self):
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = serve(Redirect)
+    monkeypatch.setenv("EL4NER_TEST_KEY", "secret")
+    try:
+        model = completion_model(tmp_path, server, 'api_key_env = "EL4NER_TEST_KEY"')
+        with pytest.raises(UserError, match=f"redirects to {target}, and redirects are not followed") as info:
+            model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
+        assert "\n" not in str(info.value)
+        assert _Recorder.seen == []
+    finally:
+        for s in (server, elsewhere):
+            s.shutdown()
+            s.server_close()
+
+
+class _NotHTTP(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.wfile.write(b"SPAM SPAM SPAM\r\n\r\n")  # no status line
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b'3e8\r\ndata: {"choices": [')  # a chunk of 1000 bytes announced, 20 sent, closed
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("handler, kind", [(_NotHTTP, "BadStatusLine"), (_CutShort, "IncompleteRead")])
+def test_an_answer_that_is_not_http_or_cut_short_is_one_line(tmp_path, handler, kind):
+    server = serve(handler)
+    try:
+        model = completion_model(tmp_path, server)
+        with pytest.raises(UserError, match=f"answered something that is not HTTP or cut it short \\({kind}\\)"):
+            model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
+        with pytest.raises(UserError, match=kind):
+            model.generate(Prompt("", "The capital of France is"), max_tokens=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_unset_api_key_variable_is_named_before_anything_is_sent(tmp_path, monkeypatch):
+    _Recorder.seen = []
+    server = serve(_Recorder)
+    monkeypatch.delenv("EL4NER_TEST_NO_KEY", raising=False)
+    try:
+        model = completion_model(tmp_path, server, 'api_key_env = "EL4NER_TEST_NO_KEY"')
+        with pytest.raises(UserError, match="api_key_env names EL4NER_TEST_NO_KEY, which is not set"):
+            model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
+        assert _Recorder.seen == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_rendered_chat_prompts_are_cached_in_bounded_memory(tmp_path, monkeypatch):
+    toml = tmp_path / "m.toml"
+    toml.write_text(REMOTE_TOML.format(url="http://127.0.0.1:1/v1").replace('chat_template = "smollm2.jinja"', ""))
+    model = RemoteModel(load_config(toml).models[0])
+    asked = []
+    monkeypatch.setattr(model, "_apply_template", lambda messages: asked.append(messages) or repr(messages))
+    first = Prompt(SYSTEM, "Question 0")
+    for i in range(2000):
+        model.render(Prompt(SYSTEM, f"Question {i}"))
+        model.render(first)  # used again and again: stays cached
+    assert len(asked) == 2000  # each distinct prompt rendered once
+    assert len(model._rendered) <= 256
 
 
 @pytest.mark.parametrize("line, message", [

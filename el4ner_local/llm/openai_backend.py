@@ -13,12 +13,14 @@ Only the URL in models.toml is ever contacted. Standard library HTTP: no new dep
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from typing import Callable, Iterator, Sequence
 
 from ..config import ModelSpec
@@ -28,7 +30,25 @@ from .llama_cpp_backend import _cut
 
 _LOADED: dict[tuple, "RemoteModel"] = {}
 _LOAD_LOCK = threading.Lock()
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the URL itself, never a proxy
+_RENDERED_CAP = 256  # /apply-template answers kept per model: a prompt repeats within a sentence, not across
+
+
+class _Redirected(Exception):
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.target = target
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the request, Authorization included, to wherever it points: refused."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        fp.close()
+        raise _Redirected(newurl)
+
+
+# only the URL itself: never a proxy, never a redirect
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
 def load_remote(spec: ModelSpec) -> "RemoteModel":
@@ -49,18 +69,26 @@ class RemoteModel:
         self.load_seconds = 0.0
         self._lock = threading.Lock()  # one request at a time, like the local backend
         self._formatter = None
-        self._rendered: dict[tuple[str, str], str] = {}  # /apply-template answers
+        self._rendered: OrderedDict[tuple[str, str], str] = OrderedDict()  # /apply-template answers, least recent first
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _fix(self) -> str:
         return (f"start the server (e.g. llama-server -m MODEL.gguf --port PORT) or correct url = "
                 f"\"{self.url}\" of model {self.name!r} in models.toml")
 
+    def _garbled(self, exc: http.client.HTTPException) -> UserError:
+        return UserError(f"model {self.name!r}: the server at {self.url} answered something that is not HTTP "
+                         f"or cut it short ({type(exc).__name__})",
+                         fix=f"point url at an OpenAI-compatible server: {self.url}")
+
     def _open(self, path: str, payload: dict | None, *, base: str | None = None):
         url = (base or self.url) + path
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        if self.spec.source.api_key_env:
-            headers["Authorization"] = f"Bearer {os.environ.get(self.spec.source.api_key_env, '')}"
+        if env := self.spec.source.api_key_env:
+            if not os.environ.get(env):  # never an empty Bearer
+                raise UserError(f"model {self.name!r}: api_key_env names {env}, which is not set",
+                                fix=f"export {env}=THE_KEY, or remove api_key_env from its [models.source]")
+            headers["Authorization"] = f"Bearer {os.environ[env]}"
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
         try:
@@ -68,18 +96,30 @@ class RemoteModel:
         except urllib.error.HTTPError as exc:
             detail = " ".join(exc.read(300).decode("utf-8", "replace").split())
             raise _HTTPStatus(exc.code, f"model {self.name!r}: {url} answered HTTP {exc.code}: {detail[:160]}")
+        except _Redirected as exc:
+            raise UserError(f"model {self.name!r}: {url} redirects to {exc.target}, and redirects are not followed",
+                            fix="set url in models.toml to the address the server answers at itself")
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise UserError(f"model {self.name!r}: cannot reach the server at {url} ({reason})", fix=self._fix())
+        except http.client.HTTPException as exc:  # BadStatusLine, LineTooLong, ...
+            raise self._garbled(exc)
+
+    def _read(self, path: str, payload: dict | None = None, *, base: str | None = None) -> bytes:
+        """The whole body of the answer; _HTTPStatus for an error status, UserError for anything else."""
+        try:
+            with self._open(path, payload, base=base) as response:
+                return response.read()
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix())
+        except http.client.HTTPException as exc:  # IncompleteRead, ...
+            raise self._garbled(exc)
 
     def _post_json(self, path: str, payload: dict | None = None, *, base: str | None = None) -> dict:
         try:
-            with self._open(path, payload, base=base) as response:
-                body = response.read()
+            body = self._read(path, payload, base=base)
         except _HTTPStatus as exc:
             raise UserError(exc.message, fix="check that the server speaks the OpenAI API and serves this model")
-        except (OSError, TimeoutError) as exc:
-            raise UserError(f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix())
         return self._json(body, path)
 
     def _json(self, body: bytes, path: str) -> dict:
@@ -129,6 +169,8 @@ class RemoteModel:
             raise UserError(exc.message, fix="check that the server speaks the OpenAI API and serves this model")
         except (OSError, TimeoutError) as exc:
             raise UserError(f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix())
+        except http.client.HTTPException as exc:  # IncompleteRead of a chunk, ...
+            raise self._garbled(exc)
 
     @property
     def llm(self) -> "RemoteModel":
@@ -150,8 +192,12 @@ class RemoteModel:
         if self.spec.source.chat_template:
             return self._local_formatter()(messages=messages).prompt
         key = (prompt.system, user)
-        if key not in self._rendered:
+        if key in self._rendered:
+            self._rendered.move_to_end(key)
+        else:
             self._rendered[key] = self._apply_template(messages)
+            if len(self._rendered) > _RENDERED_CAP:
+                self._rendered.popitem(last=False)
         return self._rendered[key]
 
     def _local_formatter(self):
@@ -169,8 +215,7 @@ class RemoteModel:
         """llama.cpp's llama-server renders with the GGUF's own template at /apply-template."""
         root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
         try:
-            with self._open("/apply-template", {"messages": messages}, base=root) as response:
-                answer = self._json(response.read(), "/apply-template")
+            answer = self._json(self._read("/apply-template", {"messages": messages}, base=root), "/apply-template")
         except _HTTPStatus:
             answer = {}
         if not isinstance(answer.get("prompt"), str):
