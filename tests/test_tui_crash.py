@@ -63,7 +63,8 @@ def test_sigkill_mid_session_loses_no_saved_decision_and_a_restart_resumes(tmp_p
         assert "EXITED" not in tmux("capture-pane", "-p", "-t", name)
         before, _ = check_whole_on_disk(tmp_path)
 
-        # one more decision, and SIGKILL while it is being written
+        # one more decision, and SIGKILL right after the key is sent: the kill lands wherever the
+        # annotator has got to (nothing times it to a write), so the third decision is whole or absent
         pid = annotator_pid(name)
         tmux("send-keys", "-t", name, "A")
         os.kill(pid, signal.SIGKILL)
