@@ -184,11 +184,12 @@ def completion_model(tmp_path, server, extra: str = "") -> RemoteModel:
     return RemoteModel(load_config(toml).models[0])
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list = []
+SEEN: list[tuple[str, str | None]] = []  # what _Recorder was sent: (path, Authorization)
 
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
-        self.seen.append((self.path, self.headers.get("Authorization")))
+        SEEN.append((self.path, self.headers.get("Authorization")))
         self.send_response(500)
         self.end_headers()
 
@@ -209,12 +210,13 @@ def test_a_redirect_is_refused_and_the_key_goes_nowhere_else(tmp_path, monkeypat
 
     server = serve(Redirect)
     monkeypatch.setenv("EL4NER_TEST_KEY", "secret")
+    SEEN.clear()
     try:
         model = completion_model(tmp_path, server, 'api_key_env = "EL4NER_TEST_KEY"')
         with pytest.raises(UserError, match=f"redirects to {target}, and redirects are not followed") as info:
             model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
         assert "\n" not in str(info.value)
-        assert _Recorder.seen == []
+        assert SEEN == []
     finally:
         for s in (server, elsewhere):
             s.shutdown()
@@ -252,14 +254,14 @@ def test_an_answer_that_is_not_http_or_cut_short_is_one_line(tmp_path, handler, 
 
 
 def test_an_unset_api_key_variable_is_named_before_anything_is_sent(tmp_path, monkeypatch):
-    _Recorder.seen = []
+    SEEN.clear()
     server = serve(_Recorder)
     monkeypatch.delenv("EL4NER_TEST_NO_KEY", raising=False)
     try:
         model = completion_model(tmp_path, server, 'api_key_env = "EL4NER_TEST_NO_KEY"')
         with pytest.raises(UserError, match="api_key_env names EL4NER_TEST_NO_KEY, which is not set"):
             model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
-        assert _Recorder.seen == []
+        assert SEEN == []
     finally:
         server.shutdown()
         server.server_close()

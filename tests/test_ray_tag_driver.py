@@ -11,7 +11,7 @@ from el4ner_local import ray_tag
 from el4ner_local.config import DEFAULT_MODELS_FILE
 from el4ner_local.errors import UserError
 
-ARGS = dict(labels=None, only=None, overrides={}, echo_error=print)
+ARGS = {"labels": None, "only": None, "overrides": {}, "echo_error": print}
 
 
 class _Ray:
