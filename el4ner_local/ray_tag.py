@@ -14,7 +14,8 @@ smaller n_threads in models.toml stays). Only more workers than CPUs (--workers)
 
 Rerun: with `-o OUT` in JSONL, OUT is appended to. First a last line cut short by a crash is cut
 off (a whole record missing only its line end gets it), so OUT never holds half a record; a line
-that is not a record of `tag` (name, start, text) stops the run. Then each input's blocks are
+that is not a record of `tag` (name, start, text) stops the run, and so does a lone last line that
+neither begins as a record nor follows any (the file is someone else's: it is not truncated). Then each input's blocks are
 compared with OUT in order: a block is done when OUT holds a record with the input's name and the
 block's start and text (each record counts for one block, so an input given twice needs its records
 twice); the input is resumed from its first block that is not done, and every block from there on
