@@ -279,7 +279,10 @@ def render(out: dict, members: list[str]) -> str:
       "(so every label any of these rules accepts was put to the verifiers); see `el4ner_local/evaluate.py`.")
     w("")
     dr = out["default_rule"]
-    w("## Ensemble vs. members (span retrieval, k = 4)")
+    from el4ner_local.config import load_config
+
+    shown = load_config(None).pipeline
+    w(f"## Ensemble vs. members (span retrieval, k = {shown.k}, demonstrations cut to {shown.demo_words or 'all'} words)")
     w("")
     w(f"Default rule (models.toml today): extract_min_votes {dr['extract_min_votes']}, type_source {dr['type_source']}, "
       f"classify_threshold {dr['classify_threshold']}, verify {dr['verify']} at {dr['verify_threshold']}, uniform weights.")
