@@ -32,14 +32,19 @@ def wait_for(name: str, condition, what: str, cap: float = CAP) -> str:
         time.sleep(1.0)
 
 
-def start_annotate(name: str, folder: Path, *args: str) -> None:
-    """`el4ner-local annotate ARGS` in `folder`, in a 140x42 terminal; `EXITED <status>` shows when it ends."""
+def start_annotate(name: str, folder: Path, *args: str, python_prelude: str = "", env: dict | None = None) -> None:
+    """`el4ner-local annotate ARGS` in `folder`, in a 140x42 terminal; `EXITED <status>` shows when it ends.
+    `python_prelude`: Python code run instead of the installed command, which must end by calling the
+    CLI with sys.argv[1:] (tests/test_offline.py's socket blocker); `env`: extra variables."""
     exe = Path(sys.executable).with_name("el4ner-local")
     cli = shlex.quote(str(exe)) if exe.exists() else f"{shlex.quote(sys.executable)} -m el4ner_local.cli"
+    if python_prelude:
+        cli = f"{shlex.quote(sys.executable)} -c {shlex.quote(python_prelude)}"
+    extra = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     env = {k: v for k, v in os.environ.items() if k not in ("EL4NER_MODELS", "EL4NER_KEYS", "TMUX")}
     env["XDG_CONFIG_HOME"] = str(folder / "config")  # no user key map
     command = (f"cd {shlex.quote(str(folder))} && env -u EL4NER_MODELS -u EL4NER_KEYS "
-               f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])} {cli} annotate {shlex.join(args)} "
+               f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])} {extra} {cli} annotate {shlex.join(args)} "
                f"; echo EXITED $?; sleep 600")  # Textual draws on stderr: leave it on the terminal
     tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "42", command, env=env)
 
