@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
+
+_LOADED: dict[tuple, object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def once(key: tuple, make: Callable[[], object]):
+    """The model for `key`, made once per process and shared (a model is never loaded twice)."""
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = make()
+        return _LOADED[key]
+
+
+def loaded() -> list:
+    """Every model made by `once` so far."""
+    with _LOAD_LOCK:
+        return list(_LOADED.values())
 
 
 @dataclass
@@ -44,6 +62,15 @@ class Prompt:
     system: str
     shared: str
     question: str = ""
+
+    def completion(self) -> str:
+        """The text for a base model: instructions, a blank line, then the user part."""
+        user = self.shared + self.question
+        return f"{self.system}\n\n{user}" if self.system else user
+
+    def messages(self) -> list[dict]:
+        """The conversation for a chat template."""
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.shared + self.question}]
 
 
 class LLM(Protocol):

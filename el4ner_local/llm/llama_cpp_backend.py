@@ -17,10 +17,8 @@ import numpy as np
 from ..config import ModelSpec
 from ..errors import UserError
 from . import sources
-from .backend import Prompt, TokenStats
+from .backend import Prompt, TokenStats, loaded, once
 
-_LOADED: dict[tuple, "LlamaCppModel"] = {}
-_LOAD_LOCK = threading.Lock()
 
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
@@ -60,8 +58,8 @@ def _quiet_llama_logs() -> None:
 def _close_all() -> None:
     """Free the models before interpreter shutdown, when llama-cpp-python's own finaliser would
     run with half-torn-down modules and print a traceback."""
-    for model in _LOADED.values():
-        if model._llm is not None:
+    for model in loaded():
+        if isinstance(model, LlamaCppModel) and model._llm is not None:
             model._llm.close()
 
 
@@ -72,11 +70,8 @@ def load(spec: ModelSpec) -> "LlamaCppModel":
         from .openai_backend import load_remote
 
         return load_remote(spec)
-    key = (spec.name, str(sources.expected_path(spec)), spec.n_ctx, spec.n_gpu_layers, spec.prompt_style)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = LlamaCppModel(spec)
-        return _LOADED[key]
+    key = ("llama.cpp", spec.name, str(sources.expected_path(spec)), spec.n_ctx, spec.n_gpu_layers, spec.prompt_style)
+    return once(key, lambda: LlamaCppModel(spec))
 
 
 class LlamaCppModel:
@@ -127,11 +122,9 @@ class LlamaCppModel:
 
     # -- prompts ---------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
-        user = prompt.shared + prompt.question
         if self.spec.prompt_style == "completion":
-            return f"{prompt.system}\n\n{user}" if prompt.system else user
-        return self._chat_formatter()(messages=[{"role": "system", "content": prompt.system},
-                                                {"role": "user", "content": user}]).prompt
+            return prompt.completion()
+        return self._chat_formatter()(messages=prompt.messages()).prompt
 
     def _chat_formatter(self):
         if self._formatter is None:

@@ -25,11 +25,9 @@ from typing import Callable, Iterator, Sequence
 
 from ..config import ModelSpec
 from ..errors import UserError
-from .backend import Prompt, TokenStats
+from .backend import Prompt, TokenStats, once
 from .llama_cpp_backend import _cut
 
-_LOADED: dict[tuple, "RemoteModel"] = {}
-_LOAD_LOCK = threading.Lock()
 _RENDERED_CAP = 256  # /apply-template answers kept per model: a prompt repeats within a sentence, not across
 
 
@@ -53,11 +51,7 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedi
 
 def load_remote(spec: ModelSpec) -> "RemoteModel":
     """One client per (name, url) in a process. Connects lazily: nothing is sent until first use."""
-    key = (spec.name, spec.source.url, spec.source.model, spec.prompt_style)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = RemoteModel(spec)
-        return _LOADED[key]
+    return once(("openai", spec.name, spec.source.url, spec.source.model, spec.prompt_style), lambda: RemoteModel(spec))
 
 
 class RemoteModel:
@@ -69,7 +63,7 @@ class RemoteModel:
         self.load_seconds = 0.0
         self._lock = threading.Lock()  # one request at a time, like the local backend
         self._formatter = None
-        self._rendered: OrderedDict[tuple[str, str], str] = OrderedDict()  # /apply-template answers, least recent first
+        self._rendered: OrderedDict[Prompt, str] = OrderedDict()  # /apply-template answers, least recent first
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _fix(self) -> str:
@@ -185,20 +179,18 @@ class RemoteModel:
 
     # -- prompts -----------------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
-        user = prompt.shared + prompt.question
         if self.spec.prompt_style == "completion":
-            return f"{prompt.system}\n\n{user}" if prompt.system else user
-        messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+            return prompt.completion()
+        messages = prompt.messages()
         if self.spec.source.chat_template:
             return self._local_formatter()(messages=messages).prompt
-        key = (prompt.system, user)
-        if key in self._rendered:
-            self._rendered.move_to_end(key)
+        if prompt in self._rendered:
+            self._rendered.move_to_end(prompt)
         else:
-            self._rendered[key] = self._apply_template(messages)
+            self._rendered[prompt] = self._apply_template(messages)
             if len(self._rendered) > _RENDERED_CAP:
                 self._rendered.popitem(last=False)
-        return self._rendered[key]
+        return self._rendered[prompt]
 
     def _local_formatter(self):
         if self._formatter is None:
