@@ -14,6 +14,7 @@ DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 PROMPT_STYLES = ("chat", "completion")
 SOURCE_KINDS = ("pypi", "hf", "path", "openai")
 TYPE_SOURCES = ("classify", "extract", "both")
+CANDIDATE_SOURCES = ("models", "words")  # stage 1: the models zero-shot (EL4NER) or word runs (no model call)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class PipelineSettings:
     k: int = 4
     demo_words: int = 0  # a demonstration's sentence cut to this many words around its entities (0 = whole)
     extract_min_votes: int = 1
+    candidates: str = "models"  # where stage 1's retrieval spans come from (CANDIDATE_SOURCES)
     zero_shot_votes: bool = True  # stage-1 (zero-shot) spans also count as extraction votes
     type_source: str = "both"
     classify_threshold: float = 0.0
@@ -381,6 +383,8 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
             value = float(value) if ok else value
         elif key == "type_source":
             ok, want = value in TYPE_SOURCES, " or ".join(f'"{t}"' for t in TYPE_SOURCES)
+        elif key == "candidates":
+            ok, want = value in CANDIDATE_SOURCES, " or ".join(f'"{t}"' for t in CANDIDATE_SOURCES)
         elif key == "weights":
             ok = isinstance(value, dict) and all(k in names and _is_number(v) and v >= 0 for k, v in value.items())
             want = "a table of model name = weight (>= 0)"

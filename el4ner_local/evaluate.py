@@ -49,11 +49,14 @@ RETRIEVAL_MODES = ("span", "sentence", "random", "none")  # "none" = zero-shot (
 CACHE_VERSION = 1
 RECORDING = {"classify_threshold": 0.0, "verify": True, "verifiers": (), "extract_min_votes": 1, "type_source": "both",
              "weights": (), "zero_shot_votes": True}
+# Lean records: extraction only (types as written at extraction, no stages 3 and 4), for large samples.
+# They rescore every rule with type_source "extract" and no verification, and nothing else.
+LEAN = {**RECORDING, "type_source": "extract", "verify": False}
 # The settings that change what the models are asked (the cache key); the others only change the vote.
 CALL_SETTINGS = {"k": 4, "extract_min_votes": 1, "type_source": "both", "classify_threshold": 0.0, "verify": True,
                  "verifiers": (), "weights": (), "max_output_lines": 12, "max_new_tokens": 160, "zero_shot_votes": False,
-                 "max_junk_lines": 0, "demo_words": 0}
-ADDED_LATER = {"max_junk_lines": 0, "demo_words": 0}  # settings added after records were taken, and the value that behaves as before
+                 "max_junk_lines": 0, "demo_words": 0, "candidates": "models"}
+ADDED_LATER = {"max_junk_lines": 0, "demo_words": 0, "candidates": "models"}  # settings added after records were taken, and the value that behaves as before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,17 +117,18 @@ def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], N
                            progress=progress)
 
 
-def recording_settings(settings: PipelineSettings, k: int | None = None) -> PipelineSettings:
-    """The settings records are taken with: every label verified by every model (see module doc)."""
+def recording_settings(settings: PipelineSettings, k: int | None = None, lean: bool = False) -> PipelineSettings:
+    """The settings records are taken with: every label verified by every model (see module doc),
+    or with `lean`, extraction only."""
     known = {f.name for f in dataclasses.fields(PipelineSettings)}
-    out = replace(settings, **{key: value for key, value in RECORDING.items() if key in known})
+    out = replace(settings, **{key: value for key, value in (LEAN if lean else RECORDING).items() if key in known})
     return replace(out, k=k) if k is not None else out
 
 
 def make_tagger(index, retrieval: str = "span", *, models: str | Path | None = None, only: Sequence[str] | None = None,
                 k: int | None = None, labels: Sequence[str] | None = None, llms: list | None = None,
-                threads: int | None = None, overrides: dict | None = None):
-    """A Tagger in recording settings. retrieval: span | sentence | random | none (zero-shot).
+                threads: int | None = None, overrides: dict | None = None, lean: bool = False):
+    """A Tagger in recording settings (`lean`: extraction only). retrieval: span | sentence | random | none (zero-shot).
     `llms` replaces the models of models.toml (tests pass stand-ins). `threads` overrides each model's
     n_threads (a speed setting, not part of the cache key: on a CPU shared with other jobs one thread per
     model is several times faster than two, whose threads wait on each other)."""
@@ -134,7 +138,7 @@ def make_tagger(index, retrieval: str = "span", *, models: str | Path | None = N
     if retrieval not in RETRIEVAL_MODES:
         raise UserError(f"unknown retrieval mode {retrieval!r}", fix=f"use one of: {', '.join(RETRIEVAL_MODES)}")
     config = load_config(models)
-    settings = recording_settings(replace(config.pipeline, **(overrides or {})), k)
+    settings = recording_settings(replace(config.pipeline, **(overrides or {})), k, lean)
     if llms is None:
         from .llm.llama_cpp_backend import load
 
@@ -183,6 +187,8 @@ def config_description(tagger, retrieval: str) -> dict:
         index_id = {"pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
                     "embedder": m["embedder"], "pos_weights": m["pos_weights"], "hnsw": m["hnsw"]}
     settings = {key: getattr(tagger.settings, key, default) for key, default in CALL_SETTINGS.items()}
+    if retrieval != "span":
+        settings.pop("candidates")  # stage-1 spans only feed span retrieval
     settings = {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()
                 if key not in ADDED_LATER or v != ADDED_LATER[key]}  # a later setting at its old behaviour: same key
     return {"cache_version": CACHE_VERSION, "retrieval": retrieval, "settings": settings,
@@ -555,6 +561,7 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
     index = pool_index(pool, root, progress=say)
     config = load_config(models)
     rule = rule or rule_from(config.pipeline)
+    zs = config.pipeline.zero_shot_votes
     started_all = time.perf_counter()
     report: dict = {"data": str(data), "pool": str(pool), "commit": git_commit(),
                     "sample": {"limit": limit, "seed": seed, "sentences": len(chosen), "of": len(gold_all),
@@ -575,11 +582,12 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
                               progress=lambda i, n, hit: say(f"  [{mode}] {i}/{n}{' (cached)' if hit else ''}"))
         run = {"records": str(cache.path), "cached": n_cached, "computed": len(chosen) - n_cached,
                "wall_seconds": round(time.perf_counter() - t0, 1), "k": tagger.settings.k,
-               "throughput": throughput(entries), "ensemble": score_entries(entries, chosen, rule)}
-        run["members"] = {m: score_entries(entries, chosen, replace(rule, extract_min_votes=1), [m], [m]) for m in members}
+               "throughput": throughput(entries), "ensemble": score_entries(entries, chosen, rule, zero_shot=zs)}
+        run["members"] = {m: score_entries(entries, chosen, replace(rule, extract_min_votes=1), [m], [m], zero_shot=zs)
+                          for m in members}
         if mode == retrieval[0]:
             main_entries = entries
-            run["ablations"] = ablations(entries, chosen, rule, members)
+            run["ablations"] = ablations(entries, chosen, rule, members, zero_shot=zs)
         report["runs"][mode] = run
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     report["wall_seconds"] = round(time.perf_counter() - started_all, 1)
@@ -587,22 +595,30 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
     return report
 
 
-def ablations(entries, gold, rule: VoteRule, members: Sequence[str]) -> dict:
-    """Aggregation ablations rescored from the records (no model calls)."""
-    out = {"no verification": score_entries(entries, gold, replace(rule, verify=False)),
-           "no zero-shot votes": score_entries(entries, gold, rule, zero_shot=False)}
+def ablations(entries, gold, rule: VoteRule, members: Sequence[str], zero_shot: bool = True) -> dict:
+    """Aggregation ablations rescored from the records (no model calls): each flips one part of `rule`.
+    `zero_shot`: whether `rule` counts the models' zero-shot spans as votes."""
+    out = {}
+    if rule.verify:
+        out["no verification"] = score_entries(entries, gold, replace(rule, verify=False), zero_shot=zero_shot)
+    else:
+        out[f"verification (all models, P(yes) >= {rule.verify_threshold})"] = score_entries(
+            entries, gold, replace(rule, verify=True), zero_shot=zero_shot)
+    if any(c.get("zero_shot_only") for e in entries for c in e["record"]["candidates"]):
+        name = "no zero-shot votes" if zero_shot else "zero-shot votes counted"
+        out[name] = score_entries(entries, gold, rule, zero_shot=not zero_shot)
     for ev in range(1, len(members) + 1):
         name = "union at extraction (1 vote)" if ev == 1 else f"vote at extraction ({ev} of {len(members)})"
-        out[name] = score_entries(entries, gold, replace(rule, extract_min_votes=ev))
+        out[name] = score_entries(entries, gold, replace(rule, extract_min_votes=ev), zero_shot=zero_shot)
     for source in ("classify", "extract", "both"):
-        out[f"type source: {source}"] = score_entries(entries, gold, replace(rule, type_source=source))
+        out[f"type source: {source}"] = score_entries(entries, gold, replace(rule, type_source=source), zero_shot=zero_shot)
     # weights estimated on one half of the sample, applied to the other half (2-fold cross-fitting)
     if len(members) > 1 and len(entries) >= 4:
         halves = [list(range(0, len(entries), 2)), list(range(1, len(entries), 2))]
         tags: dict[int, list[str]] = {}
         for fit, apply in (halves, halves[::-1]):
             w = estimate_weights([entries[i] for i in fit], [gold[i] for i in fit], members, rule)
-            res = rescore([entries[i] for i in apply], [gold[i] for i in apply], replace(rule, weights=w))
+            res = rescore([entries[i] for i in apply], [gold[i] for i in apply], replace(rule, weights=w), zero_shot=zero_shot)
             tags.update(zip(apply, res.tags))
         ordered = [tags[i] for i in range(len(entries))]
         out["weights from members' F1 (2-fold)"] = {**seqeval_scores(gold_tags(gold), ordered)}

@@ -53,8 +53,7 @@ def measure(limit: int, overrides: dict) -> dict:
         wall = time.perf_counter() - t0
         used = {m.name: m.stats.minus(before[m.name]).as_dict() for m in tagger.models}
         book = tagger.stages.book
-        record_spans = [sent.text[s.start:s.end] for s in sent.spans]  # demonstrations as the pipeline would get them
-        demos = tagger.index.retrieve(sent.text, record_spans, tagger.settings.k)
+        demos = tagger.index.retrieve(sent.text, record.stage1_spans, tagger.settings.k)  # the pipeline's own
         shared = book.shared(sent.text, demos, tagger.settings.demo_words)
         bound = 0.0
         for m in tagger.models:

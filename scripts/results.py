@@ -31,23 +31,48 @@ CORPORA = {
 SEED = 0
 # Settings that differ from models.toml for these runs (none: the page describes the defaults).
 OVERRIDES: dict = {}
+# Runs with new model calls: name -> (retrieval mode, settings on top of OVERRIDES, lean records).
+# "span" is the pipeline as configured, recorded lean (extraction only: every rule with types from
+# extraction and no verification) on the large sample; "span-full" records every stage (classification,
+# verification) on a smaller one; "span-models" takes stage 1's retrieval spans from the models (EL4NER).
+RUNS = {"span": ("span", {}, True), "span-full": ("span", {}, False),
+        "span-models": ("span", {"candidates": "models"}, False),
+        "none": ("none", {}, True), "random": ("random", {}, True), "sentence": ("sentence", {}, True),
+        # the number of demonstrations (the run equal to the default shares its records)
+        "k2": ("span", {"k": 2}, True), "k4": ("span", {"k": 4}, True)}
+
+
+RUN_LABELS = {"span": "span-level, word-run spans (default)", "span-full": "same, every stage recorded",
+              "span-models": "span-level, models' zero-shot spans (EL4NER)", "none": "zero-shot (no demonstrations)",
+              "random": "random demonstrations", "sentence": "sentence-level retrieval",
+              "k2": "k = 2 demonstrations", "k4": "k = 4 demonstrations"}
+
+
+def tagger_for(index, name: str, threads: int | None = None):
+    """The recording tagger of one run and its record cache."""
+    from el4ner_local.evaluate import RecordCache, make_tagger
+
+    mode, extra, lean = RUNS[name]
+    tagger = make_tagger(index, mode, threads=threads, overrides={**OVERRIDES, **extra}, lean=lean)
+    return tagger, RecordCache.for_tagger(tagger, mode)
+
+
 ABLATION_CORPORA = ("CrossNER politics", "WNUT-17")  # politics first: about 6 entities a sentence
 
 
 def plan(limit: int) -> list[tuple[str, str, int]]:
-    """Corpora interleaved, sample prefixes growing, retrieval ablations slotted in between."""
+    """Corpora interleaved, sample prefixes growing, the smaller runs slotted in between."""
     abl = ("none", "random", "sentence")
-    steps = [(c, "span", 3) for c in CORPORA] + [(c, "span", 5) for c in CORPORA]
-    steps += [(ABLATION_CORPORA[0], m, n) for n in (3, 5) for m in abl]
-    steps += [(c, "span", 10) for c in CORPORA]
-    steps += [(ABLATION_CORPORA[1], m, 5) for m in abl]
-    steps += [(c, "span", 15) for c in CORPORA]
-    steps += [(c, m, 10) for c in ABLATION_CORPORA for m in abl]
-    for n in (20, 25):
-        steps += [(c, "span", n) for c in CORPORA]
-    steps += [(c, m, n) for n in (15, 20, 25) for c in ABLATION_CORPORA for m in abl]
+    small = ("span-full", "span-models")
+    steps = [(c, m, n) for n in (10, 25) for c in CORPORA for m in ("k2", "k4")]
+    for n in (10, 25):
+        steps += [(c, m, n) for c in CORPORA for m in ("span", *small)]
+        steps += [(c, m, n) for c in ABLATION_CORPORA for m in abl]
     for n in range(50, limit + 1, 25):
         steps += [(c, "span", n) for c in CORPORA]
+        if n == 100:
+            steps += [(c, m, 50) for c in CORPORA for m in small]
+            steps += [(c, m, 50) for c in ABLATION_CORPORA for m in abl]
     return steps
 
 
@@ -56,7 +81,7 @@ def log(message: str) -> None:
 
 
 def run(args) -> None:
-    from el4ner_local.evaluate import RecordCache, make_tagger, pool_index, run_records, sample
+    from el4ner_local.evaluate import pool_index, run_records, sample
     from el4ner_local.formats import read_labelled
 
     cache: dict = {}
@@ -67,8 +92,7 @@ def run(args) -> None:
         if corpus not in cache:
             cache[corpus] = (read_labelled(test), pool_index(pool, progress=log))
         gold, index = cache[corpus]
-        tagger = make_tagger(index, mode, threads=args.threads, overrides=OVERRIDES)
-        rc = RecordCache.for_tagger(tagger, mode)
+        tagger, rc = tagger_for(index, mode, args.threads)
         chosen = sample(gold, n, SEED)
         todo = sum(1 for s in chosen if rc.get(s.text) is None)
         if not todo:
@@ -104,7 +128,7 @@ def prf_of(counts) -> tuple[float, float, float]:
 
 def load_corpus(corpus: str, limit: int):
     """The sample and, per retrieval mode, the recorded prefix of it."""
-    from el4ner_local.evaluate import RecordCache, make_tagger, pool_index, sample
+    from el4ner_local.evaluate import pool_index, sample
     from el4ner_local.formats import read_labelled
 
     test, pool = CORPORA[corpus]
@@ -112,9 +136,8 @@ def load_corpus(corpus: str, limit: int):
     chosen = sample(gold, limit, SEED)
     index = pool_index(pool)
     runs = {}
-    for mode in ("span", "none", "random", "sentence"):
-        tagger = make_tagger(index, mode, overrides=OVERRIDES)
-        rc = RecordCache.for_tagger(tagger, mode)
+    for mode in RUNS:
+        tagger, rc = tagger_for(index, mode)
         n = recorded_prefix(rc, chosen)
         if n:
             runs[mode] = {"entries": [rc.get(s.text) for s in chosen[:n]], "gold": chosen[:n], "file": rc.path.name}
@@ -123,124 +146,136 @@ def load_corpus(corpus: str, limit: int):
             "models": [{"name": m.name, "sha256": m.spec.source.sha256, "file": m.spec.source.file} for m in tagger.models]}
 
 
-def grid_rules_of(members):
-    from el4ner_local.evaluate import rule_grid
+def lean_rule(name: str, zero_shot: bool) -> bool:
+    """Rules that lean records (extraction only) can score: types from extraction, no verification."""
+    return "/extract/" in name and "/noverify/" in name and (zero_shot or "-nozs/" in name)
 
-    return {n: (r, v, zs) for n, r, v, zs in rule_grid(members, {"loco": {}})}
+
+def f1_pct(score: dict) -> str:
+    return pct(score["f1"])
+
+
+def prf_cell(score: dict) -> str:
+    return f"{pct(score['precision'])} / {pct(score['recall'])} / **{pct(score['f1'])}**"
 
 
 def report(args) -> None:
     from el4ner_local.config import load_config
-    from el4ner_local.evaluate import (ablations, eval_dir, git_commit, grid_counts, rule_dict,
+    from el4ner_local.evaluate import (ablations, eval_dir, git_commit, grid_counts, rescore, rule_dict,
                                        rule_grid, score_entries, throughput)
     from el4ner_local.pipeline.tagger import rule_from
     from el4ner_local.pipeline.votes import VoteRule
 
-    default_rule = rule_from(load_config(None).pipeline)
+    settings = load_config(None).pipeline
+    default_rule, zs = rule_from(settings), settings.zero_shot_votes
     data = {c: load_corpus(c, args.limit) for c in CORPORA if not args.corpus or c in args.corpus}
     data = {c: d for c, d in data.items() if "span" in d["runs"]}
     members = next(iter(data.values()))["members"]
-    out: dict = {"commit": git_commit(), "default_rule": rule_dict(default_rule), "corpora": {}}
+    out: dict = {"commit": git_commit(), "default_rule": rule_dict(default_rule), "zero_shot_votes": zs,
+                 "settings": {"k": settings.k, "demo_words": settings.demo_words, "candidates": settings.candidates},
+                 "corpora": {}}
 
-    # weights per corpus: each member's F1 alone (no verification) on the OTHER corpora's records, pooled
-    alone_counts = {}
-    for c, d in data.items():
-        e, g = d["runs"]["span"]["entries"], d["runs"]["span"]["gold"]
-        from el4ner_local.evaluate import rescore
+    def main_of(c):
+        r = data[c]["runs"]["span"]
+        return r["entries"], r["gold"]
 
-        base = VoteRule(verify=False)
-        alone_counts[c] = {m: rescore(e, g, base, [m], n_models=1).counts for m in members}
-    loco = {}
-    for c in data:
-        f1 = {}
-        for m in members:
-            tp = sum(alone_counts[o][m].tp for o in data if o != c)
-            pred = sum(alone_counts[o][m].pred for o in data if o != c)
-            gold_n = sum(alone_counts[o][m].gold for o in data if o != c)
-            f1[m] = prf_of((tp, pred, gold_n))[2]
+    # vote weights for a corpus: each member's F1 alone on the OTHER corpora's main records, pooled
+    alone = {c: {m: rescore(*main_of(c), VoteRule(verify=False, type_source="extract"), [m], n_models=1).counts
+                 for m in members} for c in data}
+
+    def weights_from(corpora) -> dict:
+        f1 = {m: prf_of(tuple(sum(getattr(alone[o][m], k) for o in corpora) for k in ("tp", "pred", "gold")))[2]
+              for m in members}
         top = max(f1.values()) or 1.0
-        loco[c] = {m: round(max(v / top, 0.05), 3) for m, v in f1.items()}
+        return {m: round(max(v / top, 0.05), 2) for m, v in f1.items()}
 
-    pooled = {}
-    for m in members:
-        pooled[m] = prf_of(tuple(sum(getattr(alone_counts[o][m], k) for o in data) for k in ("tp", "pred", "gold")))[2]
-    top = max(pooled.values()) or 1.0
-    pooled_weights = {m: round(max(v / top, 0.05), 2) for m, v in pooled.items()}
-    grid_results = {}
-    for c, d in data.items():
-        e, g = d["runs"]["span"]["entries"], d["runs"]["span"]["gold"]
-        grid = rule_grid(members, {"loco": loco[c]})
-        grid_results[c] = grid_counts(e, g, grid, members)
-        log(f"{c}: {len(grid)} rules rescored on {len(e)} sentences")
-    names = list(next(iter(grid_results.values())))
+    loco = {c: weights_from([o for o in data if o != c]) for c in data}
+    pooled_weights = weights_from(list(data))
+
+    # the rule grid on the main (lean) records; each corpus weighs with its leave-one-corpus-out weights
+    grid = {}
+    for c in data:
+        rules = [g for g in rule_grid(members, {"loco": loco[c]}) if lean_rule(g[0], zs)]
+        grid[c] = grid_counts(*main_of(c), rules, members)
+    names = list(next(iter(grid.values())))
+    rules_by_name = {n: (r, v, z) for n, r, v, z in rule_grid(members, {"loco": {}}) if n in names}
 
     def f1_of(c, name, who="ensemble"):
-        row = grid_results[c][name]
-        return prf_of(row[who])[2] if who in row else None
+        return prf_of(grid[c][name][who])[2]
 
     macro = {n: sum(f1_of(c, n) for c in data) / len(data) for n in names}
-    member_macro = {m: {n: sum(f1_of(c, n, m) for c in data) / len(data) for n in names if m in grid_results[next(iter(data))][n]}
-                    for m in members}
-    # the cheapest rule within one F1 point of the top: no verification (stage 4) first, then no zero-shot votes
-    # (fewer candidates), then types from extraction (stage 3 not needed), uniform weights, lowest threshold
     top_f1 = max(macro.values())
-    GRID = grid_rules_of(members)
 
-    def cost(n):
-        r, v, zs = GRID[n]
-        return (r.verify, zs, r.type_source != "extract", bool(n.endswith("/loco")), r.extract_min_votes,
-                r.classify_threshold, -macro[n])
+    def cost(n):  # fewer votes needed, uniform weights, lower threshold: the simpler rule first
+        r = rules_by_name[n][0]
+        return (n.endswith("/loco"), r.extract_min_votes, r.classify_threshold, -macro[n])
 
     best_rule = min((n for n in names if macro[n] >= top_f1 - 0.01), key=cost)
-    member_best = {m: max(v, key=v.get) for m, v in member_macro.items()}
-    # leave-one-corpus-out choice: pick on three corpora, score on the fourth
+    member_best = {m: max((n for n in names if m in grid[next(iter(data))][n]),
+                          key=lambda n: sum(f1_of(c, n, m) for c in data)) for m in members}
     loco_choice = {}
     for c in data:
-        others = [o for o in data if o != c]
-        pick = max(names, key=lambda n: sum(f1_of(o, n) for o in others))
+        pick = max(names, key=lambda n: sum(f1_of(o, n) for o in data if o != c))
         loco_choice[c] = {"rule": pick, "f1": f1_of(c, pick)}
+    best, _, best_zs = rules_by_name[best_rule]
     out["grid"] = {"macro_f1": {n: round(v, 4) for n, v in sorted(macro.items(), key=lambda kv: -kv[1])},
                    "best_rule": best_rule, "member_best_rule": member_best, "loco_choice": loco_choice,
-                   "loco_weights": loco, "pooled_weights": pooled_weights, "per_corpus": grid_results}
-    best, best_verifiers, best_zs = grid_rules_of(members)[best_rule]
-    if best_rule.endswith("/loco"):
-        best = replace(best, weights=pooled_weights)
-    out["recommended"] = {"rule": rule_dict(best), "verifiers": list(best_verifiers) if best_verifiers else [],
+                   "loco_weights": loco, "pooled_weights": pooled_weights, "per_corpus": grid}
+    out["recommended"] = {"rule": rule_dict(replace(best, weights=pooled_weights if best_rule.endswith("/loco") else {})),
                           "zero_shot_votes": best_zs}
 
-    grid_rules = grid_rules_of(members)
+    def chosen_for(c):
+        r, v, z = rules_by_name[best_rule]
+        return (replace(r, weights=loco[c]) if best_rule.endswith("/loco") else r), v, z
+
+    full_names = set()
     for c, d in data.items():
-        span = d["runs"]["span"]
-        e, g = span["entries"], span["gold"]
-        co = {"sample": len(e), "of": d["gold_all"], "entities": sum(len(s.spans) for s in g), "records": span["file"],
-              "pool": {"sentences": len(d["index"]), "spans": d["index"].n_spans}, "labels": d["index"].labels}
-        co["ensemble_default"] = score_entries(e, g, default_rule)
-        co["members_default"] = {m: score_entries(e, g, replace(default_rule, extract_min_votes=1), [m], [m]) for m in members}
-        rule, verifiers, zs = grid_rules[best_rule]
-        if best_rule.endswith("/loco"):
-            rule = replace(rule, weights=loco[c])
-        co["ensemble_best"] = score_entries(e, g, rule, None, verifiers, zs)
-        co["members_best"] = {}
-        for m in members:
-            r, v, mzs = grid_rules[member_best[m]]
-            co["members_best"][m] = score_entries(e, g, r, [m], [m] if v is None or m in v else [], mzs)
-        co["ablations"] = ablations(e, g, default_rule, members)
+        e, g = main_of(c)
+        co = {"sample": len(e), "of": d["gold_all"], "entities": sum(len(s.spans) for s in g),
+              "pool": {"sentences": len(d["index"]), "spans": d["index"].n_spans}, "labels": d["index"].labels,
+              "records": {name: r["file"] for name, r in d["runs"].items()},
+              "sizes": {name: len(r["entries"]) for name, r in d["runs"].items()}}
+        co["ensemble_default"] = score_entries(e, g, default_rule, zero_shot=zs)
+        co["members_default"] = {m: score_entries(e, g, replace(default_rule, extract_min_votes=1), [m], [m], zero_shot=zs)
+                                 for m in members}
+        rule, verifiers, z = chosen_for(c)
+        co["ensemble_best"] = score_entries(e, g, rule, None, verifiers, z)
+        co["members_best"] = {m: score_entries(e, g, rules_by_name[member_best[m]][0], [m], [m], rules_by_name[member_best[m]][2])
+                              for m in members}
+        lean_abl = ablations(e, g, default_rule, members, zero_shot=zs)
+        co["ablations_main"] = {k: v for k, v in lean_abl.items() if k.startswith(("union", "vote at", "weights"))}
         co["throughput"] = throughput(e)
-        # retrieval ablations on the sentences every recorded mode has
-        floor = min(3, len(d["runs"]["span"]["entries"]))
-        modes = {m: r for m, r in d["runs"].items() if len(r["entries"]) >= floor}
-        if len(modes) > 1:
-            n = min(len(r["entries"]) for r in modes.values())
-            co["retrieval"] = {"sentences": n, "modes": {}}
-            for mode, r in modes.items():
-                ee, gg = r["entries"][:n], r["gold"][:n]
-                co["retrieval"]["modes"][mode] = {
-                    "default": score_entries(ee, gg, default_rule),
-                    "best": score_entries(ee, gg, replace(grid_rules[best_rule][0], weights=loco[c] if best_rule.endswith("/loco") else {}),
-                                          None, grid_rules[best_rule][1], grid_rules[best_rule][2]),
-                    "members": {m: score_entries(ee, gg, replace(default_rule, extract_min_votes=1), [m], [m]) for m in members},
-                    "throughput": throughput(r["entries"])}
+        if "span-full" in d["runs"]:  # stages 3 and 4 recorded: verification, type source, the whole grid
+            f = d["runs"]["span-full"]
+            co["full"] = {"sample": len(f["entries"]), "entities": sum(len(s.spans) for s in f["gold"]),
+                          "default": score_entries(f["entries"], f["gold"], default_rule, zero_shot=zs),
+                          "ablations": ablations(f["entries"], f["gold"], default_rule, members, zero_shot=zs),
+                          "grid": grid_counts(f["entries"], f["gold"], rule_grid(members, {"loco": loco[c]}), [])}
+            full_names |= set(co["full"]["grid"])
+        # the other runs against the main one, on the sentences both have
+        co["compare"] = {}
+        for name, r in d["runs"].items():
+            if name in ("span", "span-full"):
+                continue
+            n = min(len(r["entries"]), len(e))
+            pair = {"span": (e[:n], g[:n]), name: (r["entries"][:n], r["gold"][:n])}
+            row = {"sentences": n, "entities": sum(len(s.spans) for s in g[:n])}
+            for who, (ee, gg) in pair.items():
+                row[who] = {"default": score_entries(ee, gg, default_rule, zero_shot=zs),
+                            "chosen": score_entries(ee, gg, rule, None, verifiers, z),
+                            "members": {m: score_entries(ee, gg, replace(default_rule, extract_min_votes=1), [m], [m], zero_shot=zs)
+                                        for m in members},
+                            "throughput": throughput(ee)}
+                if who == "span-models":
+                    row[who]["zero-shot votes"] = score_entries(ee, gg, default_rule, zero_shot=True)
+            co["compare"][name] = row
+        co["per_type"] = co["ensemble_best"]["per_type"]
         out["corpora"][c] = co
+    full_corpora = [c for c, co in out["corpora"].items() if "full" in co]
+    if full_corpora:
+        fm = {n: sum(prf_of(out["corpora"][c]["full"]["grid"][n]["ensemble"])[2] for c in full_corpora) / len(full_corpora)
+              for n in full_names}
+        out["full_grid_macro_f1"] = {n: round(v, 4) for n, v in sorted(fm.items(), key=lambda kv: -kv[1])}
     out["models"] = next(iter(data.values()))["models"]
     json_path = eval_dir() / "results.json"
     json_path.write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
@@ -251,144 +286,162 @@ def report(args) -> None:
 def render(out: dict, members: list[str]) -> str:
     """The markdown page."""
     corpora = out["corpora"]
+    st = out["settings"]
+    dr = out["default_rule"]
     L = []
     w = L.append
     w("# Results")
     w("")
     w("Produced by `python scripts/results.py report` from the record cache that `python scripts/results.py run` fills "
-      "(every model's answer at every stage, recorded once per sentence; all rules below are rescored from those "
-      "records with `votes.decide`). Strict entity-level precision / recall / micro-F1 by seqeval (mode strict, IOB2), in %.")
+      "(every model's answers, recorded once per sentence; every rule below is rescored from those records with "
+      "`votes.decide`). Strict entity-level precision / recall / micro-F1 by seqeval (mode strict, IOB2), in %.")
     w("")
     w(f"- Commit: `{out['commit']}`")
     w("- Models: " + "; ".join(f"`{m['name']}` ({m['file']}, sha256 `{m['sha256'][:12]}...`)" for m in out["models"]))
-    w(f"- Sample: seed {SEED}; each test split shuffled with `random.Random({SEED})`, first N sentences (`--limit N --seed {SEED}`). "
-      "Pool: the corpus's own train split, indexed from its gold spans.")
-    w("- Sizes: " + "; ".join(f"{c}: {co['sample']} of {co['of']} test sentences ({co['entities']} entities), "
-                               f"pool {co['pool']['sentences']} sentences / {co['pool']['spans']} spans" for c, co in corpora.items()))
+    w(f"- Pipeline (models.toml): k = {st['k']} demonstrations cut to {st['demo_words'] or 'all'} words, stage-1 "
+      f"retrieval spans from `{st['candidates']}`; default rule: extract_min_votes {dr['extract_min_votes']}, type_source "
+      f"{dr['type_source']}, classify_threshold {dr['classify_threshold']}, verify {dr['verify']}, "
+      f"zero-shot votes {out['zero_shot_votes']}, uniform weights.")
+    w(f"- Sample: seed {SEED}; each test split shuffled with `random.Random({SEED})`, first N sentences (`--limit N --seed {SEED}`); "
+      "a smaller run uses the first sentences of the same sample. Pool: the corpus's own train split, indexed from its gold spans.")
     w("")
-    secs = [e for co in corpora.values() for e in [co["throughput"].get("seconds_per_sentence", 0)]]
-    n_ent = sum(co["entities"] for co in corpora.values())
-    w(f"**These are tiny samples ({sum(co['sample'] for co in corpora.values())} sentences, {n_ent} gold entities "
-      "over the four corpora), not the 200-sentence runs the issue asks for, which are still to be done.** One sentence "
-      f"through the three-model pipeline took {min(secs):.0f} to {max(secs):.0f} s on average per corpus here (2 cores shared "
-      "with other jobs). The harness supports `--limit 200`: `python scripts/results.py run --limit 200` extends the same "
-      "samples (cached sentences are not rerun) and `python scripts/results.py report` rewrites this page. "
-      "At this size one entity moves F1 by several points: every difference below is anecdotal.")
+    w("| corpus | test sentences | main sample (entities) | pool sentences / spans | " + " | ".join(RUN_LABELS[r] for r in RUNS if r != "span") + " |")
+    w("|" + "---|" * (4 + len(RUNS) - 1))
+    for c, co in corpora.items():
+        w(f"| {c} | {co['of']} | {co['sample']} ({co['entities']}) | {co['pool']['sentences']} / {co['pool']['spans']} | " +
+          " | ".join(str(co["sizes"].get(r, "-")) for r in RUNS if r != "span") + " |")
     w("")
-    w("Records are taken with classify_threshold 0, every model verifying, union at extraction "
-      "(so every label any of these rules accepts was put to the verifiers); see `el4ner_local/evaluate.py`.")
+    w("Main sample: lean records (extraction only, which is all the default pipeline runs). They score every rule that "
+      "takes types from extraction and skips verification. The classification (stage 3) and verification (stage 4) "
+      "ablations need every stage recorded, which costs about twice as much, so they come from a smaller run.")
     w("")
-    dr = out["default_rule"]
-    from el4ner_local.config import load_config
-
-    shown = load_config(None).pipeline
-    w(f"## Ensemble vs. members (span retrieval, k = {shown.k}, demonstrations cut to {shown.demo_words or 'all'} words)")
+    w("## Ensemble vs. members (main sample)")
     w("")
-    w(f"Default rule (models.toml today): extract_min_votes {dr['extract_min_votes']}, type_source {dr['type_source']}, "
-      f"classify_threshold {dr['classify_threshold']}, verify {dr['verify']} at {dr['verify_threshold']}, uniform weights.")
-    w(f"Chosen rule: `{out['grid']['best_rule']}`, the cheapest rule whose mean F1 over the corpora is within one "
-      f"point of the best of the grid ({pct(max(out['grid']['macro_f1'].values()))}).")
+    w(f"Chosen rule: `{out['grid']['best_rule']}`, the simplest rule whose mean F1 over the corpora is within one point of "
+      f"the best rule of the lean grid ({pct(max(out['grid']['macro_f1'].values()))}). `loco` weights: each member's F1 "
+      "alone on the *other* corpora, divided by the best member's.")
     w("")
-    head = "| corpus | n | ensemble, default rule | " + " | ".join(f"{m} alone, default rule" for m in members) +         " | ensemble, chosen rule | " + " | ".join(f"{m} alone, its best rule" for m in members) + " |"
+    head = "| corpus | n | ensemble, default rule | " + " | ".join(f"{m} alone" for m in members) + \
+        " | ensemble, chosen rule | " + " | ".join(f"{m} alone, its best rule" for m in members) + " |"
     w(head)
     w("|" + "---|" * (head.count("|") - 1))
     for c, co in corpora.items():
-        cells = [f"{pct(co['ensemble_default']['precision'])} / {pct(co['ensemble_default']['recall'])} / **{pct(co['ensemble_default']['f1'])}**"]
-        cells += [f"{pct(s['precision'])} / {pct(s['recall'])} / **{pct(s['f1'])}**" for s in co["members_default"].values()]
-        cells += [f"{pct(co['ensemble_best']['precision'])} / {pct(co['ensemble_best']['recall'])} / **{pct(co['ensemble_best']['f1'])}**"]
-        cells += [f"{pct(s['precision'])} / {pct(s['recall'])} / **{pct(s['f1'])}**" for s in co["members_best"].values()]
+        cells = [prf_cell(co["ensemble_default"]), *(prf_cell(s) for s in co["members_default"].values()),
+                 prf_cell(co["ensemble_best"]), *(prf_cell(s) for s in co["members_best"].values())]
         w(f"| {c} | {co['sample']} | " + " | ".join(cells) + " |")
     w("")
-    w("Cells are P / R / **F1**. Members' best rules: " + "; ".join(f"{m}: `{r}`" for m, r in out["grid"]["member_best_rule"].items()) + ".")
+    w("Cells are P / R / **F1**. A member alone is scored from its own answers in the ensemble's records, with the "
+      "default rule's type source. Members' best rules: " +
+      "; ".join(f"{m}: `{r}`" for m, r in out["grid"]["member_best_rule"].items()) + ".")
     w("")
     w("### Does the ensemble beat its best member?")
     w("")
-    w("| corpus | ensemble, chosen rule | best member alone (its best rule) | difference |")
-    w("|---|---|---|---|")
-    tot_e, tot_m = [0, 0, 0], {m: [0, 0, 0] for m in members}
+    w("| corpus | ensemble, default rule | ensemble, chosen rule | best member alone (its best rule) | chosen - best member |")
+    w("|---|---|---|---|---|")
+    tot = {"default": [0, 0, 0], "chosen": [0, 0, 0], **{m: [0, 0, 0] for m in members}}
     for c, co in corpora.items():
         best_m = max(co["members_best"], key=lambda m: co["members_best"][m]["f1"])
         e_f1, m_f1 = co["ensemble_best"]["f1"], co["members_best"][best_m]["f1"]
-        w(f"| {c} | {pct(e_f1)} | {pct(m_f1)} ({best_m}) | {100 * (e_f1 - m_f1):+.1f} |")
+        w(f"| {c} | {f1_pct(co['ensemble_default'])} | {pct(e_f1)} | {pct(m_f1)} ({best_m}) | {100 * (e_f1 - m_f1):+.1f} |")
         for i, key in enumerate(("tp", "pred", "gold")):
-            tot_e[i] += co["ensemble_best"]["counts"][key]
+            tot["default"][i] += co["ensemble_default"]["counts"][key]
+            tot["chosen"][i] += co["ensemble_best"]["counts"][key]
             for m in members:
-                tot_m[m][i] += co["members_best"][m]["counts"][key]
-    e_all = prf_of(tot_e)[2]
-    m_all = {m: prf_of(v)[2] for m, v in tot_m.items()}
+                tot[m][i] += co["members_best"][m]["counts"][key]
+    m_all = {m: prf_of(tot[m])[2] for m in members}
     top = max(m_all, key=m_all.get)
-    w(f"| all corpora pooled (micro) | {pct(e_all)} | {pct(m_all[top])} ({top}) | {100 * (e_all - m_all[top]):+.1f} |")
-    w("")
-    w("## Aggregation ablations (rescored from the span-retrieval records, default rule otherwise)")
-    w("")
-    names = list(dict.fromkeys(n for co in corpora.values() for n in co["ablations"]))
-    w("| corpus | default | " + " | ".join(names) + " |")
-    w("|" + "---|" * (len(names) + 2))
-    for c, co in corpora.items():
-        w(f"| {c} | {pct(co['ensemble_default']['f1'])} | " + " | ".join(pct(co["ablations"][n]["f1"]) if n in co["ablations"] else "-" for n in names) + " |")
-    w("")
-    w("F1 only. 'weights from members' F1 (2-fold)': weights estimated on one half of the sample, scored on the other.")
-    w("")
-    w("## Vote rules: mean F1 over the corpora (top 15 of the grid, and selected baselines)")
-    w("")
-    w("Rule names: `ev<N>` spans extracted by at least N models (`-nozs`: the models' zero-shot stage-1 spans not counted as votes); type source; `t` classify threshold; verification "
-      "(threshold @ verifiers); weights (`uniform`, or `loco` = each member's F1 alone on the *other* corpora, divided by the best's).")
-    w("")
-    macro = out["grid"]["macro_f1"]
-    w("| rule | mean F1 | " + " | ".join(corpora) + " |")
-    w("|" + "---|" * (len(corpora) + 2))
-    shown = list(macro)[:15]
-    for extra in ("ev1/both/t0.5/verify0.5@all/uniform", "ev1/both/t0.5/noverify/uniform", "ev2/both/t0.5/verify0.5@all/uniform"):
-        if extra in macro and extra not in shown:
-            shown.append(extra)
-    for n in shown:
-        w(f"| `{n}` | {pct(macro[n])} | " + " | ".join(pct(prf_of(out['grid']['per_corpus'][c][n]['ensemble'])[2]) for c in corpora) + " |")
+    e_all = prf_of(tot["chosen"])[2]
+    w(f"| all corpora pooled (micro) | {pct(prf_of(tot['default'])[2])} | {pct(e_all)} | {pct(m_all[top])} ({top}) | "
+      f"{100 * (e_all - m_all[top]):+.1f} |")
     w("")
     w("Leave-one-corpus-out check (rule chosen on the other three corpora, F1 on this one): " +
       "; ".join(f"{c}: `{v['rule']}` {pct(v['f1'])}" for c, v in out["grid"]["loco_choice"].items()) + ".")
     w("")
-    w("LOCO weights per corpus: " + "; ".join(f"{c}: " + ", ".join(f"{m} {x}" for m, x in ws.items())
-                                             for c, ws in out["grid"]["loco_weights"].items()) + ".")
-    w("")
-    rec = out["recommended"]
-    r = rec["rule"]
-    w("Recommended `[pipeline]` settings (the chosen rule; weights = each member's F1 alone pooled over all corpora, "
-      "divided by the best member's):")
+    rec = out["recommended"]["rule"]
+    w("The chosen rule as `[pipeline]` settings (weights: each member's F1 alone pooled over all corpora, divided by the best's):")
     w("")
     w("```toml")
-    w(f"extract_min_votes = {r['extract_min_votes']}")
-    w(f"zero_shot_votes = {'true' if rec['zero_shot_votes'] else 'false'}")
-    w(f'type_source = "{r["type_source"]}"')
-    w(f"classify_threshold = {r['classify_threshold']}")
-    w(f"verify = {'true' if r['verify'] else 'false'}")
-    if r["verify"]:
-        w(f"verify_threshold = {r['verify_threshold']}")
-        w("verifiers = [" + ", ".join(f'"{v}"' for v in rec["verifiers"]) + "]")
-    if r["weights"]:
+    w(f"extract_min_votes = {rec['extract_min_votes']}")
+    w(f'type_source = "{rec["type_source"]}"')
+    w(f"classify_threshold = {rec['classify_threshold']}")
+    if rec["weights"]:
         w("[pipeline.weights]")
-        for m, x in r["weights"].items():
+        for m, x in rec["weights"].items():
             w(f'"{m}" = {x}')
     w("```")
     w("")
-    if any("retrieval" in co for co in corpora.values()):
-        w("## Retrieval ablations (new model runs)")
+    w("### Vote rules on the main sample: mean F1 over the corpora (top 10)")
+    w("")
+    w("Rule names: `ev<N>` spans extracted by at least N models (`-nozs`: zero-shot spans not counted); type source; "
+      "`t` classify threshold; verification; weights.")
+    w("")
+    w("| rule | mean F1 | " + " | ".join(corpora) + " |")
+    w("|" + "---|" * (len(corpora) + 2))
+    for n in list(out["grid"]["macro_f1"])[:10]:
+        w(f"| `{n}` | {pct(out['grid']['macro_f1'][n])} | " +
+          " | ".join(pct(prf_of(out["grid"]["per_corpus"][c][n]["ensemble"])[2]) for c in corpora) + " |")
+    w("")
+    w("## Aggregation ablations")
+    w("")
+    w("Each column flips one part of the default rule. Main sample (extraction votes, weights):")
+    w("")
+    names = list(dict.fromkeys(n for co in corpora.values() for n in co["ablations_main"]))
+    w("| corpus | n | default | " + " | ".join(names) + " |")
+    w("|" + "---|" * (len(names) + 3))
+    for c, co in corpora.items():
+        w(f"| {c} | {co['sample']} | {f1_pct(co['ensemble_default'])} | " +
+          " | ".join(f1_pct(co["ablations_main"][n]) if n in co["ablations_main"] else "-" for n in names) + " |")
+    w("")
+    w("'weights from members' F1 (2-fold)': weights estimated on one half of the sample, scored on the other.")
+    w("")
+    full = {c: co["full"] for c, co in corpora.items() if "full" in co}
+    if full:
+        w("Every stage recorded (the `span-full` run: classification and verification answers for every span; F1):")
         w("")
-        w("| corpus | n | mode | ensemble, default rule | ensemble, chosen rule | " + " | ".join(f"{m} alone" for m in members) + " | s / sentence |")
-        w("|" + "---|" * (len(members) + 6))
-        label = {"span": "span-level (EL4NER)", "none": "none (zero-shot)", "random": "random demos", "sentence": "sentence-level"}
-        for c, co in corpora.items():
-            if "retrieval" not in co:
-                continue
-            for mode, r in co["retrieval"]["modes"].items():
-                w(f"| {c} | {co['retrieval']['sentences']} | {label[mode]} | {pct(r['default']['f1'])} | {pct(r['best']['f1'])} | " +
-                  " | ".join(pct(s["f1"]) for s in r["members"].values()) + f" | {r['throughput'].get('seconds_per_sentence', '-')} |")
+        names = list(dict.fromkeys(n for f in full.values() for n in f["ablations"]))
+        w("| corpus | n (entities) | default | " + " | ".join(names) + " |")
+        w("|" + "---|" * (len(names) + 3))
+        for c, f in full.items():
+            w(f"| {c} | {f['sample']} ({f['entities']}) | {f1_pct(f['default'])} | " +
+              " | ".join(f1_pct(f["ablations"][n]) if n in f["ablations"] else "-" for n in names) + " |")
         w("")
-    w("## Per type (ensemble, chosen rule, span retrieval)")
+        fm = out.get("full_grid_macro_f1", {})
+        w("The whole rule grid on these records, mean F1 over the corpora (top 10; verification rules shown as "
+          "`verify<threshold>@<verifiers>`):")
+        w("")
+        w("| rule | mean F1 | " + " | ".join(full) + " |")
+        w("|" + "---|" * (len(full) + 2))
+        for n in list(fm)[:10]:
+            w(f"| `{n}` | {pct(fm[n])} | " + " | ".join(pct(prf_of(f["grid"][n]["ensemble"])[2]) for f in full.values()) + " |")
+        best_verify = next((n for n in fm if "/verify" in n), None)
+        if best_verify:
+            w(f"| best rule with verification: `{best_verify}` | {pct(fm[best_verify])} | " +
+              " | ".join(pct(prf_of(f["grid"][best_verify]["ensemble"])[2]) for f in full.values()) + " |")
+        w("")
+    rows = [(c, name, r) for c, co in corpora.items() for name, r in co["compare"].items()]
+    if rows:
+        w("## Stage 1 and retrieval ablations (new model runs, against the main run on the same sentences)")
+        w("")
+        w("| corpus | n (entities) | run | ensemble, default rule | ensemble, chosen rule | " +
+          " | ".join(f"{m} alone" for m in members) + " | s / sentence | LLM tokens / sentence, stages 1-2 |")
+        w("|" + "---|" * (len(members) + 7))
+        for c, name, r in rows:
+            for who in ("span", name):
+                x = r[who]
+                t = x["throughput"]
+                toks = sum(v["evaluated"] + v["generated"] for stage, ms in t.get("tokens_per_sentence", {}).items()
+                           if stage.startswith(("1", "2")) for v in ms.values())
+                extra = f" (zero-shot votes counted: {f1_pct(x['zero-shot votes'])})" if "zero-shot votes" in x else ""
+                w(f"| {c} | {r['sentences']} ({r['entities']}) | {RUN_LABELS[who]} | {f1_pct(x['default'])}{extra} | "
+                  f"{f1_pct(x['chosen'])} | " + " | ".join(f1_pct(s) for s in x["members"].values()) +
+                  f" | {t.get('seconds_per_sentence', '-')} | {toks:.0f} |")
+        w("")
+    w("## Per type (ensemble, chosen rule, main sample)")
     w("")
     for c, co in corpora.items():
-        w(f"- {c}: " + "; ".join(f"{t} {pct(s['f1'])} (n={s['support']})" for t, s in co["ensemble_best"]["per_type"].items()))
+        w(f"- {c}: " + "; ".join(f"{t} {pct(s['f1'])} (n={s['support']})" for t, s in co["per_type"].items()))
     w("")
-    w("## Throughput (span retrieval; measured when each sentence was computed, on a shared 2-core CPU)")
+    w("## Throughput (main sample: the default pipeline's own calls; measured as each sentence was computed)")
     w("")
     w("| corpus | sentences/s | s / sentence | peak RSS MB |")
     w("|---|---|---|---|")
@@ -402,22 +455,18 @@ def render(out: dict, members: list[str]) -> str:
     w("|---|---|---|---|---|---|---|---|")
     for c, co in corpora.items():
         for stage, ms in co["throughput"]["tokens_per_sentence"].items():
-            for m, st in ms.items():
-                w(f"| {c} | {stage} | {m} | {st['evaluated']} | {st['reused']} | {st['generated']} | {st['calls']} | {st['seconds']} |")
+            for m, s in ms.items():
+                w(f"| {c} | {stage} | {m} | {s['evaluated']} | {s['reused']} | {s['generated']} | {s['calls']} | {s['seconds']} |")
     w("")
-    w("## How to read this, and what is not measured yet")
+    w("## How to read this")
     w("")
-    w("- *Member alone* is rescored from the ensemble's records: the member's own extraction (and zero-shot) answers, "
-      "type answers and verification answers only. Its demonstrations were still retrieved with the ensemble's stage-1 "
-      "spans, so it is close to, not exactly, a one-model run.")
+    w("- *Member alone* is rescored from the ensemble's records: the member's own answers only. Its demonstrations were "
+      "retrieved as for the ensemble, so it is close to, not exactly, a one-model run.")
     w("- When a rule accepts a label the verifiers were not asked about (a member alone, other weights or type source), "
       "the span counts as unverified and is accepted, as `votes.decide` does; the JSON report counts these (`unverified`).")
-    w("- k (4) and the POS weights of SpanSim were not varied: each value of k needs new model runs.")
-    w("- Throughput was measured with one llama.cpp thread per model (`--threads 1`) on a 2-core machine shared with "
-      "other jobs (load average 7 to 10): here one thread was 3.5 times faster than two (Gemma 3 270M, 40 tokens: 21.6 s "
-      "vs. 75.2 s), because llama.cpp's threads wait on each other when the cores are oversubscribed. On an idle machine "
-      "these seconds would be several times smaller; the token counts do not depend on the machine.")
-    w("- The full JSON (every rule of the grid, per corpus) is written next to the record cache as `eval/results.json`.")
+    w("- Seconds were measured with one llama.cpp thread per model (`--threads 1`) on a 2-core machine, sometimes shared "
+      "with other jobs; token counts do not depend on the machine.")
+    w("- The full JSON (every rule of the grids, per corpus) is written next to the record cache as `eval/results.json`.")
     w("")
     return "\n".join(L) + "\n"
 

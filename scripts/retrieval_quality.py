@@ -12,7 +12,8 @@ the demonstrations).
 Candidate spans: the models' zero-shot spans do not exist here, so two stand-ins are used:
   gold  - the query's gold entity spans (an upper bound: perfect span proposals);
   caps  - a heuristic: @mentions, #hashtags and runs of capitalised / ALL-CAPS tokens that do not
-          merely start the sentence (noisy, like a weak model's proposals).
+          merely start the sentence (noisy, like a weak model's proposals);
+  words - the pipeline's model-free proposer (retrieval/word_spans.py, `candidates = "words"`).
 Modes: span (SpanSim, POS-heuristic weights), span-uniform (SpanSim, all weights 1), sentence
 (cosine of sentence embeddings), random (mean over 5 seeds).
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from el4ner_local.formats import read_labelled  # noqa: E402
 from el4ner_local.retrieval import DemoIndex, PosWeights  # noqa: E402
 from el4ner_local.retrieval.pos_weights import PRONOUNS, STOPWORDS  # noqa: E402
+from el4ner_local.retrieval.word_spans import word_spans  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "wnut17"
 
@@ -99,14 +101,16 @@ def main() -> None:
 
     uniform = PosWeights.uniform()
     rows = []
-    for cand_name, cands in (("gold", lambda q: [q.text[s.start:s.end] for s in q.spans]), ("caps", caps_candidates)):
+    proposers = (("gold", lambda q: [q.text[s.start:s.end] for s in q.spans]), ("caps", caps_candidates),
+                 ("words", lambda q: word_spans(q.text, q.tokens)))
+    for cand_name, cands in proposers:
         runs = {
             "span (POS weights)": lambda q, c: index.retrieve(q.text, c, args.k, mode="span"),
             "span (uniform weights)": lambda q, c: index.retrieve(q.text, c, args.k, mode="span", pos_weights=uniform),
             "sentence cosine": lambda q, c: index.retrieve(q.text, c, args.k, mode="sentence"),
         }
         for name, fn in runs.items():
-            if cand_name == "caps" and name == "sentence cosine":
+            if cand_name != "gold" and name == "sentence cosine":
                 continue  # independent of the candidates: same as with gold
             print(f"{name}, {cand_name} candidates ...", file=sys.stderr)
             cov, ntypes = zip(*(coverage(q, fn(q, cands(q))) for q in queries))
@@ -151,7 +155,7 @@ def main() -> None:
         print("| mode | candidate spans | gold types covered | distinct types shown |")
         print("|---|---|---|---|")
         for name, cand, cov, nt, no_cand in rows:
-            extra = f" ({no_cand} queries without candidates fell back to sentence cosine)" if no_cand and cand == "caps" else ""
+            extra = f" ({no_cand} queries without candidates fell back to sentence cosine)" if no_cand and cand not in ("gold", "-") else ""
             print(f"| {name} | {cand}{extra} | {cov:.3f} | {nt:.2f} |")
     else:
         for name, cand, cov, nt, no_cand in rows:

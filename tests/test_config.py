@@ -129,6 +129,7 @@ def test_duplicate_key_is_a_syntax_error_with_its_line(tmp_path):
     ('sha256 = "' + SHA + '"', 'sha256 = "abc"', "sha256", 'sha256 = "abc"', 0),
     ('k = 2', 'k = "two"', "k", 'k = "two"', 0),
     ('k = 2', 'verify = "yes"', "verify", 'verify = "yes"', 0),
+    ('k = 2', 'candidates = "llm"', "candidates", 'candidates = "llm"', 0),
     ('classify_threshold = 1', 'classify_threshold = 1.5', "classify_threshold", "classify_threshold = 1.5", 0),
     ('verifiers = ["a"]', 'verifiers = ["zz"]', "verifiers", 'verifiers = ["zz"]', 0),
     ('extract_min_votes = 2', 'extract_min_votes = 4', "extract_min_votes", "extract_min_votes = 4", 0),

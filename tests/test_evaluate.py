@@ -240,7 +240,9 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     assert set(report["runs"]) == {"span", "none", "random", "sentence"}
     assert report["runs"]["span"]["computed"] == 1 and report["runs"]["none"]["k"] == 0
     assert report["runs"]["span"]["members"]["a"]["f1"] == 1.0
-    assert "no verification" in report["runs"]["span"]["ablations"]
+    abl = report["runs"]["span"]["ablations"]
+    assert any(name.startswith(("no verification", "verification (")) for name in abl)  # the default's opposite
+    assert "vote at extraction (2 of 2)" in abl and "type source: classify" in abl
     again = ev.evaluate(test, pool, limit=1, retrieval=["span"], root=tmp_path / "c", llms=fake_models())
     assert again["runs"]["span"]["cached"] == 1 and again["runs"]["span"]["computed"] == 0
     text = format_report(report)

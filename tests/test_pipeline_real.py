@@ -18,7 +18,9 @@ TEXT = ("Angela Merkel met Emmanuel Macron in Paris 🇫🇷 on Tuesday before f
 def tagger(default_models):
     from el4ner_local import Tagger
 
-    return Tagger.load(verify=True)  # the default ensemble and pool, with the verification stage on
+    # the default ensemble and pool with all four stages of EL4NER: the models' zero-shot stage 1,
+    # classification by every model (type_source "both") and verification
+    return Tagger.load(verify=True, type_source="both", candidates="models")
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,26 @@ def test_verification_drops_a_pair(tagged):
 def test_same_input_same_output(tagger, tagged):
     again = tagger(TEXT)
     assert json.dumps(again.to_json()) == json.dumps(tagged.to_json())
+
+
+def test_default_settings_ask_each_model_once_per_sentence(default_models):
+    """models.toml's defaults: stage-1 spans from word runs (no model call), types from extraction
+    (stage 3 skipped), no verification. Each model is asked once per sentence."""
+    from el4ner_local import Tagger
+
+    lean = Tagger.load()
+    assert lean.settings.candidates == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
+    doc = lean(TEXT)
+    calls = {m.name: m.stats.calls for m in lean.models}
+    assert calls == {m.name: len(doc.sentences) for m in lean.models}  # stage 2 only
+    assert set(lean.stats.as_dict()) == {"2-extraction"}
+    assert {"Angela Merkel", "Emmanuel Macron", "Paris"} <= set(doc.sentences[0].stage1_spans)
+    assert {"@jenny_k", "Taylor Swift", "London", "#concert"} <= set(doc.sentences[1].stage1_spans)
+    for sent in doc.sentences:
+        assert "candidates" not in sent.raw and sent.demonstrations
+        for c in sent.candidates:
+            assert TEXT[c.start : c.end] == c.text and not c.type_probs and not c.verification
+    found = {(e.text, e.label) for e in doc.entities}
+    expected = {("Angela Merkel", "person"), ("Emmanuel Macron", "person"), ("Paris", "location"),
+                ("Taylor Swift", "person"), ("London", "location")}
+    assert len(found & expected) >= 3, found

@@ -8,7 +8,7 @@ import pytest
 from el4ner_local.documents import LabelledSentence, Span, tokenize
 from el4ner_local.llm.llama_cpp_backend import load
 from el4ner_local.pipeline import prompts
-from el4ner_local.pipeline.prompts import PromptBook, demo_text
+from el4ner_local.pipeline.prompts import PromptBook, demo_window
 from el4ner_local.schema import parse_labels
 
 
@@ -22,21 +22,39 @@ LONG = labelled("So yesterday after a very long and tiring day at the office I f
                 ("Ada Lovelace", "person"), ("London", "location"))
 
 
+def demo_text(demo, words):
+    return demo_window(demo, words)[0]
+
+
 def test_a_short_demonstration_or_no_limit_keeps_the_whole_sentence():
     short = labelled("Ada met  Charles\tin London .", ("London", "location"))
-    assert demo_text(short, 12) == "Ada met Charles in London ."
-    assert demo_text(LONG, 0) == " ".join(LONG.text.split())
+    assert demo_window(short, 12) == ("Ada met Charles in London .", short.spans)
+    assert demo_window(LONG, 0) == (" ".join(LONG.text.split()), LONG.spans)
 
 
-@pytest.mark.parametrize("words", [4, 8, 12, 20])
+@pytest.mark.parametrize("words", [9, 12, 20])
 def test_a_long_demonstration_is_cut_around_its_entities(words):
-    text = demo_text(LONG, words)
-    assert "Ada Lovelace" in text and "London" in text  # every entity kept whole
+    text, shown = demo_window(LONG, words)
+    assert "Ada Lovelace" in text and "London" in text and shown == LONG.spans  # every entity kept whole
     inner = text.removeprefix("... ").removesuffix(" ...")
     assert inner in LONG.text
-    span_words = len("Ada Lovelace at the old library in central London".split())
-    assert len(inner.split()) == max(words, span_words)
+    assert len(inner.split()) == words
     assert text.startswith("... ") and text.endswith(" ...")  # cut on both sides, and said so
+
+
+@pytest.mark.parametrize("words", [4, 8])
+def test_a_window_too_small_for_all_entities_shows_only_those_inside(words):
+    text, shown = demo_window(LONG, words)
+    assert "Ada Lovelace" in text and "London" not in text
+    assert [s.label for s in shown] == ["person"]  # London is not listed: the window does not show it
+    assert len(text.removeprefix("... ").removesuffix(" ...").split()) == words
+
+
+def test_the_window_holds_the_largest_group_of_entities():
+    text = "Paris " + "w " * 12 + "Berlin x Rome y " + "w " * 12 + "end"
+    demo = labelled(text, ("Paris", "location"), ("Berlin", "location"), ("Rome", "location"))
+    window, shown = demo_window(demo, 5)
+    assert window == "... w Berlin x Rome y ..." and [text[s.start:s.end] for s in shown] == ["Berlin", "Rome"]
 
 
 def test_an_entity_at_the_start_or_end_keeps_the_window_inside_the_sentence():
@@ -48,6 +66,12 @@ def test_an_entity_at_the_start_or_end_keeps_the_window_inside_the_sentence():
     assert demo_text(none, 5) == "word word word word word ..."
 
 
+def test_a_demonstration_lists_only_the_entities_its_window_shows():
+    book = PromptBook(parse_labels("person,location"))
+    shared = book.shared("Ada visited Rome.", [LONG], 6)
+    assert "Ada Lovelace | person" in shared and "London" not in shared
+
+
 def test_stages_share_the_instructions_and_extraction_asks_no_extra_question():
     book = PromptBook(parse_labels("person,location"))
     demos = [LONG]
@@ -56,7 +80,7 @@ def test_stages_share_the_instructions_and_extraction_asks_no_extra_question():
     assert stage1.system == stage2.system  # one system prompt for every sentence and stage
     assert "person; location" in stage1.system and "`text | type`" in stage1.system
     assert stage2.shared.endswith("Sentence: Ada visited Rome.\n") and stage2.question == ""
-    assert "... Ada Lovelace at the old library in central London ..." in stage2.shared
+    assert "... I finally met Ada Lovelace at the old ..." in stage2.shared
     verify = book.verify(stage2.shared, "Rome", "location")
     assert verify.shared == stage2.shared and "Rome" in verify.question
 

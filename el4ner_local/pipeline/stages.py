@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..config import PipelineSettings
 from ..documents import LabelledSentence
 from ..llm.backend import LLM, StageStats
+from ..retrieval.word_spans import word_spans
 from ..schema import Schema
 from . import prompts
 from .parse import locate, parse_answer
@@ -77,7 +78,11 @@ class Stages:
             stop_on_line=lambda text: _looping(text, sent, self.settings.max_junk_lines)))
 
     def candidate_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
-        """Stage 1: every model lists candidate spans zero-shot; their union drives retrieval."""
+        """Stage 1: every model lists candidate spans zero-shot; their union drives retrieval.
+        With `candidates = "words"` the spans come from word runs instead, at no model call."""
+        if self.settings.candidates == "words":
+            record.stage1_spans = word_spans(sent.text, sent.tokens, sent.base)
+            return record.stage1_spans
         shared = self.book.shared(sent.text)
         found: dict[str, None] = {}
         record.raw["candidates"] = {}
@@ -95,7 +100,8 @@ class Stages:
         record.demonstrations = [d.text for d in demos]
         cands = self.extract(sent, shared, record, stats)
         record.candidates = list(cands.values())
-        self.classify(shared, record.candidates, stats)
+        if self.rule.type_source != "extract":  # otherwise stage 3's answers could not change a label
+            self.classify(shared, record.candidates, stats)
         if self.settings.verify:
             self.verify(shared, record.candidates, stats)
         decide(record.candidates, len(self.models), self.rule)
