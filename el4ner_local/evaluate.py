@@ -167,11 +167,12 @@ def _model_identity(model) -> dict:
 
 
 def _prompt_hash() -> str:
-    """The prompt templates and the fixed strings the stages add to them."""
+    """The prompt templates and the code that lays prompts out (prompts.py: how a demonstration is
+    cut and shown), and the fixed strings the stages add to them."""
     from .pipeline import prompts
 
     here = Path(prompts.__file__).resolve().parent / "prompts"
-    h = hashlib.sha256()
+    h = hashlib.sha256(Path(prompts.__file__).read_bytes())
     for path in sorted(here.glob("*.txt")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps([prompts.EXTRACT_PREFILL, prompts.VERIFY_PREFILL, list(prompts.STOP)]).encode())

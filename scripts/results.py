@@ -1,12 +1,13 @@
 """Run the evaluation on the four shared corpora and write docs/results.md from the record cache.
 
-    python scripts/results.py run [--plan default] [--limit 200]   # model runs (resumable, cached)
-    python scripts/results.py report                                # rescoring only: docs/results.md + JSON
+    python scripts/results.py run [--limit 200] [--modes span,k2] [--threads 2]   # model runs (resumable, cached)
+    python scripts/results.py report                                               # rescoring only: docs/results.md + JSON
 
-`run` works through a plan of (corpus, retrieval mode, sample size) steps in order, interleaving the
-corpora with growing sample prefixes (the sample is prefix-stable), so that an interrupted run leaves
-every corpus with a comparable sample. `report` uses, for each corpus and mode, the longest prefix of
-the sample that is fully recorded, and compares modes only on the sentences all of them have.
+`run` works through a plan of (corpus, run, sample size) steps in order (a run is a retrieval mode with
+its settings, RUNS), interleaving the corpora with growing sample prefixes (the sample is prefix-stable),
+so that an interrupted run leaves every corpus with a comparable sample. `report` uses, for each corpus
+and run, the longest prefix of the sample that is fully recorded, and compares runs only on the
+sentences both have.
 """
 
 from __future__ import annotations
@@ -61,18 +62,16 @@ ABLATION_CORPORA = ("CrossNER politics", "WNUT-17")  # politics first: about 6 e
 
 
 def plan(limit: int) -> list[tuple[str, str, int]]:
-    """Corpora interleaved, sample prefixes growing, the smaller runs slotted in between."""
+    """Corpora interleaved, sample prefixes growing: the number of demonstrations first (lean runs
+    that choose the default k), the smaller runs at 10 sentences, the main run up to `limit`, then
+    the smaller runs at 25."""
     abl = ("none", "random", "sentence")
     small = ("span-full", "span-models")
     steps = [(c, m, n) for n in (10, 25) for c in CORPORA for m in ("k2", "k4")]
-    for n in (10, 25):
-        steps += [(c, m, n) for c in CORPORA for m in ("span", *small)]
-        steps += [(c, m, n) for c in ABLATION_CORPORA for m in abl]
-    for n in range(50, limit + 1, 25):
+    steps += [(c, m, 10) for c in CORPORA for m in small] + [(c, m, 10) for c in ABLATION_CORPORA for m in abl]
+    for n in range(25, limit + 1, 25):
         steps += [(c, "span", n) for c in CORPORA]
-        if n == 100:
-            steps += [(c, m, 50) for c in CORPORA for m in small]
-            steps += [(c, m, 50) for c in ABLATION_CORPORA for m in abl]
+    steps += [(c, m, 25) for c in CORPORA for m in small] + [(c, m, 25) for c in ABLATION_CORPORA for m in abl]
     return steps
 
 
@@ -255,8 +254,8 @@ def report(args) -> None:
         # the other runs against the main one, on the sentences both have
         co["compare"] = {}
         for name, r in d["runs"].items():
-            if name in ("span", "span-full"):
-                continue
+            if name in ("span", "span-full") or r["file"] == d["runs"]["span"]["file"]:
+                continue  # the main run itself (k = the default's k shares its records)
             n = min(len(r["entries"]), len(e))
             pair = {"span": (e[:n], g[:n]), name: (r["entries"][:n], r["gold"][:n])}
             row = {"sentences": n, "entities": sum(len(s.spans) for s in g[:n])}
@@ -281,6 +280,16 @@ def report(args) -> None:
     json_path.write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
     args.out.write_text(render(out, members), encoding="utf-8")
     log(f"wrote {args.out} and {json_path}")
+
+
+def ablation_table(w, rows) -> None:
+    """F1 of the default rule and of each ablation; rows of (corpus, sample size, default score, ablations)."""
+    names = list(dict.fromkeys(n for *_, abl in rows for n in abl))
+    w("| corpus | n | default | " + " | ".join(names) + " |")
+    w("|" + "---|" * (len(names) + 3))
+    for c, size, default, abl in rows:
+        w(f"| {c} | {size} | {f1_pct(default)} | " + " | ".join(f1_pct(abl[n]) if n in abl else "-" for n in names) + " |")
+    w("")
 
 
 def render(out: dict, members: list[str]) -> str:
@@ -385,26 +394,14 @@ def render(out: dict, members: list[str]) -> str:
     w("")
     w("Each column flips one part of the default rule. Main sample (extraction votes, weights):")
     w("")
-    names = list(dict.fromkeys(n for co in corpora.values() for n in co["ablations_main"]))
-    w("| corpus | n | default | " + " | ".join(names) + " |")
-    w("|" + "---|" * (len(names) + 3))
-    for c, co in corpora.items():
-        w(f"| {c} | {co['sample']} | {f1_pct(co['ensemble_default'])} | " +
-          " | ".join(f1_pct(co["ablations_main"][n]) if n in co["ablations_main"] else "-" for n in names) + " |")
-    w("")
+    ablation_table(w, [(c, str(co["sample"]), co["ensemble_default"], co["ablations_main"]) for c, co in corpora.items()])
     w("'weights from members' F1 (2-fold)': weights estimated on one half of the sample, scored on the other.")
     w("")
     full = {c: co["full"] for c, co in corpora.items() if "full" in co}
     if full:
         w("Every stage recorded (the `span-full` run: classification and verification answers for every span; F1):")
         w("")
-        names = list(dict.fromkeys(n for f in full.values() for n in f["ablations"]))
-        w("| corpus | n (entities) | default | " + " | ".join(names) + " |")
-        w("|" + "---|" * (len(names) + 3))
-        for c, f in full.items():
-            w(f"| {c} | {f['sample']} ({f['entities']}) | {f1_pct(f['default'])} | " +
-              " | ".join(f1_pct(f["ablations"][n]) if n in f["ablations"] else "-" for n in names) + " |")
-        w("")
+        ablation_table(w, [(c, f"{f['sample']} ({f['entities']})", f["default"], f["ablations"]) for c, f in full.items()])
         fm = out.get("full_grid_macro_f1", {})
         w("The whole rule grid on these records, mean F1 over the corpora (top 10; verification rules shown as "
           "`verify<threshold>@<verifiers>`):")
@@ -423,13 +420,17 @@ def render(out: dict, members: list[str]) -> str:
         w("## Stage 1 and retrieval ablations (new model runs, against the main run on the same sentences)")
         w("")
         w("| corpus | n (entities) | run | ensemble, default rule | ensemble, chosen rule | " +
-          " | ".join(f"{m} alone" for m in members) + " | s / sentence | LLM tokens / sentence, stages 1-2 |")
+          " | ".join(f"{m} alone" for m in members) + " | s / sentence | LLM tokens evaluated / sentence, stages 1-2 |")
         w("|" + "---|" * (len(members) + 7))
+        shown_main = set()
         for c, name, r in rows:
             for who in ("span", name):
+                if who == "span" and (c, r["sentences"]) in shown_main:
+                    continue  # the main run on these sentences is in the table already
+                shown_main.add((c, r["sentences"]))
                 x = r[who]
                 t = x["throughput"]
-                toks = sum(v["evaluated"] + v["generated"] for stage, ms in t.get("tokens_per_sentence", {}).items()
+                toks = sum(v["evaluated"] for stage, ms in t.get("tokens_per_sentence", {}).items()
                            if stage.startswith(("1", "2")) for v in ms.values())
                 extra = f" (zero-shot votes counted: {f1_pct(x['zero-shot votes'])})" if "zero-shot votes" in x else ""
                 w(f"| {c} | {r['sentences']} ({r['entities']}) | {RUN_LABELS[who]} | {f1_pct(x['default'])}{extra} | "
@@ -477,7 +478,7 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--limit", type=int, default=200)
     r.add_argument("--corpus", action="append", help="only these corpora (default: all four)")
-    r.add_argument("--modes", help="only these retrieval modes, e.g. span or none,random,sentence")
+    r.add_argument("--modes", help=f"only these runs, e.g. span or none,random,sentence (of: {', '.join(RUNS)})")
     r.add_argument("--threads", type=int, default=1, help="CPU threads per model (1: fastest on a shared CPU)")
     rep = sub.add_parser("report")
     rep.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
