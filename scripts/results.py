@@ -465,8 +465,9 @@ def render(out: dict, members: list[str]) -> str:
       "retrieved as for the ensemble, so it is close to, not exactly, a one-model run.")
     w("- When a rule accepts a label the verifiers were not asked about (a member alone, other weights or type source), "
       "the span counts as unverified and is accepted, as `votes.decide` does; the JSON report counts these (`unverified`).")
-    w("- Seconds were measured with one llama.cpp thread per model (`--threads 1`) on a 2-core machine, sometimes shared "
-      "with other jobs; token counts do not depend on the machine.")
+    w("- Seconds are as measured when each record was computed: two llama.cpp threads per model (`--threads 2`) on a "
+      "2-core machine with nothing else running (the run was paused while anything else ran); token counts do not "
+      "depend on the machine.")
     w("- The full JSON (every rule of the grids, per corpus) is written next to the record cache as `eval/results.json`.")
     w("")
     return "\n".join(L) + "\n"
