@@ -9,7 +9,7 @@ that appear among the gold spans of the k demonstrations; the table gives its me
 (and, as a check against "retrieve entity-dense sentences", the mean number of distinct types in
 the demonstrations).
 
-Candidate spans: the models' zero-shot spans do not exist here, so two stand-ins are used:
+Candidate spans: the models' zero-shot spans do not exist here; these proposers are compared:
   gold  - the query's gold entity spans (an upper bound: perfect span proposals);
   caps  - a heuristic: @mentions, #hashtags and runs of capitalised / ALL-CAPS tokens that do not
           merely start the sentence (noisy, like a weak model's proposals);

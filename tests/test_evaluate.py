@@ -300,3 +300,30 @@ def test_eval_command_is_mounted_and_checks_its_options(tmp_path):
     assert isinstance(bad.exception, UserError) and "spam" in str(bad.exception)
     missing = runner.invoke(app, ["eval", "--data", str(tmp_path / "nope.conll"), "--pool", "y", "--retrieval", "none"])
     assert isinstance(missing.exception, UserError) and "nope.conll" in str(missing.exception)
+
+
+def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
+    """Lean records (the large-sample runs) skip classification and verification; they still score
+    every rule that takes types from extraction without verification, the same as full records."""
+    full_tagger = make_tagger(None, "none", labels=["person", "location"], llms=fake_models())
+    lean_llms = fake_models()
+    lean_tagger = make_tagger(None, "none", labels=["person", "location"], llms=lean_llms, lean=True)
+    full = run_records(full_tagger, [S1, S2], RecordCache.for_tagger(full_tagger, "none", tmp_path))
+    lean = run_records(lean_tagger, [S1, S2], RecordCache.for_tagger(lean_tagger, "none", tmp_path))
+    assert RecordCache.for_tagger(lean_tagger, "none", tmp_path).path != RecordCache.for_tagger(full_tagger, "none", tmp_path).path
+    assert sum(m.stats.calls for m in lean_llms) == 4  # one extraction per model and sentence, nothing else
+    for entry in lean:
+        assert all(not c["type_probs"] and not c["verification"] for c in entry["record"]["candidates"])
+    rule = VoteRule(type_source="extract", verify=False)
+    for ev in (1, 2):
+        assert score_entries(lean, [S1, S2], replace(rule, extract_min_votes=ev)) == \
+            score_entries(full, [S1, S2], replace(rule, extract_min_votes=ev))
+
+
+def test_the_candidate_source_keys_span_records_only(tmp_path):
+    def path(mode, candidates):
+        tagger = make_tagger(None, mode, labels=["person"], llms=fake_models(), overrides={"candidates": candidates})
+        return RecordCache.for_tagger(tagger, mode, tmp_path).path
+
+    assert path("span", "words") != path("span", "models")
+    assert path("random", "words") == path("random", "models")  # no stage-1 spans without span retrieval

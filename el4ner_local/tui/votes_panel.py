@@ -107,7 +107,7 @@ class VotesPanel(Widget):
                 table.add_row(name, extracted, type_vote, verifier)
             parts.append(table)
             if not cand.type_probs:
-                parts.append(Text("type vote —: the classification stage did not run (type_source = \"extract\")", style="dim"))
+                parts.append(Text("type vote —: the classification stage did not run for this span", style="dim"))
             if not cand.verification:
                 parts.append(Text("verifier —: the verification stage did not run for this span", style="dim"))
             if cand.accepted:
