@@ -363,6 +363,14 @@ def render(out: dict, members: list[str]) -> str:
     w(f"| all corpora pooled (micro) | {pct(prf_of(tot['default'])[2])} | {pct(e_all)} | {pct(m_all[top])} ({top}) | "
       f"{100 * (e_all - m_all[top]):+.1f} |")
     w("")
+    wins = [c for c, co in corpora.items() if co["ensemble_best"]["f1"] > max(s["f1"] for s in co["members_best"].values())]
+    bests = {c: max(co["members_best"], key=lambda m: co["members_best"][m]["f1"]) for c, co in corpora.items()}
+    w(f"The chosen rule beats the best member on {len(wins)} of {len(corpora)} corpora"
+      f"{' (' + ', '.join(wins) + ')' if wins else ''} and pooled over all of them "
+      f"({'ahead' if e_all > m_all[top] else 'behind'} by {abs(100 * (e_all - m_all[top])):.1f} points). The best member "
+      f"is not the same model everywhere ({'; '.join(f'{c}: {m}' for c, m in bests.items())}), and a user cannot know in "
+      "advance which it will be on their text; the ensemble is the choice that does not depend on knowing it.")
+    w("")
     w("Leave-one-corpus-out check (rule chosen on the other three corpora, F1 on this one): " +
       "; ".join(f"{c}: `{v['rule']}` {pct(v['f1'])}" for c, v in out["grid"]["loco_choice"].items()) + ".")
     w("")

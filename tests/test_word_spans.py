@@ -84,3 +84,17 @@ def test_classification_runs_only_when_its_votes_count():
     models, _, record = run_stages(replace(base, type_source="both"))
     assert all(m.calls.count("score") == 1 for m in models)
     assert set(record.candidates[0].type_probs) == {"a", "b"}
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("aZ@#-' \t\r\n.,😀北京") + ["The ", "London ", "of ", "it "]), max_size=30).map("".join),
+       st.integers(0, 5))
+def test_every_proposal_is_a_piece_of_the_sentence(text, pad):
+    found = word_spans(text, tokenize(text, pad), base=pad)  # the sentence starts `pad` characters into its document
+    assert len(found) == len(set(found))
+    for span in found:
+        assert span in text and span == span.strip() and span
+        assert tokenize(span)  # never punctuation or space alone
