@@ -69,3 +69,16 @@ def test_overlaps_go_to_the_span_more_of_the_ensemble_extracted():
     assert first.accepted and not full.accepted
     decide([full, first], 3, VoteRule(type_source="extract", weights={"a": 3.0}))
     assert full.accepted and not first.accepted and "overlaps 'Angela Merkel'" in first.reason
+
+
+def test_a_tagger_of_some_models_weighs_only_their_votes():
+    from types import SimpleNamespace
+
+    from el4ner_local.config import PipelineSettings
+    from el4ner_local.pipeline.tagger import Tagger, rule_from
+    from el4ner_local.schema import Schema
+
+    settings = PipelineSettings(weights=(("a", 1.0), ("b", 0.5), ("c", 0.25)))
+    tagger = Tagger([SimpleNamespace(name="a"), SimpleNamespace(name="c")], Schema(("person",)), settings)
+    assert tagger.stages.rule.weights == {"a": 1.0, "c": 0.25}  # b is not in this ensemble
+    assert rule_from(settings).weights == {"a": 1.0, "b": 0.5, "c": 0.25}

@@ -98,3 +98,4 @@ def test_every_proposal_is_a_piece_of_the_sentence(text, pad):
     for span in found:
         assert span in text and span == span.strip() and span
         assert tokenize(span)  # never punctuation or space alone
+

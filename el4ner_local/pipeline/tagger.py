@@ -21,10 +21,13 @@ from .stages import SentenceInput, Stages
 from .votes import VoteRule
 
 
-def rule_from(settings: PipelineSettings) -> VoteRule:
+def rule_from(settings: PipelineSettings, models: list[str] | None = None) -> VoteRule:
+    """The vote rule of the settings; with `models`, only their weights (a tagger built with some of
+    the configured models weighs their votes against each other, not against absent ones)."""
+    weights = {m: w for m, w in settings.weights if models is None or m in models}
     return VoteRule(extract_min_votes=settings.extract_min_votes, type_source=settings.type_source,
                     classify_threshold=settings.classify_threshold, verify=settings.verify,
-                    verify_threshold=settings.verify_threshold, weights=dict(settings.weights))
+                    verify_threshold=settings.verify_threshold, weights=weights)
 
 
 class Tagger:
@@ -36,7 +39,7 @@ class Tagger:
         self.index = index
         self.retrieval_mode = retrieval_mode
         self.stats = StageStats()
-        self.stages = Stages(models, schema, settings, rule_from(settings))
+        self.stages = Stages(models, schema, settings, rule_from(settings, [m.name for m in models]))
 
     @classmethod
     def load(cls, *, models: str | Path | None = None, labels: str | None = None, schema_file: Path | None = None,
