@@ -386,7 +386,7 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
         elif key == "candidates":
             ok, want = value in CANDIDATE_SOURCES, " or ".join(f'"{t}"' for t in CANDIDATE_SOURCES)
         elif key == "weights":
-            ok = isinstance(value, dict) and all(k in names and _is_number(v) and v >= 0 for k, v in value.items())
+            ok = isinstance(value, dict) and all(_is_number(v) and v >= 0 for v in value.values())
             want = "a table of model name = weight (>= 0)"
             value = tuple(sorted(value.items())) if ok else value
         else:
@@ -394,9 +394,11 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
         if not ok:
             raise fail(key, f"must be {want}, got {value!r}", f"use a value like {key} = {_toml(default)}", scope)
         values[key] = tuple(value) if isinstance(value, list) else value
-    for name in values.get("verifiers", ()):
-        if name not in names:
-            raise fail("verifiers", f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}", scope)
+    for key in ("verifiers", "weights"):
+        for name in values.get(key, ()):
+            name = name[0] if isinstance(name, tuple) else name  # weights are (name, weight) pairs
+            if name not in names:
+                raise fail(key, f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}", scope)
     if values.get("extract_min_votes", 1) > len(names):
         raise fail("extract_min_votes", f"{values['extract_min_votes']} votes asked of {len(names)} model(s)",
                    f"use a number from 1 to {len(names)}", scope)

@@ -166,7 +166,8 @@ def test_keys_of_an_inline_source_table_are_found(tmp_path):
 def test_pipeline_sub_table_errors_point_into_it(tmp_path):
     text = GOOD + '\n[pipeline.weights]\nzz = 2.0\n'
     message = error_of(tmp_path, text)
-    assert f":{line_of(text, '[pipeline.weights]')}: key 'weights': " in message
+    assert f":{line_of(text, '[pipeline.weights]')}: key 'weights': unknown model 'zz'" in message
+    assert "use names from [[models]]" in message
 
 
 def test_unknown_top_level_table_points_at_its_header(tmp_path):

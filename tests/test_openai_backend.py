@@ -79,7 +79,8 @@ def models_toml(server, local, tmp_path_factory):
     (folder / "smollm2.jinja").write_text(local.llm.metadata["tokenizer.chat_template"], encoding="utf-8")
     path = folder / "models.toml"
     default = DEFAULT_MODELS_FILE.read_text(encoding="utf-8")
-    pipeline = default[default.index("\n[pipeline]"):]  # the same settings as the local run
+    # the same settings as the local run; the weights table names models this file does not have
+    pipeline = default[default.index("\n[pipeline]"):default.index("\n[pipeline.weights]")]
     path.write_text(REMOTE_TOML.format(url=server) + pipeline, encoding="utf-8")
     return path
 
