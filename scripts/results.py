@@ -310,7 +310,12 @@ def render(out: dict, members: list[str]) -> str:
     w(f"- Pipeline (models.toml): k = {st['k']} demonstrations cut to {st['demo_words'] or 'all'} words, stage-1 "
       f"retrieval spans from `{st['candidates']}`; default rule: extract_min_votes {dr['extract_min_votes']}, type_source "
       f"{dr['type_source']}, classify_threshold {dr['classify_threshold']}, verify {dr['verify']}, "
-      f"zero-shot votes {out['zero_shot_votes']}, uniform weights.")
+      f"zero-shot votes {out['zero_shot_votes']}, weights "
+      f"{', '.join(f'{m} {x}' for m, x in dr['weights'].items()) or 'uniform'}.")
+    if dr["weights"]:
+        w("- The default weights were estimated from these same records (each member's F1 alone, pooled over the four "
+          "corpora), so the default-rule columns are slightly optimistic; the chosen-rule columns use leave-one-corpus-out "
+          "weights, which never saw the corpus they are scored on.")
     w(f"- Sample: seed {SEED}; each test split shuffled with `random.Random({SEED})`, first N sentences (`--limit N --seed {SEED}`); "
       "a smaller run uses the first sentences of the same sample. Pool: the corpus's own train split, indexed from its gold spans.")
     w("")
