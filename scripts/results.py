@@ -480,8 +480,8 @@ def render(out: dict, members: list[str]) -> str:
     w("- When a rule accepts a label the verifiers were not asked about (a member alone, other weights or type source), "
       "the span counts as unverified and is accepted, as `votes.decide` does; the JSON report counts these (`unverified`).")
     w("- Seconds are as measured when each record was computed: two llama.cpp threads per model (`--threads 2`) on a "
-      "2-core machine with nothing else running (the run was paused while anything else ran); token counts do not "
-      "depend on the machine.")
+      "2-core machine, paused while test suites ran (short tests and reports still ran beside it at times); token "
+      "counts do not depend on the machine.")
     w("- The full JSON (every rule of the grids, per corpus) is written next to the record cache as `eval/results.json`.")
     w("")
     return "\n".join(L) + "\n"
