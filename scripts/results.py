@@ -145,9 +145,10 @@ def load_corpus(corpus: str, limit: int):
             "models": [{"name": m.name, "sha256": m.spec.source.sha256, "file": m.spec.source.file} for m in tagger.models]}
 
 
-def lean_rule(name: str, zero_shot: bool) -> bool:
-    """Rules that lean records (extraction only) can score: types from extraction, no verification."""
-    return "/extract/" in name and "/noverify/" in name and (zero_shot or "-nozs/" in name)
+def lean_rule(rule, rule_zero_shot: bool, zero_shot: bool) -> bool:
+    """Rules that lean records (extraction only) can score: types from extraction, no verification;
+    counting zero-shot votes only when the default does."""
+    return rule.type_source == "extract" and not rule.verify and (zero_shot or not rule_zero_shot)
 
 
 def f1_pct(score: dict) -> str:
@@ -194,7 +195,7 @@ def report(args) -> None:
     # the rule grid on the main (lean) records; each corpus weighs with its leave-one-corpus-out weights
     grid = {}
     for c in data:
-        rules = [g for g in rule_grid(members, {"loco": loco[c]}) if lean_rule(g[0], zs)]
+        rules = [(n, r, v, z) for n, r, v, z in rule_grid(members, {"loco": loco[c]}) if lean_rule(r, z, zs)]
         grid[c] = grid_counts(*main_of(c), rules, members)
     names = list(next(iter(grid.values())))
     rules_by_name = {n: (r, v, z) for n, r, v, z in rule_grid(members, {"loco": {}}) if n in names}
@@ -217,7 +218,7 @@ def report(args) -> None:
         pick = max(names, key=lambda n: sum(f1_of(o, n) for o in data if o != c))
         loco_choice[c] = {"rule": pick, "f1": f1_of(c, pick)}
     best, _, best_zs = rules_by_name[best_rule]
-    out["grid"] = {"macro_f1": {n: round(v, 4) for n, v in sorted(macro.items(), key=lambda kv: -kv[1])},
+    out["grid"] = {"macro_f1": {n: round(v, 4) for n, v in sorted(macro.items(), key=lambda kv: (-kv[1], kv[0]))},
                    "best_rule": best_rule, "member_best_rule": member_best, "loco_choice": loco_choice,
                    "loco_weights": loco, "pooled_weights": pooled_weights, "per_corpus": grid}
     out["recommended"] = {"rule": rule_dict(replace(best, weights=pooled_weights if best_rule.endswith("/loco") else {})),
@@ -274,7 +275,7 @@ def report(args) -> None:
     if full_corpora:
         fm = {n: sum(prf_of(out["corpora"][c]["full"]["grid"][n]["ensemble"])[2] for c in full_corpora) / len(full_corpora)
               for n in full_names}
-        out["full_grid_macro_f1"] = {n: round(v, 4) for n, v in sorted(fm.items(), key=lambda kv: -kv[1])}
+        out["full_grid_macro_f1"] = {n: round(v, 4) for n, v in sorted(fm.items(), key=lambda kv: (-kv[1], kv[0]))}
     out["models"] = next(iter(data.values()))["models"]
     json_path = eval_dir() / "results.json"
     json_path.write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
