@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from .errors import UserError, say_error, says_interrupted
+from .same_file import refuse_input_as_output
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Offline named entity recognition with an ensemble of small LLMs (EL4NER).")
@@ -76,7 +77,11 @@ def models_fetch(names: list[str] = typer.Argument(None), models: Optional[Path]
     from .llm import sources
 
     config = load_config(models)
-    for spec in _select(config, names or []):
+    specs = _select(config, names or [])
+    for spec in specs:
+        if spec.source.kind != "openai":
+            refuse_input_as_output(sources.expected_path(spec), [config.path], option=f"the file of {spec.name}")
+    for spec in specs:
         sources.fetch(spec, log=typer.echo)
 
 
@@ -138,6 +143,8 @@ def tag(
         raise UserError("--workers needs --ray", fix="add --ray local (or a cluster's address), or drop --workers")
     if ray is not None and not _ray_address(ray):
         raise UserError(f"--ray {ray!r} is not a Ray address", fix="use --ray local, --ray auto or --ray HOST:PORT")
+    refuse_input_as_output(output, [*files, schema, models], option="-o",
+                           folders=[index if index not in (None, "default", "none") else None])
     runner = run_tag
     if ray is not None:
         from functools import partial

@@ -40,7 +40,9 @@ def eval_command(
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file")
     from .config import load_config
+    from .same_file import refuse_input_as_output
 
+    refuse_input_as_output(output, [data, pool, models], option="-o")
     load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(data, pool, limit=limit, seed=seed, retrieval=modes, models=models,

@@ -12,16 +12,8 @@ other down by an order of magnitude. Once the workers are placed, each gets (CPU
 (workers on its node) threads, at least 1, for generation and prompt processing alike (a cap: a
 smaller n_threads in models.toml stays). Only more workers than CPUs (--workers) oversubscribes.
 
-Rerun: with `-o OUT` in JSONL, OUT is appended to. First a last line cut short by a crash is cut
-off (a whole record missing only its line end gets it), so OUT never holds half a record; a line
-that is not a record of `tag` (name, start, text) stops the run, and so does a lone last line that
-neither begins as a record nor follows any (the file is someone else's: it is not truncated). Then each input's blocks are
-compared with OUT in order: a block is done when OUT holds a record with the input's name and the
-block's start and text (each record counts for one block, so an input given twice needs its records
-twice); the input is resumed from its first block that is not done, and every block from there on
-is tagged and appended. So a run interrupted anywhere, rerun with the same
-inputs, ends with the same file as an uninterrupted run. Records already in OUT are never
-rewritten (an input changed since is tagged from its first changed block on, beside the old records).
+Rerun: with `-o OUT` in JSONL, OUT is appended to from each input's first block it lacks, as
+single-process `tag` does (tag_resume.py).
 
 On several machines every node needs el4ner-local installed, its models fetched (or served over the
 openai source) and the paths given here (inputs are read here; models.toml, --schema and --index on
@@ -30,7 +22,6 @@ each node) at the same place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -39,7 +30,8 @@ from itertools import chain
 from pathlib import Path
 
 from .errors import UserError
-from .tag_io import InputError, InputProgress, close_output, doc_name, input_blocks, open_output, progress_bar, write_block
+from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
+from .tag_resume import plan_blocks, say_skipped
 
 _LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # results are small; do not reserve a third of the memory
 
@@ -74,80 +66,6 @@ class TagWorker:
             return self.tagger.tag(text, name=name)
         except UserError as exc:  # a plain exception crosses Ray; UserError's keyword argument does not
             return exc.one_line()
-
-
-def done_blocks(path: Path) -> Counter:
-    """How many records of each (name, start, text) a JSONL output of `tag` holds, read line by
-    line; a last line cut short by a crash (one that begins as our records do, or follows some) is
-    cut off the file first."""
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return Counter()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the earlier output ({exc.strerror})", fix="choose another -o")
-    done, whole_end, tail = Counter(), 0, None
-    with f:
-        for number, line in enumerate(f, 1):
-            if not line.endswith(b"\n"):  # only the last line can lack its line end
-                tail = line
-                break
-            whole_end += len(line)
-            _add_record(done, path, number, line)
-    if tail is not None and tail.strip():
-        try:
-            json.loads(tail)
-        except ValueError:
-            # cut off only what can be half a record of ours: never empty a file of something else
-            if not (tail.startswith(b'{"name":') or sum(done.values())):
-                _add_record(done, path, number, tail)  # refuses it
-            with path.open("r+b") as f:  # half a record from an interrupted run: cut it off
-                f.truncate(whole_end)
-        else:
-            _add_record(done, path, number, tail)
-            with path.open("ab") as f:  # a whole record without its line end: keep it
-                f.write(b"\n")
-    return done
-
-
-def _add_record(done: Counter, path: Path, number: int, line: bytes) -> None:
-    if not line.strip():
-        return
-    try:
-        record = json.loads(line)
-    except ValueError:
-        record = None
-    if not (isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("text"), str)
-            and type(record.get("start")) is int):
-        raise UserError(f"{path}:{number}: not a record of `el4ner-local tag`, so it cannot be resumed",
-                        fix="choose another -o, or delete the file to start again")
-    done[record["name"], record["start"], record["text"]] += 1
-
-
-class _Tally:
-    failed = 0
-    skipped = 0
-
-
-def _blocks_to_tag(files, done: Counter, tally: _Tally, echo_error):
-    """(input number, name, length, block) of each block to tag, in input order, read as needed:
-    an input's blocks done in OUT are skipped up to its first block that is not. Each record
-    stands for one block (an input given twice needs its records twice)."""
-    for number, name in enumerate(files):
-        try:
-            blocks, total = input_blocks(name)
-            resumed = not done
-            for block in blocks:
-                key = (doc_name(name), block.start, block.text)
-                if not resumed and done[key] > 0:
-                    done[key] -= 1
-                    tally.skipped += 1
-                    continue
-                resumed = True
-                yield number, name, total, block
-        except InputError as exc:  # a bad file before any block; stdin also after some
-            echo_error(exc.one_line())
-            tally.failed += 1
 
 
 def _loopback(host: str) -> bool:  # cli._ray_address admits no IPv6 address
@@ -199,9 +117,7 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
     config = load_config(models)  # bad settings are reported here, before any cluster starts
     for name in only or ():
         config.model(name)
-    resume = output is not None and fmt == "jsonl"
-    tally = _Tally()
-    todo = _blocks_to_tag(files, done_blocks(output) if resume else Counter(), tally, echo_error)
+    todo, tally, mode = plan_blocks(files, output, fmt, echo_error)
     first = next(todo, None)  # nothing left to tag: no cluster needed
     # Workers run in Ray's own directory, without this process's environment: paths go absolute,
     # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
@@ -213,7 +129,7 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
         if first is not None:
             ray = _connect(address)  # first: a cluster that cannot be reached leaves OUT as it was
             try:
-                sink, table_console = open_output(output, "a" if resume else "w")
+                sink, table_console = open_output(output, mode, inputs=files)
                 try:
                     _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output, tagger_args)
                 finally:
@@ -221,8 +137,7 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
             finally:
                 ray.shutdown()
     finally:
-        if tally.skipped:
-            print(f"el4ner-local: {output}: {tally.skipped} block(s) already tagged, skipped", file=sys.stderr)
+        say_skipped(tally, output)
     return tally.failed
 
 

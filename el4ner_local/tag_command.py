@@ -1,5 +1,6 @@
 """`el4ner-local tag`: read each input, tag it block by block (blocks.py), write each block's result as
-soon as it is done. A bad input file is reported and skipped; the others are still tagged.
+soon as it is done. A bad input file is reported and skipped; the others are still tagged. With
+`-o OUT.jsonl` a rerun skips the blocks OUT already holds (tag_resume.py), as `tag --ray` does.
 
 Progress goes to stderr: a bar on a terminal; otherwise, for an input of more than one block, one line
 per block done (so a log shows how far a long run got). Reading, progress and writing live in
@@ -7,7 +8,10 @@ tag_io.py, shared with `tag --ray` (ray_tag.py)."""
 
 from __future__ import annotations
 
-from .tag_io import InputError, InputProgress, close_output, doc_name, input_blocks, open_output, progress_bar, write_block
+from itertools import chain
+
+from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
+from .tag_resume import plan_blocks, say_skipped
 
 
 def run_tag(files, *, output, fmt, labels, schema, index, only, models, overrides, echo_error) -> int:
@@ -15,25 +19,29 @@ def run_tag(files, *, output, fmt, labels, schema, index, only, models, override
 
     from .pipeline.tagger import Tagger
 
-    tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
-    sink, table_console = open_output(output)
+    todo, tally, mode = plan_blocks(files, output, fmt, echo_error)
     try:
-        failed = 0
-        with progress_bar(Console(stderr=True)) as bar:
-            for name in files:
-                label = "<stdin>" if name == "-" else name
-                try:
-                    blocks, total = input_blocks(name)
-                    progress = InputProgress(bar, label, total)
-                    for block in blocks:
-                        progress.block_starts(block)
-                        doc = tagger.tag(block.text, name=doc_name(name),
-                                         progress=lambda done, count, b=block, p=progress: p.sentence(b, done, count))
-                        write_block(doc, block.start, fmt, sink, table_console, output)
+        first = next(todo, None)
+        if first is None:  # every block is already in OUT (or no input could be read)
+            return tally.failed
+        tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
+        sink, table_console = open_output(output, mode, inputs=files)
+        try:
+            current, progress = None, None
+            with progress_bar(Console(stderr=True)) as bar:
+                for number, name, total, block in chain([first], todo):
+                    if number != current:
+                        if progress:
+                            progress.close()
+                        current, progress = number, InputProgress(bar, "<stdin>" if name == "-" else name, total)
+                    progress.block_starts(block)
+                    doc = tagger.tag(block.text, name=doc_name(name),
+                                     progress=lambda done, count, b=block, p=progress: p.sentence(b, done, count))
+                    write_block(doc, block.start, fmt, sink, table_console, output)
+                if progress:
                     progress.close()
-                except InputError as exc:  # stdin can also turn bad after some blocks
-                    echo_error(exc.one_line())
-                    failed += 1
+        finally:
+            close_output(sink, output)
     finally:
-        close_output(sink, output)
-    return failed
+        say_skipped(tally, output)
+    return tally.failed

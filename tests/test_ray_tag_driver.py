@@ -1,5 +1,5 @@
-"""The `tag --ray` driver without a cluster: what it hands the workers, the output it leaves when the
-cluster cannot be reached, and the earlier outputs it refuses to resume or cuts short."""
+"""The `tag --ray` driver without a cluster: what it hands the workers and the output it leaves when
+the cluster cannot be reached (resuming an earlier output: test_tag_resume.py)."""
 
 from __future__ import annotations
 
@@ -53,21 +53,3 @@ def test_an_unreachable_cluster_leaves_a_conll_output_as_it_was(tmp_path, closed
         ray_tag.run_tag_ray([str(tmp_path / "in.txt")], address=f"127.0.0.1:{closed_port}", workers=1, output=out,
                             fmt="conll", schema=None, index=None, models=None, **ARGS)
     assert out.read_text() == "earlier results\n"
-
-
-def test_a_torn_last_record_is_cut_off(tmp_path):
-    out = tmp_path / "out.jsonl"
-    whole = '{"name": "a.txt", "start": 0, "text": "Hi"}\n'
-    for earlier in ['{"name": "a.txt", "sta', whole + "garbage"]:
-        out.write_text(earlier)
-        done = ray_tag.done_blocks(out)
-        assert out.read_text() == earlier[: earlier.rfind("\n") + 1]
-        assert sum(done.values()) == earlier.count("\n")
-
-
-def test_a_lone_line_that_is_not_ours_is_refused_and_kept(tmp_path):
-    out = tmp_path / "notes.jsonl"
-    out.write_text("hello")
-    with pytest.raises(UserError, match=r"notes.jsonl:1: not a record of `el4ner-local tag`"):
-        ray_tag.done_blocks(out)
-    assert out.read_text() == "hello"

@@ -13,6 +13,7 @@ from typing import List
 import typer
 
 from ..errors import UserError, says_interrupted
+from ..same_file import refuse_inputs_inside
 
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes).")
 
@@ -47,6 +48,7 @@ def build(
     from .index import DemoIndex
     from .pos_weights import PosWeights
 
+    refuse_inputs_inside(output, pools, option="-o")
     weights = PosWeights(scheme=pos_weights)
     sentences = _read_pools(pools)
     index = DemoIndex.build(sentences, output, pos_weights=weights, sources=[str(p) for p in pools], progress=_say)
@@ -63,6 +65,7 @@ def add(
     """Add the sentences of POOL files to an existing index (persisted at once)."""
     from .index import DemoIndex
 
+    refuse_inputs_inside(index_dir, pools, option="index")
     index = DemoIndex.load(index_dir)
     added = index.add(_read_pools(pools))
     counts = index.manifest["counts"]
