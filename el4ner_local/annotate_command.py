@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import UserError
+from .same_file import refuse_input_as_output
 
 
 def _pool_sha(path: Path) -> str:
@@ -78,7 +79,7 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
                  schema: Path | None, only: list[str] | None, models: Path | None, overrides: dict,
                  keys: Path | None, ahead: int, export: list[Path]) -> None:
     from .tui.keys import load_keymap
-    from .tui.session import Session, default_out_path, state_dir_for
+    from .tui.session import Session, default_out_path, lock_annotations, state_dir_for
 
     if pool is not None and index not in (None, "default"):
         raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
@@ -86,28 +87,41 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
         raise UserError(f"{pool}: no such pool file", fix="give a CoNLL or labelled JSONL file")
     if index == "none" and not (labels or schema):
         raise UserError("--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE")
+    out_path = Path(out) if out else default_out_path(Path(file))
+    inputs = [file, pool, schema, models, keys]
+    index_dir = index if index not in (None, "default", "none") else None
+    refuse_input_as_output(out_path, inputs, option="--out", folders=[index_dir])
+    for path in export:  # an export reads the annotations file: it is an input too
+        refuse_input_as_output(path, [*inputs, out_path], option="--export", folders=[index_dir])
     if export:
-        session = Session.open(file, out)
-        for path in export:
-            _export(session, Path(path))
+        with lock_annotations(out_path, writer=False):  # not while a session is changing the file
+            session = Session.open(file, out_path)
+            for path in export:
+                _export(session, Path(path))
         return
     keymap = load_keymap(keys)
-    out_path = Path(out) if out else default_out_path(Path(file))
     Session.open(file, out_path)  # an unreadable input or annotations file: one line, before the interface
-    from .config import load_config
+    # one session at a time on an annotations file (the last save would win): a second one is refused
+    # here, in one line, before any model loads; the app's session reads the file again under the lock
+    lock = lock_annotations(out_path, writer=True)
+    try:
+        from .config import load_config
 
-    load_config(models)
-    initial = None
-    if labels:
-        from .schema import parse_labels
+        load_config(models)
+        initial = None
+        if labels:
+            from .schema import parse_labels
 
-        initial = list(parse_labels(labels).labels)
-    factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
-                             index=index, pool=pool, only=only, overrides=overrides)
-    from .tui.app import AnnotateApp
+            initial = list(parse_labels(labels).labels)
+        factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
+                                 index=index, pool=pool, only=only, overrides=overrides)
+        from .tui.app import AnnotateApp
 
-    app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead)
-    app.run()
+        app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead,
+                          lock=lock)
+        app.run()
+    finally:
+        lock.release()  # (a session that moved its annotations elsewhere gives back its new lock itself)
     if app.fatal is not None:
         raise app.fatal
 

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..errors import UserError
+from ..file_lock import FileLock
 from ..pipeline.stages import SentenceInput
 from . import suggester as ev
 from .help_screen import HelpScreen
@@ -71,8 +72,9 @@ class AnnotateApp(App[str | None]):
 
     def __init__(self, input_path: str | Path, out_path: str | Path | None = None, *,
                  tagger_factory: Callable | None = None, keymap: dict[str, str] | None = None,
-                 labels: list[str] | None = None, ahead: int = 3) -> None:
+                 labels: list[str] | None = None, ahead: int = 3, lock: FileLock | None = None) -> None:
         super().__init__()
+        self.lock = lock  # the annotations file's lock, taken by the caller; the session carries it along
         self.input_path = Path(input_path)
         self.out_path = Path(out_path) if out_path else None
         self.tagger_factory = tagger_factory
@@ -97,6 +99,7 @@ class AnnotateApp(App[str | None]):
     def on_mount(self) -> None:
         try:
             self.session = Session.open(self.input_path, self.out_path)
+            self.session.lock = self.lock
         except UserError as exc:
             self.fatal = exc
             self.push_screen(MessageScreen("el4ner-local annotate cannot start", exc.message, exc.fix))
@@ -125,6 +128,8 @@ class AnnotateApp(App[str | None]):
         # Python waits for it at exit
         if self.suggester is not None:
             self.suggester.stop()
+        if self.session is not None:  # the file it moved to, if it moved (run_annotate frees the first)
+            self.session.release_lock()
 
     def _tick(self) -> None:
         if self._computing_since is not None and self.main is not None:

@@ -15,6 +15,9 @@ Files (all beside the annotations file, `--out`, by default `NAME.annotations.js
     NAME.annotations.session/   state.json (the cursor, the input's sha256), suggestions.jsonl (every
                                 model record computed, appended, so a restart does not recompute them) and,
                                 when the session keeps its own demonstration index, index/.
+    .NAME.annotations.jsonl.lock  while a session (or an export) uses the annotations file: its lock,
+                                with the holder's PID, so a second session on the file is refused
+                                (`lock_annotations`); removed when the session ends.
 
 A save that fails (full disk, read-only path) never loses a decision: the state stays in memory,
 `save_error` says why, and the next change, `save()` or `relocate()` writes everything.
@@ -32,7 +35,9 @@ from pathlib import Path
 
 from ..documents import LabelledSentence, Span, make_document
 from ..durable import atomic_write
+from ..private_files import mode_beside, open_private, private_dir
 from ..errors import UserError
+from ..file_lock import FileLock
 from ..pipeline.records import Candidate, SentenceRecord
 
 TODO, PARTIAL, ACCEPTED = "todo", "in progress", "accepted"
@@ -128,8 +133,21 @@ def state_dir_for(out_path: Path) -> Path:
     return out_path.with_name(name + ".session")
 
 
+def lock_annotations(out_path: Path, *, writer: bool,
+                     fix: str = "quit that session first, or give --out another annotations file") -> FileLock:
+    """Hold the annotations file `out_path` for this process (one session at a time on it): the
+    lock file `.NAME.lock` beside it (el4ner_local/file_lock.py). UserError, one line naming the
+    holder's PID and command line, when another session holds it. A `writer` makes the folder first."""
+    if writer:
+        try:
+            private_dir(Path(out_path).parent)  # as save() would
+        except OSError:
+            pass  # the session says so itself when it cannot write there
+    return FileLock(out_path, busy="open in another annotate session", fix=fix).acquire()
+
+
 def _append_durable(path: Path, data: bytes) -> None:
-    with open(path, "ab") as f:
+    with open_private(path, "ab") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -160,6 +178,7 @@ class Session:
         self.save_error: str | None = None  # why the last save failed; None when all is on disk
         self.unsaved = False
         self.suggestions_error: str | None = None
+        self.lock: FileLock | None = None  # the annotations file's lock, when the session holds one
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -315,7 +334,7 @@ class Session:
         from ..formats.jsonl import dumps_record
 
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir, ours_from=self.state_dir)
             _append_durable(self.suggestions_path, (dumps_record(line) + "\n").encode("utf-8"))
             self.suggestions_error = None
         except OSError as exc:  # only a cache: the suggestion is kept in memory all the same
@@ -641,8 +660,8 @@ class Session:
         data = "".join(dumps_record(r) + "\n" for r in self.records()).encode("utf-8")
         self.unsaved = True
         try:
-            self.out_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.out_path, data)
+            private_dir(self.out_path.parent)  # only folders it makes are ours to set
+            atomic_write(self.out_path, data, mode_beside([self.input_path]))
         except OSError as exc:
             self.save_error = f"cannot write {self.out_path} ({_why(exc)})"
             return False
@@ -655,7 +674,7 @@ class Session:
         state = {"version": FORMAT_VERSION, "input": str(self.input_path), "input_sha256": self.input_sha256,
                  "cursor": self.cursor, "focus": self.focus}
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir, ours_from=self.state_dir)
             atomic_write(self.state_path, (json.dumps(state) + "\n").encode("utf-8"))
         except OSError as exc:
             if not self.unsaved:
@@ -668,30 +687,46 @@ class Session:
     def check_writable(self) -> bool:
         """Try the output place before any decision is made, so that a problem shows at once."""
         try:
-            self.out_path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.out_path.parent)  # only folders it makes are ours to set
             fd, tmp = tempfile.mkstemp(dir=self.out_path.parent, prefix=f".{self.out_path.name}.", suffix=".probe")
             os.close(fd)
             os.unlink(tmp)
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir, ours_from=self.state_dir)
         except OSError as exc:
             self.save_error = f"cannot write to {self.out_path.parent} ({_why(exc)})"
             return False
         return True
 
     def relocate(self, out_path: str | Path) -> bool:
-        """Save everything under another annotations path (after a failed save) and keep using it."""
+        """Save everything under another annotations path (after a failed save) and keep using it.
+        A session holding its annotations file's lock takes the new file's lock first (and keeps the
+        old path when another session holds the new one)."""
         old = self.out_path
         self.out_path = Path(out_path).expanduser()
         if self.out_path.exists() and self.out_path.is_dir():
             self.out_path = old
             self.save_error = f"{out_path}: is a directory"
             return False
+        if self.lock is not None and not self.lock.covers(self.out_path):
+            try:
+                new_lock = lock_annotations(self.out_path, writer=True, fix="quit that session first, or choose another path")
+            except UserError as exc:
+                self.out_path = old
+                self.save_error = exc.one_line()
+                return False
+            self.lock.release()
+            self.lock = new_lock
         ok = self.save()
         if ok and self.suggestions_path != state_dir_for(old) / "suggestions.jsonl":
             for sent in self.sentences:  # carry the cached suggestions along
                 if sent.record is not None:
                     self._copy_suggestion(sent)
         return ok
+
+    def release_lock(self) -> None:
+        """The session ends: give back its annotations file's lock."""
+        if self.lock is not None:
+            self.lock.release()
 
     def _copy_suggestion(self, sent: SentenceState) -> None:
         from ..formats.jsonl import dumps_record
@@ -720,7 +755,7 @@ class Session:
             rec = record_of(sent.labelled())
             rec.update({"sentence_index": sent.index, "start": sent.start, "source": self.source_name})
             lines.append(dumps_record(rec) + "\n")
-        atomic_write(Path(path), "".join(lines).encode("utf-8"))
+        atomic_write(Path(path), "".join(lines).encode("utf-8"), mode_beside([self.input_path]))
         return len(lines)
 
     def export_conll(self, path: str | Path) -> tuple[int, int]:
@@ -732,7 +767,7 @@ class Session:
         buf = io.StringIO()
         sents = [s.labelled() for s in self.accepted_sentences()]
         lost = write_conll(sents, buf)
-        atomic_write(Path(path), buf.getvalue().encode("utf-8"))
+        atomic_write(Path(path), buf.getvalue().encode("utf-8"), mode_beside([self.input_path]))
         return len(sents), lost
 
     # -- summary ------------------------------------------------------------------------------
