@@ -3,6 +3,7 @@ whole file or the new whole file, never half of one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -22,11 +23,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` atomically: a temporary file in the same directory, fsync, rename."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` by `data` atomically: a temporary file in the same directory, fsync, rename.
+    The file gets `mode` (private by default; private_files.mode_beside for an output beside an input)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode != 0o600:  # mkstemp made it 0600 whatever the umask; a failure leaves it so
+                with contextlib.suppress(OSError):
+                    os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

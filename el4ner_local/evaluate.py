@@ -44,6 +44,7 @@ from .llm.backend import StageStats, TokenStats
 from .pipeline.records import Candidate
 from .pipeline.stages import SentenceInput
 from .pipeline.votes import VoteRule, classify, decide
+from .private_files import open_private, private_dir
 
 RETRIEVAL_MODES = ("span", "sentence", "random", "none")  # "none" = zero-shot (no demonstrations)
 CACHE_VERSION = 1
@@ -94,6 +95,13 @@ def eval_dir(root: Path | None = None) -> Path:
     return Path(root) if root else cache_dir() / "eval"
 
 
+def eval_folder(name: str, root: Path | None = None) -> Path:
+    """<eval cache>/NAME ("records", "index"), made private (it holds the evaluated text): with the
+    default root, the cache root down to it are ours; a --cache DIR keeps its mode, NAME in it does not."""
+    folder = eval_dir(root) / name
+    return private_dir(folder, ours_from=folder if root else cache_dir())
+
+
 def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], None] | None = None):
     """A DemoIndex over the gold spans of a pool file, built once into <cache>/eval/index/<sha256 of the file>."""
     from .formats import read_labelled
@@ -103,7 +111,7 @@ def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], N
     if not pool.is_file():
         raise UserError(f"{pool}: no such pool file", fix="give the training split of the corpus as --pool")
     digest = file_sha256(pool)
-    target = eval_dir(root) / "index" / digest[:24]
+    target = eval_folder("index", root) / digest[:24]
     if (target / "manifest.json").exists():
         try:
             index = DemoIndex.load(target)
@@ -212,11 +220,12 @@ class RecordCache:
     def __init__(self, path: Path, description: dict | None = None):
         self.path = Path(path)
         self.entries: dict[str, dict] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, ours_from=self.path.parent)
         if description is not None:
             meta = self.path.with_suffix(".config.json")
             if not meta.exists():
-                meta.write_text(json.dumps(description, indent=1, sort_keys=True, default=list), encoding="utf-8")
+                with open_private(meta, "w", encoding="utf-8") as f:
+                    f.write(json.dumps(description, indent=1, sort_keys=True, default=list))
         if self.path.exists():
             with open(self.path, "rb") as f:
                 for line in f:
@@ -229,14 +238,14 @@ class RecordCache:
     @classmethod
     def for_tagger(cls, tagger, retrieval: str, root: Path | None = None) -> "RecordCache":
         description = config_description(tagger, retrieval)
-        return cls(eval_dir(root) / "records" / f"{config_key(description)[:32]}.jsonl", description)
+        return cls(eval_folder("records", root) / f"{config_key(description)[:32]}.jsonl", description)
 
     def get(self, text: str) -> dict | None:
         return self.entries.get(sentence_id(text))
 
     def put(self, entry: dict) -> None:
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        with open(self.path, "ab") as f:
+        with open_private(self.path, "ab") as f:
             if f.tell() and not _ends_with_newline(self.path):
                 f.write(b"\n")
             f.write(data)

@@ -83,12 +83,15 @@ class InputProgress:
         self.bar.remove_task(self.task)
 
 
-def open_output(output: Path | None, mode: str = "w"):
-    """The sink and the console for table output: the file -o names, or standard output."""
+def open_output(output: Path | None, mode: str = "w", inputs=()):
+    """The sink and the console for table output: the file -o names, or standard output. The file is
+    no more readable than the `inputs` it is made from ("-" = standard input: private)."""
     from rich.console import Console
 
+    from .private_files import mode_beside, open_private
+
     try:
-        sink = output.open(mode, encoding="utf-8", newline="") if output else sys.stdout
+        sink = open_private(output, mode, mode_beside(inputs), encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
         raise UserError(f"{output}: cannot write output ({exc.strerror})", fix="choose a writable path with -o")
     return sink, Console(file=sink) if output else Console()

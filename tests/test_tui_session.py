@@ -186,7 +186,7 @@ def test_a_full_disk_loses_no_decision(doc, monkeypatch):
     on_disk = s.out_path.read_bytes()
     real = session_mod.atomic_write
 
-    def full(path, data):
+    def full(path, data, *mode):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(session_mod, "atomic_write", full)

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from ..config import ModelSpec, cache_dir
 from ..errors import UserError
+from ..private_files import open_private, private_dir
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,9 @@ def _stamp(path: Path) -> dict:
 def _remember(spec: ModelSpec, path: Path, sha256: str) -> None:
     stamp_file = _stamp_path(spec, path)
     try:
-        stamp_file.parent.mkdir(parents=True, exist_ok=True)
-        stamp_file.write_text(json.dumps({**_stamp(path), "sha256": sha256}))
+        private_dir(stamp_file.parent, ours_from=cache_dir())
+        with open_private(stamp_file, "w", encoding="utf-8") as f:
+            f.write(json.dumps({**_stamp(path), "sha256": sha256}))
     except OSError:
         pass  # a read-only cache only costs a re-hash next time
 
@@ -121,7 +123,7 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
         log(f"{spec.name}: already present and verified at {target}")
         return target
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent, ours_from=cache_dir())
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     except OSError as exc:
         raise UserError(f"cache directory {target.parent} is not writable ({exc.strerror or exc})",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import cache_dir
 from ..errors import UserError
+from ..private_files import private_dir
 
 DEFAULT_LABELS = ("person", "location", "group", "creative-work", "corporation", "product")
 DEFAULT_POOL = Path(__file__).resolve().parent.parent / "data" / "default_pool.jsonl"
@@ -53,6 +54,8 @@ def open_default_index(path: str | Path | None = None, *, embedder=None, progres
                 progress(f"building the default demonstration index in {target} (once)")
             sentences = read_labelled(DEFAULT_POOL)
             try:
+                if path is None:  # the cache root is ours: no one else reads it
+                    private_dir(target, ours_from=cache_dir())
                 index = DemoIndex.build(sentences, target, embedder=embedder, labels=DEFAULT_LABELS, sources=["el4ner_local/data/default_pool.jsonl"],
                                         extra={"default_pool_sha256": pool_sha}, progress=progress)
             except OSError as exc:

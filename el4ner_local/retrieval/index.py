@@ -32,6 +32,7 @@ from typing import Iterable, Sequence
 from ..documents import LabelledSentence, Span, tokenize
 from ..durable import fsync_dir
 from ..errors import UserError
+from ..private_files import PRIVATE_FILE, narrow, open_private, private_dir
 from .pos_weights import PosWeights
 
 FORMAT = "el4ner-local demonstration index"
@@ -70,7 +71,7 @@ def _fsync_file(path: Path) -> None:
 
 
 def _write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
+    with open_private(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -99,7 +100,7 @@ def _locked(directory: Path, exclusive: bool):
         yield
         return
     try:
-        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     except OSError:  # read-only directory: readers go without the lock
         if exclusive:
             raise UserError(f"{directory}: cannot write to the index directory", fix="check its permissions")
@@ -278,7 +279,7 @@ class DemoIndex:
             "sources": [str(s) for s in sources],
             **(extra or {}),
         }
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path, ours_from=path)  # it holds the pool's sentences (only our files: _check_target_dir)
         with _locked(path, exclusive=True):
             pool_bytes = b"".join(_encode(s) for s in pool)
             _write_durable(path / (POOL + NEW), pool_bytes)
@@ -516,7 +517,8 @@ def _ensure_capacity(index, needed: int) -> None:
 
 
 def _save_hnsw(index, target: Path) -> None:
-    index.save_index(str(target))
+    index.save_index(str(target))  # hnswlib creates it with the umask's mode
+    narrow(target, PRIVATE_FILE)
     _fsync_file(target)
 
 
