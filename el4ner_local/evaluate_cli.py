@@ -50,7 +50,10 @@ def eval_command(
                       progress=say)
     if output:
         try:
-            output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            from .private_files import mode_beside, open_private
+
+            with open_private(output, "w", mode_beside([data, pool]), encoding="utf-8") as f:  # about the user's data: no wider than it
+                f.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise UserError(f"{output}: cannot write the report ({exc.strerror})", fix="choose a writable path with -o")
     typer.echo(format_report(report))
