@@ -1,5 +1,11 @@
 """The LLM protocol over llama-cpp-python: greedy decoding, KV-cache reuse, log-prob scoring,
-and grammar checks that test the greedy token first (a full-vocabulary check only on rejection)."""
+and grammar checks that test the greedy token first (a full-vocabulary check only on rejection).
+
+Answers are a function of the prompt alone, whatever the KV cache held before. llama.cpp's CPU
+kernels round differently for different batch shapes (a token evaluated alone, or at another row
+of a batch, gets other floats), so a prompt is always evaluated in the same segments (the
+instructions, the shared part, the question, the prefill: `_prompt_tokens`), each one batch from the end
+of the one before; the cache serves only whole segments that were cut at the same places."""
 
 from __future__ import annotations
 
@@ -85,6 +91,8 @@ class LlamaCppModel:
         self._llm = None
         self._lock = threading.RLock()
         self._formatter = None
+        self._cached_bounds: list[int] = []  # segment ends of what the cache holds (see _eval_to)
+        self._prefix_tokens: dict[str, list[int]] = {}  # tokenized prompt prefixes, for _prompt_tokens
 
     # -- loading -------------------------------------------------------------------------
     @property
@@ -149,19 +157,61 @@ class LlamaCppModel:
         return tokens
 
     # -- evaluation --------------------------------------------------------------------------
-    def _eval_to(self, tokens: list[int], stats: TokenStats) -> np.ndarray:
-        """Make the context hold exactly `tokens`, reusing the longest cached prefix;
-        return the log-softmax of the next-token logits."""
+    def _prompt_tokens(self, prompt: Prompt, prefill: str) -> tuple[list[int], list[int]]:
+        """The tokens of the rendered prompt + prefill, and where its segments end: after the
+        instructions (and the chat template's turn change), after the shared part, after the
+        question, and the end. Each end is the tokens the whole prompt has in common with the text
+        up to there tokenized alone, so the cuts are a function of the prompt and split no token."""
+        rendered = self.render(prompt)
+        text = rendered + prefill
+        tokens = self._tokens(text)
+        user = prompt.shared + prompt.question
+        cuts = []
+        start = rendered.rfind(user) if user else -1
+        if start > 0:
+            cuts += [start, start + len(prompt.shared)] if prompt.question else [start]
+        cuts.append(len(rendered))
+        bounds = set()
+        for cut in cuts:
+            if 0 < cut < len(text):
+                head = self._prefix_tokens.get(text[:cut])
+                if head is None:
+                    head = self.llm.tokenize(text[:cut].encode("utf-8"), add_bos=True, special=True)
+                    if len(self._prefix_tokens) >= 64:
+                        self._prefix_tokens.pop(next(iter(self._prefix_tokens)))
+                    self._prefix_tokens[text[:cut]] = head
+                common = 0
+                for a, b in zip(head, tokens):
+                    if a != b:
+                        break
+                    common += 1
+                if 0 < common < len(tokens):
+                    bounds.add(common)
+        return tokens, sorted(bounds) + [len(tokens)]
+
+    def _eval_to(self, tokens: list[int], bounds: list[int], stats: TokenStats) -> np.ndarray:
+        """Make the context hold exactly `tokens`, evaluated segment by segment (`bounds`, each
+        segment one batch), reusing the cached segments that end where these do and hold the same
+        tokens; return the log-softmax of the next-token logits. The last segment is always
+        evaluated, for its logits. So the KV state and the logits depend on the prompt alone.
+        All evaluation goes through here (or resets `_cached_bounds`)."""
         llm = self.llm
         cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        limit = min(len(cached), len(tokens) - 1)  # the last token is always evaluated, for its logits
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
-        llm.n_tokens = common
-        llm.eval(tokens[common:])
-        stats.reused += common
-        stats.evaluated += len(tokens) - common
+        start = 0
+        for i, end in enumerate(bounds[:-1]):
+            if (i >= len(self._cached_bounds) or self._cached_bounds[i] != end or end > len(cached)
+                    or list(cached[start:end]) != tokens[start:end]):
+                break
+            start = end
+        stats.reused += start
+        stats.evaluated += len(tokens) - start
+        self._cached_bounds = [end for end in bounds if end <= start]
+        llm.n_tokens = start
+        for end in bounds:
+            if end > start:
+                llm.eval(tokens[start:end])
+                start = end
+                self._cached_bounds.append(end)
         return self._logprobs()
 
     def _logprobs(self) -> np.ndarray:
@@ -188,8 +238,8 @@ class LlamaCppModel:
         with self._lock:
             started = time.perf_counter()
             stats = TokenStats(calls=1)
-            tokens = self._tokens(self.render(prompt) + prefill)
-            logprobs = self._eval_to(tokens, stats)
+            tokens, bounds = self._prompt_tokens(prompt, prefill)
+            logprobs = self._eval_to(tokens, bounds, stats)
             checker = _Grammar(self, grammar) if grammar else None
             out: list[int] = []
             text = ""
@@ -219,6 +269,13 @@ class LlamaCppModel:
             self.stats.add(stats)
             return text
 
+    def reset(self) -> None:
+        """Forget what the KV cache holds: the next call evaluates its prompt from the start."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.reset()
+            self._cached_bounds = []
+
     def measure_speed(self, *, prompt_tokens: int = 128, generated_tokens: int = 32) -> tuple[float, float]:
         """Prompt evaluation and generation speed in tokens per second, measured apart: a fixed
         text evaluated from an empty context (no KV reuse), then `generated_tokens` greedy steps
@@ -228,7 +285,7 @@ class LlamaCppModel:
             text = "The quick brown fox jumps over the lazy dog. " * (prompt_tokens // 8 + 1)
             room = max(llm.n_ctx() - generated_tokens - 1, 1)
             tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)[: min(prompt_tokens, room)]
-            llm.reset()
+            self.reset()
             started = time.perf_counter()
             llm.eval(tokens)
             logprobs = self._logprobs()
@@ -248,8 +305,8 @@ class LlamaCppModel:
         with self._lock:
             started = time.perf_counter()
             stats = TokenStats(calls=1)
-            base = self._tokens(self.render(prompt) + prefill)
-            after = {(): self._eval_to(base, stats)}  # token prefix -> next-token log-probs
+            base, bounds = self._prompt_tokens(prompt, prefill)
+            after = {(): self._eval_to(base, bounds, stats)}  # token prefix -> next-token log-probs
             n_base = len(base)
             seqs = [tuple(self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)) for c in continuations]
             results = []
