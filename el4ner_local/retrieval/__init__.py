@@ -18,10 +18,11 @@ __all__ = ["DemoIndex", "HnswSettings", "PosWeights", "open_default_index", "def
 
 if TYPE_CHECKING:  # pragma: no cover
     from .default import default_pool_path, open_default_index
-    from .index import DemoIndex, HnswSettings
+    from .hnsw import HnswSettings
+    from .index import DemoIndex
     from .pos_weights import PosWeights
 
-_WHERE = {"DemoIndex": ".index", "HnswSettings": ".index", "PosWeights": ".pos_weights",
+_WHERE = {"DemoIndex": ".index", "HnswSettings": ".hnsw", "PosWeights": ".pos_weights",
           "open_default_index": ".default", "default_pool_path": ".default"}
 
 

@@ -29,7 +29,7 @@ def open_default_index(path: str | Path | None = None, *, embedder=None, progres
     Built into cache_dir()/index/default on first use, and rebuilt when the packaged pool, the
     embedder or the index format changed, or the cached index is damaged. Kept per process.
     """
-    from .embedder import file_sha256
+    from ..checksums import sha256_file
     from .index import DemoIndex
 
     target = Path(path) if path else default_index_dir()
@@ -38,7 +38,7 @@ def open_default_index(path: str | Path | None = None, *, embedder=None, progres
             return _OPEN[str(target)]
         if not DEFAULT_POOL.is_file():
             raise UserError(f"{DEFAULT_POOL}: the packaged default pool is missing", fix="reinstall el4ner-local")
-        pool_sha = file_sha256(DEFAULT_POOL)
+        pool_sha = sha256_file(DEFAULT_POOL)
         index = None
         if (target / "manifest.json").exists():
             try:

@@ -7,7 +7,6 @@ file) is known without importing it, so an index can be checked against it cheap
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
+from ..checksums import sha256_file
 from ..errors import UserError
 
 EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -54,22 +54,6 @@ def model_dir() -> Path:
     return path
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered for the process (keyed by path, size and mtime)."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _HASHES[key] = h.hexdigest()
-    return _HASHES[key]
-
-
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on the CPU, with a per-process cache of text -> vector."""
 
@@ -90,7 +74,7 @@ class MiniLMEmbedder:
                 dim = int(json.loads(pooling.read_text(encoding="utf-8"))["word_embedding_dimension"])
             except (OSError, ValueError, KeyError, TypeError):
                 pass
-            self._identity = EmbedderIdentity(EMBEDDER_NAME, dim, file_sha256(self.path / WEIGHTS_FILE))
+            self._identity = EmbedderIdentity(EMBEDDER_NAME, dim, sha256_file(self.path / WEIGHTS_FILE))
         return self._identity
 
     def _load(self):
