@@ -260,6 +260,14 @@ def test_write_conll_counts_spans_it_cannot_write():
     assert out.getvalue() == "Ann\tO\nLee\tB-X\nran\tI-X\n\n"
 
 
+def test_write_conll_never_moves_a_span_onto_the_tokens_inside_it():
+    text = "Ann Lee ran"
+    sentence = LabelledSentence(text, tokenize(text), [Span(0, 6, "PER")])  # "Ann Le": cuts "Lee"
+    out = io.StringIO()
+    assert write_conll([sentence], out) == 1
+    assert out.getvalue() == "Ann\tO\nLee\tO\nran\tO\n\n"  # not "Ann" alone as B-PER
+
+
 def test_write_conll_rejects_a_token_that_would_break_the_format():
     sentence = LabelledSentence("a\tb", [(0, 3)], [])
     with pytest.raises(ValueError):

@@ -16,9 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
-from el4ner_local.documents import Document, LabelledSentence, Span, bio_tags
+from el4ner_local.documents import Document, LabelledSentence, Span
 from el4ner_local.errors import UserError
 from el4ner_local.formats.text import read_utf8
+from el4ner_local.formats.tokens import aligned_bio
 
 DOCSTART = "-DOCSTART-"
 LANG_PREFIX = "en:"  # some multilingual dumps (e.g. WikiANN) prefix every token with its language
@@ -50,7 +51,7 @@ def read_conll(path: str | Path) -> list[LabelledSentence]:
         tokens = [_token(r, tag_first) for r in block]
         if strip_prefix:
             tokens = [t[len(LANG_PREFIX):] for t in tokens]
-        sentence = _sentence(tokens, [_tag(r, tag_first) for r in block], f"{path}:{block[0].line}")
+        sentence = labelled_sentence(tokens, [_tag(r, tag_first) for r in block], f"{path}:{block[0].line}")
         if sentence is not None:
             out.append(sentence)
     return out
@@ -77,15 +78,16 @@ def detect_scheme(tags: Iterable[str]) -> str:
 def write_conll(items: Iterable[LabelledSentence | Document], handle: TextIO) -> int:
     """Write `token<TAB>BIO-tag` lines, a blank line after each sentence.
 
-    Returns how many spans could not be written (not aligned to token boundaries, or overlapping
-    another span) so that callers can say so instead of losing them silently.
+    Returns how many spans could not be written (a span that does not start and end on token
+    boundaries, or overlaps another span: never moved onto the nearest tokens) so that callers can
+    say so instead of losing them silently.
     """
     lost = 0
     for tokens, spans, text in _sentences_of(items):
         if not tokens:
             continue
-        tags = bio_tags(tokens, spans)
-        lost += len(spans) - sum(tag.startswith("B-") for tag in tags)
+        tags, missed = aligned_bio(tokens, spans)
+        lost += missed
         for (start, end), tag in zip(tokens, tags):
             token = text[start:end]
             if not token.strip(" ") or any(c in token for c in "\t\r\n"):
@@ -142,21 +144,21 @@ def _match_tag(value: str) -> re.Match | None:
     return _TAG_RE.fullmatch(value)
 
 
-def _is_tag(value: str) -> bool:
+def is_tag(value: str) -> bool:
     return _match_tag(value) is not None
 
 
 def _tag_first(path: Path, rows: list[_Row]) -> bool:
     """Token first and tag last (CoNLL-2003), unless only the first column holds tags throughout."""
-    if all(_is_tag(r.fields[-1]) for r in rows):
+    if all(is_tag(r.fields[-1]) for r in rows):
         return False
-    if all(_is_tag(r.fields[0]) for r in rows):
+    if all(is_tag(r.fields[0]) for r in rows):
         return True
     # Neither column is all tags: blame the first bad value of the column that is closer to it.
-    last_hits = sum(_is_tag(r.fields[-1]) for r in rows)
-    first_hits = sum(_is_tag(r.fields[0]) for r in rows)
+    last_hits = sum(is_tag(r.fields[-1]) for r in rows)
+    first_hits = sum(is_tag(r.fields[0]) for r in rows)
     column = 0 if first_hits > last_hits else -1
-    bad = next(r for r in rows if not _is_tag(r.fields[column]))
+    bad = next(r for r in rows if not is_tag(r.fields[column]))
     raise UserError(f"{path}:{bad.line}: {bad.fields[column][:40]!r} is not a NER tag", fix=_TAG_FIX)
 
 
@@ -168,7 +170,7 @@ def _tag(row: _Row, tag_first: bool) -> str:
     return row.fields[0] if tag_first else row.fields[-1]
 
 
-def _decode(tags: list[str]) -> list[tuple[int, int, str]]:
+def decode_tags(tags: list[str]) -> list[tuple[int, int, str]]:
     """Entities as (first token, last token, label), for IOB1, IOB2 and BIOES/BILOU alike."""
     entities: list[list] = []
     open_: list | None = None  # [first, last, label] of the entity that may still grow
@@ -187,9 +189,9 @@ def _decode(tags: list[str]) -> list[tuple[int, int, str]]:
     return [tuple(e) for e in entities]
 
 
-def _sentence(tokens: list[str], tags: list[str], source: str) -> LabelledSentence | None:
+def labelled_sentence(tokens: list[str], tags: list[str], source: str) -> LabelledSentence | None:
     """Join tokens with spaces; tokens that are empty once zero-width characters go are dropped."""
-    entities = _decode(tags)  # on the original tokens, so a dropped token cannot merge or split entities
+    entities = decode_tags(tags)  # on the original tokens, so a dropped token cannot merge or split entities
     offsets: list[tuple[int, int] | None] = []
     parts: list[str] = []
     pos = 0

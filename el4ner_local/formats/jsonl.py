@@ -7,6 +7,7 @@ This is what `tag` and the annotator write. Offsets are Python str indices (code
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from el4ner_local.documents import LabelledSentence, Span, tokenize
@@ -35,28 +36,49 @@ def record_of(sentence: LabelledSentence) -> dict:
 
 def read_jsonl(path: str | Path) -> list[LabelledSentence]:
     """One LabelledSentence per non-blank line. UserError naming file:line and the fix for any bad line."""
+    return read_json_lines(path, _labelled, _FORMAT_FIX)
+
+
+def read_json_lines(path: str | Path, parse: Callable[[dict, str], LabelledSentence | None],
+                    fix: str) -> list[LabelledSentence]:
+    """`parse(object, "file:line")` of each non-blank line (None: the line holds no example, skipped).
+    Shared by the JSONL-based formats (ours, Prodigy, doccano); `fix` says how a good line looks."""
     path = Path(path)
-    out = []
+    out, seen = [], 0
     for number, line in enumerate(read_utf8(path).split("\n"), 1):
         if line.strip():
-            out.append(_parse_line(line, f"{path}:{number}"))
+            seen += 1
+            sentence = parse(json_object(line, f"{path}:{number}", fix), f"{path}:{number}")
+            if sentence is not None:
+                out.append(sentence)
+    if not seen:
+        raise UserError(f"{path}:1: no records (the file is empty)", fix=fix)
     if not out:
-        raise UserError(f"{path}:1: no records (the file is empty)", fix=_FORMAT_FIX)
+        raise UserError(f"{path}: none of its {seen} records is an accepted example", fix=fix)
     return out
 
 
-def _parse_line(line: str, where: str) -> LabelledSentence:
+def json_object(line: str, where: str, fix: str) -> dict:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})", fix=_FORMAT_FIX) from None
+        raise UserError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})", fix=fix) from None
     except RecursionError:
-        raise UserError(f"{where}: JSON nested too deeply", fix=_FORMAT_FIX) from None
+        raise UserError(f"{where}: JSON nested too deeply", fix=fix) from None
     if not isinstance(obj, dict):
-        raise UserError(f"{where}: a JSON {type(obj).__name__}, expected an object", fix=_FORMAT_FIX)
+        raise UserError(f"{where}: a JSON {type(obj).__name__}, expected an object", fix=fix)
+    return obj
+
+
+def text_of(obj: dict, where: str, fix: str) -> str:
     text = obj.get("text")
     if not isinstance(text, str):
-        raise UserError(f'{where}: no "text" string', fix=_FORMAT_FIX)
+        raise UserError(f'{where}: no "text" string', fix=fix)
+    return text
+
+
+def _labelled(obj: dict, where: str) -> LabelledSentence:
+    text = text_of(obj, where, _FORMAT_FIX)
     entities = obj.get("entities")
     if not isinstance(entities, list):
         raise UserError(f'{where}: no "entities" list', fix='add "entities": [] to a line without entities')
@@ -67,15 +89,21 @@ def _parse_line(line: str, where: str) -> LabelledSentence:
 def _span(entity, text: str, where: str) -> Span:
     if not isinstance(entity, dict):
         raise UserError(f"{where} is not an object", fix=_FORMAT_FIX)
-    start, end, label = entity.get("start"), entity.get("end"), entity.get("label")
+    return checked_span(entity.get("start"), entity.get("end"), entity.get("label"), entity.get("text"), text, where,
+                        _FORMAT_FIX, names=("start", "end", "label"))
+
+
+def checked_span(start, end, label, given, text: str, where: str, fix: str,
+                 names: tuple[str, str, str] = ("start", "end", "label")) -> Span:
+    """A Span of `text` from a record's values, or a UserError saying which value is wrong and how to
+    fix it; `given` is the record's own copy of the entity text (None if it has none), checked."""
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
-        raise UserError(f'{where}: "start" and "end" must be integers, got {start!r} and {end!r}', fix=_FORMAT_FIX)
+        raise UserError(f'{where}: "{names[0]}" and "{names[1]}" must be integers, got {start!r} and {end!r}', fix=fix)
     if not 0 <= start < end <= len(text):
         raise UserError(f"{where}: offsets {start}..{end} are outside the text (length {len(text)}) or empty",
                         fix="use 0 <= start < end <= len(text), in characters (code points)")
     if not isinstance(label, str) or not label.strip():
-        raise UserError(f'{where}: "label" must be a non-empty string, got {label!r}', fix=_FORMAT_FIX)
-    given = entity.get("text")
+        raise UserError(f'{where}: "{names[2]}" must be a non-empty string, got {label!r}', fix=fix)
     if given is not None and given != text[start:end]:
         raise UserError(f"{where}: text[{start}:{end}] is {text[start:end]!r}, not {given!r}",
                         fix=_offset_hint(text, given, start, end))
