@@ -21,14 +21,14 @@ from tmux_support import annotator_pid, kill_server, start_annotate, tmux, wait_
 
 from el4ner_local.errors import UserError
 from el4ner_local.file_lock import FileLock, lock_path_for
-from el4ner_local.tui.session import Session, lock_annotations
+from el4ner_local.tui.annotation_store import AnnotationStore, lock_annotations
 
 # takes the annotations file's lock exactly as `annotate` does, says so, holds it until its
 # standard input closes, then gives it back
 HOLDER = """
 import sys
 from pathlib import Path
-from el4ner_local.tui.session import lock_annotations
+from el4ner_local.tui.annotation_store import lock_annotations
 lock = lock_annotations(Path(sys.argv[1]), writer=True)
 print("held", flush=True)
 sys.stdin.read()
@@ -40,7 +40,7 @@ TRY = """
 import sys
 from pathlib import Path
 from el4ner_local.errors import UserError
-from el4ner_local.tui.session import lock_annotations
+from el4ner_local.tui.annotation_store import lock_annotations
 try:
     lock_annotations(Path(sys.argv[1]), writer=True).release()
 except UserError as exc:
@@ -58,12 +58,13 @@ def annotated(tmp_path) -> tuple[Path, Path]:
     """An input with one accepted sentence saved: (the input, its annotations file)."""
     doc = tmp_path / "notes.txt"
     doc.write_text(TEXT, encoding="utf-8")
-    s = Session.open(doc)
+    store = AnnotationStore.open(doc)
+    s = store.state
     for i, rec in default_records().items():
         s.set_suggestions(i, rec, DEFAULT_MODELS)
     s.set_labels(["person"])
     s.accept_sentence()
-    return doc, s.out_path
+    return doc, store.out_path
 
 
 class Holder:
@@ -223,7 +224,7 @@ def test_a_holder_that_has_not_written_its_pid_yet_is_not_reported_as_the_dead_o
 
 def test_relocating_moves_the_lock_and_a_held_destination_is_refused(tmp_path):
     doc, ann = annotated(tmp_path)
-    s = Session.open(doc, ann)
+    s = AnnotationStore.open(doc, ann)
     s.lock = lock_annotations(ann, writer=True)
     assert pid_in(lock_path_for(ann)) == os.getpid()
     assert try_lock(tmp_path, ann).returncode == 3  # held by us, seen from another process
@@ -282,9 +283,9 @@ def test_save_as_in_the_annotator_moves_the_lock_and_quitting_gives_it_back(tmp_
         async with app.run_test(size=(110, 34)) as pilot:
             await save_as(pilot, app, held)
             await shows(pilot, app, f"process {holder.pid}")
-            assert app.session.out_path == ann and app.session.lock is lock and lock.held
+            assert app.store.out_path == ann and app.store.lock is lock and lock.held
             await save_as(pilot, app, free)
-            await until(pilot, lambda: app.session.out_path == free)
+            await until(pilot, lambda: app.store.out_path == free)
             assert not lock.held and not lock_path_for(ann).exists()
             assert pid_in(lock_path_for(free)) == os.getpid()
             await pilot.press("q")
@@ -296,7 +297,7 @@ def test_save_as_in_the_annotator_moves_the_lock_and_quitting_gives_it_back(tmp_
     finally:
         holder.finish()
     assert app.return_code == 0
-    assert not lock_path_for(free).exists() and not app.session.lock.held
+    assert not lock_path_for(free).exists() and not app.store.lock.held
     assert [json.loads(line)["status"] for line in free.read_text().splitlines()] == ["accepted"]
 
 
@@ -336,7 +337,7 @@ def test_an_export_from_a_read_only_folder_needs_no_lock(tmp_path):
 # suggestions, as when the models fail)
 NO_MODELS = """
 import sys
-import el4ner_local.annotate_command as ac
+import el4ner_local.commands.annotate as ac
 from el4ner_local.errors import UserError
 def no_models(**kwargs):
     def load(progress):

@@ -7,7 +7,7 @@ import sys
 
 from tmux_support import kill_server, start_annotate, tmux, wait_for
 
-from el4ner_local.tui.session import ACCEPTED
+from el4ner_local.tui.annotation_state import ACCEPTED
 
 # Runs the real CLI in a child process whose socket module refuses AF_INET/AF_INET6 sockets.
 BLOCKER = """

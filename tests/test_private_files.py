@@ -115,7 +115,7 @@ def test_open_private_creates_exactly_and_only_narrows(tmp_path):
 def test_index_build_and_add_write_a_private_index(tmp_path):
     from el4ner_local.formats import read_labelled
     from el4ner_local.retrieval import DemoIndex
-    from el4ner_local.retrieval.cli import index_app
+    from el4ner_local.commands.index import index_app
 
     work = user_folder(tmp_path / "work")
     pool = text_file(work / "pool.conll", 0o644, POOL_CONLL)
@@ -158,7 +158,7 @@ def test_default_index_tightens_an_existing_cache_root(cache):
 
 
 def test_eval_record_cache_and_pool_index_are_private(cache, tmp_path):
-    from el4ner_local.evaluate import RecordCache, eval_folder, pool_index
+    from el4ner_local.evaluation.cache import RecordCache, eval_folder, pool_index
 
     entry = {"id": "abc", "text": "Ada Lovelace met Charles Babbage in London.", "record": {}}
     records = RecordCache(eval_folder("records") / "run.jsonl", {"settings": "x"})
@@ -178,29 +178,30 @@ def test_eval_record_cache_and_pool_index_are_private(cache, tmp_path):
 
 @pytest.mark.parametrize("perms", [0o640, 0o600], ids=["0640", "0600"])
 def test_the_annotators_files_follow_the_input_and_its_state_is_private(tmp_path, perms):
-    from el4ner_local.annotate_command import session_index
-    from el4ner_local.tui.session import Session
+    from el4ner_local.commands.annotate import session_index
+    from el4ner_local.tui.annotation_store import AnnotationStore
     from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
 
     work = user_folder(tmp_path / "work")
     doc = text_file(work / "notes.txt", perms, TEXT)
     old = doc.with_name("notes.annotations.jsonl")  # an older, wider annotations file is narrowed
-    s = Session.open(doc)
+    store = AnnotationStore.open(doc)
+    s = store.state
     s.set_labels(LABELS)
     for i, rec in default_records().items():
         s.set_suggestions(i, rec, DEFAULT_MODELS)
     s.accept_sentence()
-    assert s.save() and s.save_state()
+    assert store.save() and store.save_state()
     os.chmod(old, 0o644)
     s.goto(1)
     s.accept_sentence()
     pool = text_file(work / "pool.conll", 0o644, POOL_CONLL)
-    session_index(s.state_dir / "index", pool, lambda message: None)
-    s.export_jsonl(work / "gold.jsonl")
-    s.export_conll(work / "gold.conll")
+    session_index(store.state_dir / "index", pool, lambda message: None)
+    store.export_jsonl(work / "gold.jsonl")
+    store.export_conll(work / "gold.conll")
 
-    assert assert_private(s.state_dir) >= 6  # state.json, suggestions.jsonl, the index's files
-    assert {p.name for p in s.state_dir.iterdir()} >= {"state.json", "suggestions.jsonl", "index"}
+    assert assert_private(store.state_dir) >= 6  # state.json, suggestions.jsonl, the index's files
+    assert {p.name for p in store.state_dir.iterdir()} >= {"state.json", "suggestions.jsonl", "index"}
     for output in (old, work / "gold.jsonl", work / "gold.conll"):
         assert mode(output) == perms, (output, oct(mode(output)))
     assert json.loads(old.read_text().splitlines()[0])["status"] == "accepted"
@@ -208,16 +209,16 @@ def test_the_annotators_files_follow_the_input_and_its_state_is_private(tmp_path
 
 
 def test_an_annotations_file_in_a_new_folder_gets_a_private_folder(tmp_path):
-    from el4ner_local.tui.session import Session
+    from el4ner_local.tui.annotation_store import AnnotationStore
 
     work = user_folder(tmp_path / "work")
     doc = text_file(work / "notes.txt", 0o644)
-    s = Session.open(doc, work / "new" / "notes.jsonl")
-    s.accept_sentence()
-    assert s.save()
+    store = AnnotationStore.open(doc, work / "new" / "notes.jsonl")
+    store.state.accept_sentence()
+    assert store.save()
     assert mode(work) == 0o755
     assert mode(work / "new") == 0o700 and mode(work / "new" / "notes.jsonl") == 0o644
-    assert_private(s.state_dir)
+    assert_private(store.state_dir)
 
 
 @pytest.mark.slow

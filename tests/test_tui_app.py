@@ -11,14 +11,16 @@ import os
 
 import pytest
 
-from el4ner_local.tui import session as session_mod
+from el4ner_local.tui import annotation_store as store_mod
+from el4ner_local.tui import suggester as sg
+from el4ner_local.tui.annotation_state import ACCEPTED
+from el4ner_local.tui.annotation_store import AnnotationStore
 from el4ner_local.tui.app import AnnotateApp, MainScreen
 from el4ner_local.tui.help_screen import HelpScreen
 from el4ner_local.tui.message_screen import MessageScreen
 from el4ner_local.tui.quit_screen import QuitScreen
 from el4ner_local.tui.save_as_screen import SaveAsScreen
 from el4ner_local.tui.sentence_view import SentenceView
-from el4ner_local.tui.session import ACCEPTED, Session
 from el4ner_local.tui.span_list import SpanList
 from el4ner_local.tui.label_bar import LabelBar
 from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, unwritable_dir, until
@@ -35,10 +37,10 @@ def doc(tmp_path):
 
 def with_suggestions(doc, out=None):
     """Compute nothing: store hand-made model records in the session's cache, as a run would."""
-    s = Session.open(doc, out)
+    store = AnnotationStore.open(doc, out)
     for i, rec in default_records().items():
-        s.set_suggestions(i, rec, DEFAULT_MODELS)
-    return s
+        store.state.set_suggestions(i, rec, DEFAULT_MODELS)
+    return store
 
 
 def run(coro):
@@ -50,7 +52,7 @@ def records(path):
 
 
 def spans_of(app):
-    s = app.session
+    s = app.state
     return [(s.text[x.start:x.end], x.label, x.verdict) for x in s.current.spans]
 
 
@@ -77,7 +79,7 @@ def test_keyboard_decisions_are_saved_as_made(doc):
             assert ("met Charles", "group", "accepted") in spans_of(app)
             await pilot.press("u")
             assert ("met", "group", "accepted") in spans_of(app)
-            on_disk = records(app.session.out_path)
+            on_disk = records(app.store.out_path)
             await pilot.press("q")
         return app, on_disk
 
@@ -98,9 +100,9 @@ def test_accept_all_moves_on_and_a_restart_resumes_there(doc):
         app = AnnotateApp(doc, labels=LABELS)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("A")
-            assert app.session.cursor == 1 and app.session.sentences[0].status == ACCEPTED
+            assert app.state.cursor == 1 and app.state.sentences[0].status == ACCEPTED
             await pilot.press("g")  # the next uncertain span: "Analytical Engine" (0.62), already here
-            assert app.session.cursor == 1
+            assert app.state.cursor == 1
             await pilot.press("n", "p")
             await pilot.press("q")
 
@@ -108,7 +110,7 @@ def test_accept_all_moves_on_and_a_restart_resumes_there(doc):
         app = AnnotateApp(doc, labels=LABELS)
         async with app.run_test(size=SIZE) as pilot:
             await shows(pilot, app, "sentence 2 of 3", "Analytical Engine")
-            assert app.session.cursor == 1
+            assert app.state.cursor == 1
             await pilot.press("p")
             await shows(pilot, app, "sentence 1 of 3 · accepted")
             await pilot.press("q")
@@ -125,7 +127,7 @@ def test_mouse_focuses_selects_and_labels(doc):
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.click(SpanList, offset=(3, 3))  # below the border, third row: London
-            assert app.session.text[app.session.focused().start:app.session.focused().end] == "London"
+            assert app.state.text[app.state.focused().start:app.state.focused().end] == "London"
             view = app.screen.query_one(SentenceView)
             # the sentence is the first line of the view (no previous sentence); "in" is at column 48
             col = view.render().plain.split("\n")[0].index(" in ") + 1
@@ -192,7 +194,7 @@ def test_a_read_only_output_path_shows_at_once_and_save_elsewhere_keeps_every_de
         async with app.run_test(size=SIZE) as pilot:
             await shows(pilot, app, "NOT SAVED: cannot write to")
             await pilot.press("right", "shift+right", "s")  # no suggestions here: add a span
-            assert app.session.unsaved
+            assert app.store.unsaved
             await pilot.press("q")
             await until(pilot, lambda: isinstance(app.screen, QuitScreen))
             await pilot.press("o")
@@ -211,15 +213,15 @@ def test_a_read_only_output_path_shows_at_once_and_save_elsewhere_keeps_every_de
 
 def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatch):
     with_suggestions(doc)
-    real = session_mod.atomic_write
+    real = store_mod.atomic_write
     state = {"full": False}
 
-    def maybe_full(path, data):
+    def maybe_full(path, data, *mode):
         if state["full"]:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(path, data)
+        real(path, data, *mode)
 
-    monkeypatch.setattr(session_mod, "atomic_write", maybe_full)
+    monkeypatch.setattr(store_mod, "atomic_write", maybe_full)
 
     async def go():
         app = AnnotateApp(doc, labels=LABELS)
@@ -228,7 +230,7 @@ def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatc
             state["full"] = True
             await pilot.press("j", "r")
             await shows(pilot, app, "NOT SAVED: cannot write", "No space left on device")
-            assert [x["verdict"] for x in records(app.session.out_path)[0]["spans"]] == ["accepted"]
+            assert [x["verdict"] for x in records(app.store.out_path)[0]["spans"]] == ["accepted"]
             await pilot.press("q")  # refused: the decision is only in memory
             await until(pilot, lambda: isinstance(app.screen, QuitScreen))
             state["full"] = False  # space freed
@@ -238,7 +240,7 @@ def test_a_full_disk_mid_session_is_reported_and_nothing_is_lost(doc, monkeypatc
 
     app = run(go())
     assert app.return_code == 0
-    assert [x["verdict"] for x in records(app.session.out_path)[0]["spans"]] == ["accepted", "rejected"]
+    assert [x["verdict"] for x in records(app.store.out_path)[0]["spans"]] == ["accepted", "rejected"]
 
 
 def test_export_writes_jsonl_and_conll_beside_the_annotations(doc):
@@ -254,3 +256,39 @@ def test_export_writes_jsonl_and_conll_beside_the_annotations(doc):
     folder = doc.parent
     assert records(folder / "notes.annotations.accepted.jsonl")[0]["entities"][0]["text"] == "Ada Lovelace"
     assert (folder / "notes.annotations.conll").read_text().startswith("Ada\tB-person\nLovelace\tI-person\n")
+
+
+def test_each_model_event_reaches_its_own_handler(doc):
+    """The model thread's events are Textual messages with a handler each (a misnamed handler would
+    drop its event without a word): posted as that thread posts them, each changes what it should."""
+
+    async def go():
+        app = AnnotateApp(doc)  # no types until the models bring them
+        async with app.run_test(size=SIZE) as pilot:
+            st = app.model_status
+            app.post_message(sg.Progress("loading qwen2.5-coder-0.5b"))
+            await shows(pilot, app, "loading qwen2.5-coder-0.5b")
+            app.post_message(sg.Loaded(DEFAULT_MODELS, tuple(LABELS), None))
+            await until(pilot, lambda: st.state == "ready")
+            assert st.models == DEFAULT_MODELS and app.state.labels == list(LABELS)
+            app.post_message(sg.Computing(0))
+            await until(pilot, lambda: st.computing == 0)
+            app.post_message(sg.Suggested(0, default_records()[0], DEFAULT_MODELS, 1.5))
+            await until(pilot, lambda: app.state.sentences[0].record is not None)
+            assert st.computing is None and st.last_seconds == 1.5
+            assert spans_of(app)[0] == ("Ada Lovelace", "person", None)
+            app.post_message(sg.SuggestFailed(1, "RuntimeError: out of memory"))
+            await until(pilot, lambda: st.problems == ["sentence 2: the models failed (RuntimeError: out of memory)"])
+            app.post_message(sg.Indexed(0, None, 41, added=True))
+            await until(pilot, lambda: st.indexed_here == 1 and st.index_sentences == 41)
+            app.post_message(sg.Indexed(0, "disk full", 41))
+            await until(pilot, lambda: st.problems[-1] == "demonstration index: disk full")
+            app.post_message(sg.Computing(2))
+            await until(pilot, lambda: st.computing == 2)
+            app.post_message(sg.Idle())
+            await until(pilot, lambda: st.computing is None)
+            app.post_message(sg.LoadFailed("models.toml: no model named 'x'"))
+            await until(pilot, lambda: st.state == "failed" and st.message == "models.toml: no model named 'x'")
+            await pilot.press("q")
+
+    run(go())

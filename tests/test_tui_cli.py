@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from el4ner_local.cli import app
 from el4ner_local.errors import UserError
 from el4ner_local.formats import read_labelled
-from el4ner_local.tui.session import Session
+from el4ner_local.tui.annotation_store import AnnotationStore
 from test_tui_support import DEFAULT_MODELS, TEXT, default_records
 
 runner = CliRunner()
@@ -20,7 +20,7 @@ runner = CliRunner()
 def annotated(tmp_path):
     doc = tmp_path / "notes.txt"
     doc.write_text(TEXT, encoding="utf-8")
-    s = Session.open(doc)
+    s = AnnotationStore.open(doc).state
     for i, rec in default_records().items():
         s.set_suggestions(i, rec, DEFAULT_MODELS)
     s.set_labels(["person"])

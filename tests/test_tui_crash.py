@@ -18,7 +18,8 @@ from tmux_support import annotator_pid, kill_server, start_annotate, tmux, wait_
 
 from el4ner_local.formats import read_labelled
 from el4ner_local.retrieval import DemoIndex
-from el4ner_local.tui.session import ACCEPTED, Session
+from el4ner_local.tui.annotation_state import ACCEPTED
+from el4ner_local.tui.annotation_store import AnnotationStore
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +81,8 @@ def test_sigkill_mid_session_loses_no_saved_decision_and_a_restart_resumes(tmp_p
         text = wait_for(name, lambda t: "sentence 3 of 3" in t and "index: " in t or "EXITED" in t,
                         "the restarted annotator, back at sentence 3")
         assert "EXITED" not in text, text
-        resumed = Session.open(tmp_path / "notes.txt")
-        assert [s.status for s in resumed.sentences[:2]] == [ACCEPTED, ACCEPTED]
+        resumed = AnnotationStore.open(tmp_path / "notes.txt")
+        assert [s.status for s in resumed.state.sentences[:2]] == [ACCEPTED, ACCEPTED]
         assert resumed.records()[:2] == before
         tmux("send-keys", "-t", name, "q")
         text = wait_for(name, lambda t: "EXITED" in t, "the annotator to quit")

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from el4ner_local.tui.app import AnnotateApp
-from el4ner_local.tui.session import ACCEPTED
+from el4ner_local.tui.annotation_state import ACCEPTED
 from corpora import shared_data
 from test_tui_support import shows, until
 
@@ -46,7 +46,7 @@ def factory(index_dir):
 
 
 def span_rows(app):
-    s = app.session
+    s = app.state
     return [(s.text[x.start:x.end], x.label, x.verdict, x.origin) for x in s.current.spans]
 
 
@@ -62,11 +62,11 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
     async def first():
         app = AnnotateApp(doc, tagger_factory=factory(pool_index), ahead=0)
         async with app.run_test(size=(120, 36)) as pilot:
-            await until(pilot, lambda: app.session.sentences[0].record is not None, CAP)
+            await until(pilot, lambda: app.state.sentences[0].record is not None, CAP)
             await shows(pilot, app, MODEL, "suggestions 1/2")
-            record = app.session.sentences[0].record
+            record = app.state.sentences[0].record
             assert [c.text for c in record.candidates][:2] == ["Ada Lovelace", "Charles Babbage"], record.raw
-            labels = app.session.labels
+            labels = app.state.labels
             assert "person" in labels  # the schema comes from the index
             text = await shows(pilot, app, "votes: “Ada Lovelace”", "ensemble:")
             assert sum(MODEL in line for line in text.splitlines()) >= 2  # the status line and the votes table
@@ -107,14 +107,14 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
         async with app.run_test(size=(120, 36)) as pilot:
             # the same place and the same decisions, with the votes from the cache (nothing recomputed)
             await shows(pilot, app, "sentence 1 of 2 · in progress", "votes: “Babbage”")
-            assert span_rows(app)[app.session.focus] == ("Babbage", "person", "accepted", "person")
-            assert app.session.sentences[0].record.to_json() == record.to_json()
+            assert span_rows(app)[app.state.focus] == ("Babbage", "person", "accepted", "person")
+            assert app.state.sentences[0].record.to_json() == record.to_json()
             await until(pilot, lambda: app.model_status.state == "ready", CAP)
             await pilot.press("A")  # accept the sentence: it goes into the index, then sentence 2 is computed
-            assert app.session.cursor == 1 and app.session.sentences[0].status == ACCEPTED
-            expected = app.session.labelled_sentence(0)
+            assert app.state.cursor == 1 and app.state.sentences[0].status == ACCEPTED
+            expected = app.state.labelled_sentence(0)
             await until(pilot, lambda: app.model_status.indexed_here == 1, CAP)
-            await until(pilot, lambda: app.session.sentences[1].record is not None, CAP)
+            await until(pilot, lambda: app.state.sentences[1].record is not None, CAP)
             await pilot.press("q")
         return app, expected
 
@@ -128,14 +128,14 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
     assert {(added[0].text[s.start:s.end], s.label) for s in added[0].spans} >= {
         ("Ada Lovelace", record.candidates[0].label), ("Babbage", "person")}
     # later suggestions learn from it: sentence 2 was given the accepted sentence as a demonstration
-    assert "Ada Lovelace met Charles Babbage in London." in app.session.sentences[1].record.demonstrations
+    assert "Ada Lovelace met Charles Babbage in London." in app.state.sentences[1].record.demonstrations
     assert saved(out)[0]["status"] == ACCEPTED
 
     async def third():
         app = AnnotateApp(doc, tagger_factory=None)
         async with app.run_test(size=(120, 36)) as pilot:
             await shows(pilot, app, "sentence 2 of 2", "1 accepted")
-            assert app.session.cursor == 1
+            assert app.state.cursor == 1
             await pilot.press("q")
 
     asyncio.run(third())

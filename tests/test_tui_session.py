@@ -1,5 +1,5 @@
-"""The annotation state without the interface: decisions, undo, persistence, resume, exports, the
-key map. Model records are hand-made here (the pilot tests use real models)."""
+"""The annotation state and its store without the interface: decisions, undo, persistence, resume,
+exports, the key map. Model records are hand-made here (the pilot tests use real models)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from el4ner_local.errors import UserError
 from el4ner_local.formats import read_labelled
 from el4ner_local.tui import keys as keys_mod
-from el4ner_local.tui import session as session_mod
-from el4ner_local.tui.session import ACCEPTED, PARTIAL, TODO, Session, default_out_path, state_dir_for
+from el4ner_local.tui import annotation_store as store_mod
+from el4ner_local.tui.annotation_state import ACCEPTED, PARTIAL, TODO, AnnotationState
+from el4ner_local.tui.annotation_store import AnnotationStore, default_out_path, state_dir_for
 from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, unwritable_dir
 
 
@@ -24,30 +25,37 @@ def doc(tmp_path):
     return path
 
 
-def opened(doc, out=None, with_records=True) -> Session:
-    s = Session.open(doc, out)
+def opened(doc, out=None, with_records=True) -> AnnotationStore:
+    store = AnnotationStore.open(doc, out)
+    s = store.state
     s.set_labels(LABELS)
     if with_records:
         for i, rec in default_records().items():
             if s.sentences[i].record is None:
                 s.set_suggestions(i, rec, DEFAULT_MODELS)
-    return s
+    return store
+
+
+def sentence_states(s: AnnotationState) -> list:
+    """Each sentence's status and spans (the undecided suggestions too), as a person sees them."""
+    return [(x.status, [(sp.start, sp.end, sp.label, sp.verdict, sp.origin) for sp in x.spans]) for x in s.sentences]
 
 
 def lines(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def focus_on(s: Session, surface: str) -> None:
+def focus_on(s: AnnotationState, surface: str) -> None:
     s.focus_span(next(i for i, sp in enumerate(s.current.spans) if s.text[sp.start:sp.end] == surface))
 
 
 def test_opening_splits_sentences_and_writes_nothing_before_a_decision(doc):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     assert [x.text for x in s.sentences] == ["Ada Lovelace met Charles Babbage in London.",
                                              "She wrote notes on the Analytical Engine.", "Babbage never finished it."]
-    assert s.out_path == default_out_path(doc) == doc.with_name("notes.annotations.jsonl")
-    assert not s.out_path.exists()
+    assert store.out_path == default_out_path(doc) == doc.with_name("notes.annotations.jsonl")
+    assert not store.out_path.exists()
     assert [x.status for x in s.sentences] == [TODO] * 3
     # the model candidates come in undecided, the rejected one too
     assert [(s.text[x.start:x.end], x.verdict, x.suggested) for x in s.current.spans] == [
@@ -55,25 +63,27 @@ def test_opening_splits_sentences_and_writes_nothing_before_a_decision(doc):
 
 
 def test_each_decision_is_on_disk_at_once_and_read_labelled_reads_the_file(doc):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     focus_on(s, "Ada Lovelace")
     assert s.accept() == ""
-    assert lines(s.out_path)[0]["entities"] == [{"start": 0, "end": 12, "label": "person", "text": "Ada Lovelace"}]
+    assert lines(store.out_path)[0]["entities"] == [{"start": 0, "end": 12, "label": "person", "text": "Ada Lovelace"}]
     focus_on(s, "Charles Babbage")
     s.reject()
     focus_on(s, "London")
     s.relabel("location")  # brings a rejected candidate back, with a type
-    rec = lines(s.out_path)[0]
+    rec = lines(store.out_path)[0]
     assert rec["status"] == PARTIAL and rec["sentence_index"] == 0 and rec["start"] == 0
     assert [(x["text"], x["label"], x["verdict"], x["origin"]) for x in rec["spans"]] == [
         ("Ada Lovelace", "person", "accepted", "model"), ("Charles Babbage", "person", "rejected", "model"),
         ("London", "location", "accepted", "model")]
-    gold = read_labelled(s.out_path)
+    gold = read_labelled(store.out_path)
     assert [(gold[0].text[sp.start:sp.end], sp.label) for sp in gold[0].spans] == [("Ada Lovelace", "person"), ("London", "location")]
 
 
 def test_add_widen_shrink_and_undo(doc):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     s.goto(1)
     base = s.current.start
     start = TEXT.index("Analytical", base)
@@ -94,39 +104,42 @@ def test_add_widen_shrink_and_undo(doc):
     s.undo(), s.undo(), s.undo(), s.undo()
     assert s.undo() == "nothing to undo"
     assert [x.origin for x in s.current.spans] == ["model"]
-    assert lines(s.out_path) == []  # back to untouched: no record
+    assert lines(store.out_path) == []  # back to untouched: no record
 
 
 def test_shrinking_a_one_token_span_is_refused(doc):
-    s = opened(doc)
-    focus_on(s, "London")
-    assert "one token" in s.resize("right", False)
-    assert not s.out_path.exists()
+    store = opened(doc)
+    focus_on(store.state, "London")
+    assert "one token" in store.state.resize("right", False)
+    assert not store.out_path.exists()
 
 
 def test_accept_sentence_takes_the_models_decisions_and_undo_brings_back_the_old_state(doc):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     assert s.accept_sentence() == ""
-    rec = lines(s.out_path)[0]
+    rec = lines(store.out_path)[0]
     assert rec["status"] == ACCEPTED
     assert [(e["text"], e["label"]) for e in rec["entities"]] == [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
     assert [x["verdict"] for x in rec["spans"]] == ["accepted", "accepted", "rejected"]
     labelled = s.labelled_sentence(0)
     assert labelled.text == s.sentences[0].text and labelled.source == "notes.txt: sentence 1"
     s.undo()
-    assert s.sentences[0].status == TODO and not s.out_path.read_text().strip()
+    assert s.sentences[0].status == TODO and not store.out_path.read_text().strip()
 
 
 def test_resume_restores_decisions_cursor_focus_and_suggestions(doc):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     s.goto(1)
     s.focus_span(0)
     s.relabel("location")
     s.goto(0)
     focus_on(s, "Charles Babbage")
-    before = s.copy_state()
-    again = Session.open(doc)  # no records given: they come from the suggestions cache
-    assert again.copy_state() == before
+    reopened = AnnotationStore.open(doc)  # no records given: they come from the suggestions cache
+    again = reopened.state
+    assert sentence_states(again) == sentence_states(s)
+    assert reopened.records() == store.records()
     assert (again.cursor, again.focus) == (0, 1)
     assert all(x.record is not None for x in again.sentences[:2]) and again.sentences[2].record is None
     assert again.sentences[1].spans[0].candidate is not None  # decisions are linked to their votes again
@@ -134,26 +147,25 @@ def test_resume_restores_decisions_cursor_focus_and_suggestions(doc):
 
 
 def test_resume_without_a_state_file_goes_to_the_first_unfinished_sentence(doc):
-    s = opened(doc)
-    s.accept_sentence()
-    os.unlink(s.state_path)
-    assert Session.open(doc).cursor == 1
+    store = opened(doc)
+    store.state.accept_sentence()
+    os.unlink(store.state_path)
+    assert AnnotationStore.open(doc).state.cursor == 1
 
 
 def test_a_torn_line_of_the_suggestions_cache_is_ignored(doc):
-    s = opened(doc)
-    with open(s.suggestions_path, "ab") as f:
+    store = opened(doc)
+    with open(store.suggestions_path, "ab") as f:
         f.write(b'{"sentence_index": 2, "start": 86, "te')
-    again = Session.open(doc)
+    again = AnnotationStore.open(doc).state
     assert again.sentences[0].record is not None and again.sentences[2].record is None
 
 
 def test_annotations_of_another_text_are_refused(doc, tmp_path):
-    s = opened(doc)
-    s.accept_sentence()
+    opened(doc).state.accept_sentence()
     doc.write_text(TEXT.replace("London", "Paris"), encoding="utf-8")
     with pytest.raises(UserError, match="has changed since it was annotated"):
-        Session.open(doc)
+        AnnotationStore.open(doc)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -164,7 +176,7 @@ def test_annotations_of_another_text_are_refused(doc, tmp_path):
 def test_a_foreign_annotations_file_is_a_clear_error(doc, content, message):
     default_out_path(doc).write_bytes(content)
     with pytest.raises(UserError, match=message) as err:
-        Session.open(doc)
+        AnnotationStore.open(doc)
     assert "--out" in err.value.one_line()
 
 
@@ -173,56 +185,58 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "empty.txt").write_text("  \n")
     for name, message in [("missing.txt", "no such file"), ("bin.txt", "binary file"), ("empty.txt", "empty file")]:
         with pytest.raises(UserError, match=message):
-            Session.open(tmp_path / name)
+            AnnotationStore.open(tmp_path / name)
     with pytest.raises(UserError, match="overwrite the input"):
         (tmp_path / "a.txt").write_text("Hello there.")
-        Session.open(tmp_path / "a.txt", tmp_path / "a.txt")
+        AnnotationStore.open(tmp_path / "a.txt", tmp_path / "a.txt")
 
 
 def test_a_full_disk_loses_no_decision(doc, monkeypatch):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     focus_on(s, "Ada Lovelace")
     s.accept()
-    on_disk = s.out_path.read_bytes()
-    real = session_mod.atomic_write
+    on_disk = store.out_path.read_bytes()
+    real = store_mod.atomic_write
 
     def full(path, data, *mode):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(session_mod, "atomic_write", full)
+    monkeypatch.setattr(store_mod, "atomic_write", full)
     focus_on(s, "Charles Babbage")
     s.reject()
-    assert s.unsaved and "No space left on device" in s.save_error
-    assert s.out_path.read_bytes() == on_disk  # the previous complete version, untouched
+    assert store.unsaved and "No space left on device" in store.save_error
+    assert store.out_path.read_bytes() == on_disk  # the previous complete version, untouched
     assert s.current.spans[1].verdict == "rejected"  # kept in memory
-    monkeypatch.setattr(session_mod, "atomic_write", real)
-    assert s.save() and s.save_error is None and not s.unsaved
-    assert [x["verdict"] for x in lines(s.out_path)[0]["spans"]] == ["accepted", "rejected"]
+    monkeypatch.setattr(store_mod, "atomic_write", real)
+    assert store.save() and store.save_error is None and not store.unsaved
+    assert [x["verdict"] for x in lines(store.out_path)[0]["spans"]] == ["accepted", "rejected"]
 
 
 def test_relocate_saves_everything_elsewhere(doc, tmp_path):
-    s = opened(doc)
-    s.accept_sentence()
+    store = opened(doc)
+    store.state.accept_sentence()
     elsewhere = tmp_path / "other" / "ann.jsonl"
-    assert s.relocate(elsewhere)
+    assert store.relocate(elsewhere)
     assert lines(elsewhere)[0]["status"] == ACCEPTED
-    again = Session.open(doc, elsewhere)
+    again = AnnotationStore.open(doc, elsewhere).state
     assert again.sentences[0].status == ACCEPTED and again.sentences[0].record is not None
 
 
 def test_a_read_only_output_path_is_reported_before_any_decision(doc, tmp_path):
     ro = unwritable_dir(tmp_path)
-    s = opened(doc, ro / "ann.jsonl", with_records=False)
-    assert not s.check_writable() and "cannot write" in s.save_error
+    store = opened(doc, ro / "ann.jsonl", with_records=False)
+    s = store.state
+    assert not store.check_writable() and "cannot write" in store.save_error
     for i, rec in default_records().items():
         s.set_suggestions(i, rec, DEFAULT_MODELS)  # the cache cannot be written either: kept in memory
-    assert s.suggestions_error
+    assert store.suggestions_error and all(s.sentences[i].record is not None for i in default_records())
     s.accept_sentence()
-    assert s.unsaved and s.sentences[0].status == ACCEPTED
+    assert store.unsaved and s.sentences[0].status == ACCEPTED
 
 
 def test_next_uncertain_finds_unsure_spans_only(doc):
-    s = opened(doc)
+    s = opened(doc).state
     s.goto(2)
     assert s.next_uncertain() == ""
     assert (s.cursor, s.text[s.focused().start:s.focused().end]) == (0, "Charles Babbage")  # confidence 0.55
@@ -235,7 +249,7 @@ def test_next_uncertain_finds_unsure_spans_only(doc):
 
 
 def test_suggestions_arriving_after_a_person_added_the_same_span_are_merged(doc):
-    s = opened(doc, with_records=False)
+    s = opened(doc, with_records=False).state
     s.set_labels(LABELS)
     s.add_span(0, 12, "location")
     s.set_suggestions(0, default_records()[0], DEFAULT_MODELS)
@@ -247,25 +261,26 @@ def test_suggestions_arriving_after_a_person_added_the_same_span_are_merged(doc)
 
 
 def test_exports_hold_the_accepted_sentences_only(doc, tmp_path):
-    s = opened(doc)
+    store = opened(doc)
+    s = store.state
     s.accept_sentence()  # sentence 1, then sentence 2 left in progress
     s.goto(1)
     focus_on(s, "Analytical Engine")
     s.accept()
-    assert s.export_jsonl(tmp_path / "x.jsonl") == 1
+    assert store.export_jsonl(tmp_path / "x.jsonl") == 1
     gold = read_labelled(tmp_path / "x.jsonl")
     assert len(gold) == 1 and [gold[0].text[a.start:a.end] for a in gold[0].spans] == ["Ada Lovelace", "Charles Babbage"]
-    assert s.export_conll(tmp_path / "x.conll") == (1, 0)
+    assert store.export_conll(tmp_path / "x.conll") == (1, 0)
     conll = read_labelled(tmp_path / "x.conll")
     assert [(c.text[a.start:a.end], a.label) for c in conll for a in c.spans] == [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
     assert (tmp_path / "x.conll").read_text().splitlines()[:3] == ["Ada\tB-person", "Lovelace\tI-person", "met\tO"]
 
 
 def test_state_lives_beside_the_annotations(doc):
-    s = opened(doc)
-    s.accept_sentence()
-    assert s.state_dir == state_dir_for(s.out_path) == doc.with_name("notes.annotations.session")
-    assert sorted(p.name for p in s.state_dir.iterdir()) == ["state.json", "suggestions.jsonl"]
+    store = opened(doc)
+    store.state.accept_sentence()
+    assert store.state_dir == state_dir_for(store.out_path) == doc.with_name("notes.annotations.session")
+    assert sorted(p.name for p in store.state_dir.iterdir()) == ["state.json", "suggestions.jsonl"]
     assert not list(doc.parent.glob("*.tmp")) and not list(doc.parent.glob(".*.tmp"))
 
 
@@ -303,7 +318,7 @@ def test_user_keys_file(tmp_path, monkeypatch):
 def test_a_new_record_replaces_the_undecided_suggestions_of_the_old_one(doc):
     from test_tui_support import hand_record
 
-    s = opened(doc)
+    s = opened(doc).state
     focus_on(s, "Charles Babbage")
     s.reject()
     # other models (or another schema) computed the sentence again: London is gone, Ada is new-typed
@@ -317,7 +332,7 @@ def test_a_new_record_replaces_the_undecided_suggestions_of_the_old_one(doc):
 
 
 def test_suggestions_arriving_after_a_sentence_was_accepted_change_nothing(doc):
-    s = opened(doc, with_records=False)
+    s = opened(doc, with_records=False).state
     s.set_labels(LABELS)
     s.add_span(0, 12, "person")
     s.accept_sentence()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from el4ner_local.tui.app import AnnotateApp
-from el4ner_local.tui.session import Session
+from el4ner_local.tui.annotation_store import AnnotationStore
 from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
 
 SIZE = (110, 34)
@@ -24,7 +24,7 @@ def here(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EL4NER_KEYS", "/etc/el4ner-local/keys.toml")  # shown in the help screen
     Path("notes.txt").write_text(TEXT, encoding="utf-8")
-    s = Session.open(Path("notes.txt"))
+    s = AnnotationStore.open(Path("notes.txt")).state
     for i, rec in default_records().items():
         s.set_suggestions(i, rec, DEFAULT_MODELS)
     return tmp_path

@@ -1,9 +1,12 @@
-"""The annotator's Textual app: renders a `Session` and dispatches keys, clicks and model events to it.
+"""The annotator's Textual app: renders an `AnnotationState` and dispatches keys, clicks and model
+events to it; its `AnnotationStore` saves every change.
 
     AnnotateApp(input_path, out_path, tagger_factory=..., keymap=...).run()
 
 `tagger_factory(progress)` returns a loaded `Tagger` (it runs in a background thread); None runs
-without models, on the suggestions saved earlier. All annotation logic lives in `session.py`.
+without models, on the suggestions saved earlier. All annotation logic lives in `annotation_state.py`,
+all file work in `annotation_store.py`. Over ~400 lines because Textual wants every action, click and
+model-event handler on the App; each is a few lines of dispatch.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
@@ -25,6 +27,8 @@ from ..errors import UserError
 from ..file_lock import FileLock
 from ..pipeline.stages import SentenceInput
 from . import suggester as ev
+from .annotation_state import ACCEPTED, AnnotationState
+from .annotation_store import AnnotationStore
 from .help_screen import HelpScreen
 from .keys import COMMANDS, effective_keys
 from .label_bar import LabelBar
@@ -32,16 +36,9 @@ from .message_screen import MessageScreen
 from .quit_screen import QuitScreen
 from .save_as_screen import SaveAsScreen
 from .sentence_view import SentenceView
-from .session import ACCEPTED, Session
 from .span_list import SpanList
 from .status_bar import ModelStatus, StatusBar
 from .votes_panel import VotesPanel
-
-
-class ModelEvent(Message):
-    def __init__(self, event) -> None:
-        super().__init__()
-        self.event = event
 
 
 class MainScreen(Screen):
@@ -74,14 +71,15 @@ class AnnotateApp(App[str | None]):
                  tagger_factory: Callable | None = None, keymap: dict[str, str] | None = None,
                  labels: list[str] | None = None, ahead: int = 3, lock: FileLock | None = None) -> None:
         super().__init__()
-        self.lock = lock  # the annotations file's lock, taken by the caller; the session carries it along
+        self.lock = lock  # the annotations file's lock, taken by the caller; the store carries it along
         self.input_path = Path(input_path)
         self.out_path = Path(out_path) if out_path else None
         self.tagger_factory = tagger_factory
         self.keymap = dict(keymap or {})
         self.initial_labels = list(labels or [])
         self.ahead = max(0, ahead)
-        self.session: Session | None = None
+        self.store: AnnotationStore | None = None  # the files; None until opened (or when they cannot be)
+        self.state: AnnotationState | None = None  # what is shown and decided: self.store.state
         self.suggester: ev.Suggester | None = None
         self.model_status = ModelStatus(state="off" if tagger_factory is None else "loading")
         self.selection: tuple[int, int] | None = None  # (anchor, head) token indexes of the current sentence
@@ -98,23 +96,24 @@ class AnnotateApp(App[str | None]):
 
     def on_mount(self) -> None:
         try:
-            self.session = Session.open(self.input_path, self.out_path)
-            self.session.lock = self.lock
+            self.store = AnnotationStore.open(self.input_path, self.out_path)
+            self.store.lock = self.lock
+            self.state = self.store.state
         except UserError as exc:
             self.fatal = exc
             self.push_screen(MessageScreen("el4ner-local annotate cannot start", exc.message, exc.fix))
             return
-        session = self.session
-        session.set_labels(self.initial_labels)
-        self.sub_title = f"{session.input_path.name} → {session.out_path.name}"
-        session.check_writable()
+        store = self.store
+        self.state.set_labels(self.initial_labels)
+        self.sub_title = f"{store.input_path.name} → {store.out_path.name}"
+        store.check_writable()
         self.main = MainScreen()
         self.push_screen(self.main)
-        if session.suggestions_error:
-            self.model_status.problems.append(session.suggestions_error)
+        if store.suggestions_error:
+            self.model_status.problems.append(store.suggestions_error)
         self.refresh_view()
         if self.tagger_factory is not None:
-            self.suggester = ev.Suggester(self.tagger_factory, post=lambda event: self.post_message(ModelEvent(event)))
+            self.suggester = ev.Suggester(self.tagger_factory, post=self.post_message)
             self._update_wanted()
             self._worker = self._run_models()
             self.set_interval(1.0, self._tick)
@@ -128,8 +127,8 @@ class AnnotateApp(App[str | None]):
         # Python waits for it at exit
         if self.suggester is not None:
             self.suggester.stop()
-        if self.session is not None:  # the file it moved to, if it moved (run_annotate frees the first)
-            self.session.release_lock()
+        if self.store is not None:  # the file it moved to, if it moved (run_annotate frees the first)
+            self.store.release_lock()
 
     def _tick(self) -> None:
         if self._computing_since is not None and self.main is not None:
@@ -146,41 +145,41 @@ class AnnotateApp(App[str | None]):
 
     def _selection_text(self) -> str | None:
         rng = self._selection_range()
-        if rng is None or self.session is None:
+        if rng is None or self.state is None:
             return None
-        tokens = self.session.current.tokens
-        return self.session.text[tokens[rng[0]][0] : tokens[rng[1]][1]]
+        tokens = self.state.current.tokens
+        return self.state.text[tokens[rng[0]][0] : tokens[rng[1]][1]]
 
     def refresh_view(self) -> None:
-        session = self.session
-        if session is None or self.main is None:
+        state = self.state
+        if state is None or self.main is None:
             return
         try:
-            self.main.query_one(SentenceView).show(session, self._selection_range())
-            self.main.query_one(SpanList).show(session)
-            self.main.query_one(VotesPanel).show(session, self._selection_text(), self.model_status.models)
-            self.main.query_one(LabelBar).show(session.labels)
+            self.main.query_one(SentenceView).show(state, self._selection_range())
+            self.main.query_one(SpanList).show(state)
+            self.main.query_one(VotesPanel).show(state, self._selection_text(), self.model_status.models)
+            self.main.query_one(LabelBar).show(state.labels)
         except NoMatches:  # the screen is not composed yet: its on_mount refreshes again
             return
         self._refresh_status()
 
     def _refresh_status(self) -> None:
-        session = self.session
-        if session is None or self.main is None:
+        store = self.store
+        if store is None or self.main is None:
             return
         try:
             bar = self.main.query_one(StatusBar)
         except NoMatches:
             return
-        counts = session.counts()
-        bar.show(self.model_status, counts["suggested"], len(session.sentences), session.out_path.name, session.save_error)
-        if session.save_error != self._shown_save_error:
-            if session.save_error is not None:
-                self.notify(f"{session.save_error}. Your decisions are kept in memory: ctrl+s tries again, "
+        counts = store.state.counts()
+        bar.show(self.model_status, counts["suggested"], len(store.state.sentences), store.out_path.name, store.save_error)
+        if store.save_error != self._shown_save_error:
+            if store.save_error is not None:
+                self.notify(f"{store.save_error}. Your decisions are kept in memory: ctrl+s tries again, "
                             f"ctrl+o saves them elsewhere.", title="not saved", severity="error", timeout=10)
             elif self._shown_save_error is not None:
-                self.notify(f"every decision is saved in {session.out_path}", title="saved")
-            self._shown_save_error = session.save_error
+                self.notify(f"every decision is saved in {store.out_path}", title="saved")
+            self._shown_save_error = store.save_error
 
     def _say(self, message: str) -> None:
         if message:
@@ -196,83 +195,96 @@ class AnnotateApp(App[str | None]):
     # -- model events ---------------------------------------------------------------------------
 
     def _update_wanted(self) -> None:
-        session, sugg = self.session, self.suggester
-        if session is None or sugg is None:
+        state, sugg = self.state, self.suggester
+        if state is None or sugg is None:
             return
         wanted = []
-        for i in range(session.cursor, min(len(session.sentences), session.cursor + self.ahead + 1)):
-            if session.needs_suggestions(i, sugg.models):
-                s = session.sentences[i]
+        for i in range(state.cursor, min(len(state.sentences), state.cursor + self.ahead + 1)):
+            if state.needs_suggestions(i, sugg.models):
+                s = state.sentences[i]
                 wanted.append((i, SentenceInput(s.text, s.start, s.tokens, False)))
         sugg.want(wanted)
 
     def _queue_index(self, index: int) -> None:
-        if self.suggester is not None and self.session is not None and self.session.sentences[index].status == ACCEPTED:
-            self.suggester.add_to_index(index, self.session.labelled_sentence(index))
+        if self.suggester is not None and self.state is not None and self.state.sentences[index].status == ACCEPTED:
+            self.suggester.add_to_index(index, self.state.labelled_sentence(index))
 
-    def on_model_event(self, message: ModelEvent) -> None:
-        event, st, session = message.event, self.model_status, self.session
-        if session is None:
-            return
-        if isinstance(event, ev.Progress):
-            st.state, st.message = "loading", event.message
-        elif isinstance(event, ev.Loaded):
-            st.state, st.models, st.index, st.index_sentences = "ready", event.models, event.index, event.index_sentences
-            session.set_labels(event.labels)
-            for sent in session.accepted_sentences():  # those the index lacks (a crash, an earlier failure)
-                self._queue_index(sent.index)
-            self._update_wanted()
-        elif isinstance(event, ev.LoadFailed):
-            st.state, st.message = "failed", event.message
-            self.notify(event.message, title="the models could not be loaded", severity="error", timeout=15)
-        elif isinstance(event, ev.Computing):
-            st.computing, st.computing_for = event.sentence, 0.0
-            self._computing_since = time.monotonic()
-        elif isinstance(event, ev.Suggested):
-            st.computing, st.last_seconds = None, event.seconds
-            self._computing_since = None
-            session.set_suggestions(event.sentence, event.record, event.models)
-            if session.suggestions_error and session.suggestions_error not in st.problems:
-                st.problems.append(session.suggestions_error)
-            self._update_wanted()
-        elif isinstance(event, ev.SuggestFailed):
-            st.computing = None
-            self._computing_since = None
-            st.problems.append(f"sentence {event.sentence + 1}: the models failed ({event.message})")
-            self.notify(event.message, title=f"sentence {event.sentence + 1}: no suggestions", severity="error")
-        elif isinstance(event, ev.Indexed):
-            st.index_sentences = event.index_sentences
-            if event.error:
-                st.problems.append(f"demonstration index: {event.error}")
-                self.notify(event.error, title="not added to the demonstration index", severity="warning", timeout=10)
-            elif event.added:
-                st.indexed_here += 1
-        elif isinstance(event, ev.Idle):
-            st.computing = None
-            self._computing_since = None
+    def on_model_progress(self, event: ev.Progress) -> None:
+        self.model_status.state, self.model_status.message = "loading", event.message
+        self.refresh_view()
+
+    def on_model_loaded(self, event: ev.Loaded) -> None:
+        st = self.model_status
+        st.state, st.models, st.index, st.index_sentences = "ready", event.models, event.index, event.index_sentences
+        self.state.set_labels(event.labels)
+        for sent in self.state.accepted_sentences():  # those the index lacks (a crash, an earlier failure)
+            self._queue_index(sent.index)
+        self._update_wanted()
+        self.refresh_view()
+
+    def on_model_load_failed(self, event: ev.LoadFailed) -> None:
+        self.model_status.state, self.model_status.message = "failed", event.message
+        self.notify(event.message, title="the models could not be loaded", severity="error", timeout=15)
+        self.refresh_view()
+
+    def on_model_computing(self, event: ev.Computing) -> None:
+        self.model_status.computing, self.model_status.computing_for = event.sentence, 0.0
+        self._computing_since = time.monotonic()
+        self.refresh_view()
+
+    def on_model_suggested(self, event: ev.Suggested) -> None:
+        st, store = self.model_status, self.store
+        st.computing, st.last_seconds = None, event.seconds
+        self._computing_since = None
+        self.state.set_suggestions(event.sentence, event.record, event.models)
+        if store.suggestions_error and store.suggestions_error not in st.problems:
+            st.problems.append(store.suggestions_error)
+        self._update_wanted()
+        self.refresh_view()
+
+    def on_model_suggest_failed(self, event: ev.SuggestFailed) -> None:
+        self.model_status.computing = None
+        self._computing_since = None
+        self.model_status.problems.append(f"sentence {event.sentence + 1}: the models failed ({event.message})")
+        self.notify(event.message, title=f"sentence {event.sentence + 1}: no suggestions", severity="error")
+        self.refresh_view()
+
+    def on_model_indexed(self, event: ev.Indexed) -> None:
+        st = self.model_status
+        st.index_sentences = event.index_sentences
+        if event.error:
+            st.problems.append(f"demonstration index: {event.error}")
+            self.notify(event.error, title="not added to the demonstration index", severity="warning", timeout=10)
+        elif event.added:
+            st.indexed_here += 1
+        self.refresh_view()
+
+    def on_model_idle(self, event: ev.Idle) -> None:
+        self.model_status.computing = None
+        self._computing_since = None
         self.refresh_view()
 
     # -- actions: decisions ---------------------------------------------------------------------
 
     def _can_act(self) -> bool:
-        return self.session is not None and self.main is not None and self.screen is self.main
+        return self.state is not None and self.main is not None and self.screen is self.main
 
     def action_accept(self) -> None:
         if self._can_act():
             if self.selection is not None:
                 return self.action_add_span()
-            self._after(self.session.accept())
-            self._queue_index(self.session.cursor)
+            self._after(self.state.accept())
+            self._queue_index(self.state.cursor)
 
     def action_reject(self) -> None:
         if self._can_act():
-            self._after(self.session.reject())
-            self._queue_index(self.session.cursor)
+            self._after(self.state.reject())
+            self._queue_index(self.state.cursor)
 
     def action_relabel(self, number: int) -> None:
         if not self._can_act():
             return
-        labels = self.session.labels
+        labels = self.state.labels
         if not 1 <= number <= len(labels):
             self._say(f"there is no type number {number}" + (f" (types: 1–{len(labels)})" if labels else " yet"))
             return
@@ -281,13 +293,13 @@ class AnnotateApp(App[str | None]):
         if self.selection is not None:
             self._add_selection(label)
         else:
-            self._after(self.session.relabel(label))
-        self._queue_index(self.session.cursor)
+            self._after(self.state.relabel(label))
+        self._queue_index(self.state.cursor)
 
     def _add_selection(self, label: str | None) -> None:
         rng = self._selection_range()
-        tokens = self.session.current.tokens
-        message = self.session.add_span(tokens[rng[0]][0], tokens[rng[1]][1], label)
+        tokens = self.state.current.tokens
+        message = self.state.add_span(tokens[rng[0]][0], tokens[rng[1]][1], label)
         self._after(message)
 
     def action_add_span(self) -> None:
@@ -297,20 +309,20 @@ class AnnotateApp(App[str | None]):
             self._say("select tokens first: ←/→ move, shift+←/→ extend (or click, shift-click)")
             return
         self._add_selection(self.last_label)
-        self._queue_index(self.session.cursor)
+        self._queue_index(self.state.cursor)
 
     def action_resize(self, side: str, grow: bool) -> None:
         if self._can_act():
-            self._after(self.session.resize(side, grow))
-            self._queue_index(self.session.cursor)
+            self._after(self.state.resize(side, grow))
+            self._queue_index(self.state.cursor)
 
     def action_accept_sentence(self) -> None:
         if not self._can_act():
             return
-        session = self.session
-        sent = session.current
+        state = self.state
+        sent = state.current
         pending = sent.record is None
-        message = session.accept_sentence()
+        message = state.accept_sentence()
         if message:
             return self._after(message)
         n = len(sent.entities())
@@ -318,39 +330,39 @@ class AnnotateApp(App[str | None]):
         if pending:
             note += ", before the models' suggestions came"
         self._queue_index(sent.index)
-        if sent.index + 1 < len(session.sentences):
-            session.next_sentence()
+        if sent.index + 1 < len(state.sentences):
+            state.next_sentence()
         self._after(note)
 
     def action_undo(self) -> None:
         if self._can_act():
-            self._after(self.session.undo())
+            self._after(self.state.undo())
 
     # -- actions: moving and selecting ----------------------------------------------------------
 
     def action_next_span(self) -> None:
         if self._can_act():
-            self._after(self.session.next_span())
+            self._after(self.state.next_span())
 
     def action_prev_span(self) -> None:
         if self._can_act():
-            self._after(self.session.prev_span())
+            self._after(self.state.prev_span())
 
     def action_next_sentence(self) -> None:
         if self._can_act():
-            self._after(self.session.next_sentence())
+            self._after(self.state.next_sentence())
 
     def action_prev_sentence(self) -> None:
         if self._can_act():
-            self._after(self.session.prev_sentence())
+            self._after(self.state.prev_sentence())
 
     def action_next_uncertain(self) -> None:
         if self._can_act():
-            self._after(self.session.next_uncertain())
+            self._after(self.state.next_uncertain())
 
     def _anchor_token(self) -> int:
-        sent = self.session.current
-        span = self.session.focused()
+        sent = self.state.current
+        span = self.state.focused()
         if span is not None:
             for i, (s, e) in enumerate(sent.tokens):
                 if e > span.start:
@@ -358,9 +370,9 @@ class AnnotateApp(App[str | None]):
         return 0
 
     def action_move_token(self, step: int) -> None:
-        if not self._can_act() or not self.session.current.tokens:
+        if not self._can_act() or not self.state.current.tokens:
             return
-        n = len(self.session.current.tokens)
+        n = len(self.state.current.tokens)
         if self.selection is None:
             head = self._anchor_token()
         else:
@@ -369,9 +381,9 @@ class AnnotateApp(App[str | None]):
         self._after(keep_selection=True)
 
     def action_extend_selection(self, step: int) -> None:
-        if not self._can_act() or not self.session.current.tokens:
+        if not self._can_act() or not self.state.current.tokens:
             return
-        n = len(self.session.current.tokens)
+        n = len(self.state.current.tokens)
         if self.selection is None:
             start = self._anchor_token()
             self.selection = (start, start)
@@ -386,24 +398,24 @@ class AnnotateApp(App[str | None]):
     def on_sentence_view_token_clicked(self, message: SentenceView.TokenClicked) -> None:
         if not self._can_act():
             return
-        session = self.session
+        state = self.state
         token = message.token
         if message.shift:
             anchor = self.selection[0] if self.selection is not None else self._anchor_token()
             self.selection = (anchor, token)
             return self._after(keep_selection=True)
-        s, e = session.current.tokens[token]
-        inside = [i for i, span in enumerate(session.current.spans) if span.start <= s and e <= span.end]
-        if inside and session.focus not in inside:
-            best = max(inside, key=lambda i: (session.current.spans[i].is_entity, -i))
-            session.focus_span(best)
+        s, e = state.current.tokens[token]
+        inside = [i for i, span in enumerate(state.current.spans) if span.start <= s and e <= span.end]
+        if inside and state.focus not in inside:
+            best = max(inside, key=lambda i: (state.current.spans[i].is_entity, -i))
+            state.focus_span(best)
             return self._after()
         self.selection = (token, token)
         self._after(keep_selection=True)
 
     def on_span_list_span_clicked(self, message: SpanList.SpanClicked) -> None:
         if self._can_act():
-            self.session.focus_span(message.index)
+            self.state.focus_span(message.index)
             self._after()
 
     def on_label_bar_label_clicked(self, message: LabelBar.LabelClicked) -> None:
@@ -412,36 +424,36 @@ class AnnotateApp(App[str | None]):
     # -- actions: files -------------------------------------------------------------------------
 
     def action_save(self) -> None:
-        if self.session is None:
+        if self.store is None:
             return
-        if self.session.save():
-            self._say(f"saved in {self.session.out_path}")
+        if self.store.save():
+            self._say(f"saved in {self.store.out_path}")
         self.refresh_view()
 
     def action_save_as(self) -> None:
-        if self.session is None:
+        if self.store is None:
             return
-        self.push_screen(SaveAsScreen(str(self.session.out_path), self.session.save_error), self._saved_as)
+        self.push_screen(SaveAsScreen(str(self.store.out_path), self.store.save_error), self._saved_as)
 
     def _saved_as(self, path: str | None, then_quit: bool = False) -> None:
-        if not path or self.session is None:
+        if not path or self.store is None:
             return
-        if self.session.relocate(path):
-            self.sub_title = f"{self.session.input_path.name} → {self.session.out_path.name}"
-            self._say(f"saved in {self.session.out_path}; decisions now go there")
+        if self.store.relocate(path):
+            self.sub_title = f"{self.store.input_path.name} → {self.store.out_path.name}"
+            self._say(f"saved in {self.store.out_path}; decisions now go there")
             if then_quit:
                 self.call_later(self._quit_now)
         self.refresh_view()
 
     def action_export(self) -> None:
-        if self.session is None:
+        if self.store is None:
             return
-        out = self.session.out_path
+        out = self.store.out_path
         stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
         jsonl, conll = out.with_name(stem + ".accepted.jsonl"), out.with_name(stem + ".conll")
         try:
-            n = self.session.export_jsonl(jsonl)
-            _, lost = self.session.export_conll(conll)
+            n = self.store.export_jsonl(jsonl)
+            _, lost = self.store.export_conll(conll)
         except OSError as exc:
             self.notify(f"cannot export: {exc.strerror or exc}", severity="error")
             return
@@ -449,24 +461,24 @@ class AnnotateApp(App[str | None]):
         self.notify(f"{n} accepted sentences → {jsonl.name} and {conll.name}{extra}", title="exported")
 
     def action_help(self) -> None:
-        if self.session is not None and self.screen is self.main:
-            self.push_screen(HelpScreen(effective_keys(self.keymap), self.session.labels))
+        if self.state is not None and self.screen is self.main:
+            self.push_screen(HelpScreen(effective_keys(self.keymap), self.state.labels))
 
     async def action_quit(self) -> None:
-        session = self.session
-        if self.fatal is None and session is not None and session.unsaved and not session.save():
+        store = self.store
+        if self.fatal is None and store is not None and store.unsaved and not store.save():
             self.refresh_view()
-            self.push_screen(QuitScreen(session.save_error or "the last save failed"), self._quit_choice)
+            self.push_screen(QuitScreen(store.save_error or "the last save failed"), self._quit_choice)
             return
         await self._quit_now()
 
     def _quit_choice(self, choice: str | None) -> None:
         if choice == "retry":
             self.action_save()
-            if not self.session.unsaved:
+            if not self.store.unsaved:
                 self.call_later(self._quit_now)
         elif choice == "save_as":
-            self.push_screen(SaveAsScreen(str(self.session.out_path), self.session.save_error),
+            self.push_screen(SaveAsScreen(str(self.store.out_path), self.store.save_error),
                              lambda path: self._saved_as(path, then_quit=True))
         elif choice == "quit":
             self.call_later(self._quit_now)

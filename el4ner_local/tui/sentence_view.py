@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from .colours import label_colour
-from .session import ACCEPTED, Session, SpanState
+from .annotation_state import ACCEPTED, AnnotationState, SpanState
 
 CONTEXT_CHARS = 160
 
@@ -29,32 +29,32 @@ class SentenceView(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session: Session | None = None
+        self.state: AnnotationState | None = None
         self.selection: tuple[int, int] | None = None  # token indexes, inclusive, ordered
 
-    def show(self, session: Session | None, selection: tuple[int, int] | None) -> None:
-        self.session = session
+    def show(self, state: AnnotationState | None, selection: tuple[int, int] | None) -> None:
+        self.state = state
         self.selection = selection
-        if session is not None:
-            sent = session.current
-            self.border_title = f"sentence {sent.index + 1} of {len(session.sentences)} · {sent.status}"
-            counts = session.counts()
+        if state is not None:
+            sent = state.current
+            self.border_title = f"sentence {sent.index + 1} of {len(state.sentences)} · {sent.status}"
+            counts = state.counts()
             self.border_subtitle = f"{counts[ACCEPTED]} accepted · {counts['in progress']} in progress"
         self.refresh(layout=True)
 
     def render(self) -> Text:
-        session = self.session
-        if session is None:
+        state = self.state
+        if state is None:
             return Text("opening…", style="dim")
-        sent = session.current
+        sent = state.current
         out = Text()
         if sent.index > 0:
-            prev = session.sentences[sent.index - 1].text
+            prev = state.sentences[sent.index - 1].text
             out.append(("…" + prev[-CONTEXT_CHARS:]) if len(prev) > CONTEXT_CHARS else prev, style="dim italic")
             out.append("\n\n")
-        out.append_text(self._sentence_text(session))
-        if sent.index + 1 < len(session.sentences):
-            nxt = session.sentences[sent.index + 1].text
+        out.append_text(self._sentence_text(state))
+        if sent.index + 1 < len(state.sentences):
+            nxt = state.sentences[sent.index + 1].text
             out.append("\n\n")
             out.append((nxt[:CONTEXT_CHARS] + "…") if len(nxt) > CONTEXT_CHARS else nxt, style="dim italic")
         return out
@@ -72,11 +72,11 @@ class SentenceView(Widget):
             style += Style(reverse=True, bold=True)
         return style
 
-    def _sentence_text(self, session: Session) -> Text:
-        sent = session.current
-        text = session.text
-        labels = session.labels
-        focused = session.focused()
+    def _sentence_text(self, state: AnnotationState) -> Text:
+        sent = state.current
+        text = state.text
+        labels = state.labels
+        focused = state.focused()
         # which span paints each character: the focused one, then entities, then the others
         order = sorted(sent.spans, key=lambda s: (s is focused, s.is_entity, s.verdict != "rejected"))
         painter: dict[int, SpanState] = {}

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from .colours import label_colour
-from .session import Session, SpanState
+from .annotation_state import AnnotationState, SpanState
 
 MARKS = {  # (verdict, suggested) -> mark, meaning
     ("accepted", None): ("✓", "accepted by you"),
@@ -35,27 +35,27 @@ class SpanList(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session: Session | None = None
+        self.state: AnnotationState | None = None
 
-    def show(self, session: Session | None) -> None:
-        self.session = session
-        if session is not None:
-            spans = session.current.spans
+    def show(self, state: AnnotationState | None) -> None:
+        self.state = state
+        if state is not None:
+            spans = state.current.spans
             self.border_title = f"spans ({len(spans)})"
             self.border_subtitle = "✓ yes ✗ no ? suggested · not ! unsure"
         self.refresh(layout=True)
 
     def render(self):
-        session = self.session
-        if session is None:
+        state = self.state
+        if state is None:
             return Text("")
-        sent = session.current
+        sent = state.current
         if not sent.spans:
             if sent.record is None:
                 return Text("waiting for the models…", style="dim italic")
             return Text("no spans: the models found none.\nSelect tokens (←/→, shift+→) and press s to add one.",
                         style="dim italic")
-        n_models = len(session.model_names()) or None
+        n_models = len(state.model_names()) or None
         table = Table(box=None, show_header=False, expand=True, pad_edge=False, padding=(0, 1, 0, 0))
         table.add_column("mark", no_wrap=True, width=3)
         table.add_column("span", no_wrap=True, overflow="ellipsis", ratio=1, min_width=6)
@@ -63,9 +63,9 @@ class SpanList(Widget):
         table.add_column("conf", no_wrap=True, justify="right")
         table.add_column("votes", no_wrap=True, justify="right")
         for i, span in enumerate(sent.spans):
-            focused = i == session.focus
+            focused = i == state.focus
             meta = Style(meta={"span": i}) + (Style(reverse=True) if focused else Style())
-            shown = session.text[span.start:span.end].replace("\n", " ")
+            shown = state.text[span.start:span.end].replace("\n", " ")
             if span.changed:
                 shown += " ↔"
             dim = span.verdict == "rejected" or (span.verdict is None and not span.suggested)
@@ -75,11 +75,11 @@ class SpanList(Widget):
                 votes = f"{len(cand.extracted_by)}/{n_models}" if n_models else str(len(cand.extracted_by))
             else:
                 conf, votes = "", "you" if span.origin == "person" else ""
-            unsure = session.is_uncertain(span)
+            unsure = state.is_uncertain(span)
             table.add_row(
                 Text(f"{'▶' if focused else ' '}{mark_of(span)}{'!' if unsure else ' '}", style=meta + Style(bold=True)),
                 Text(shown, style=meta + Style(strike=span.verdict == "rejected", dim=dim and not focused)),
-                Text(span.label or "—", style=meta + Style(color=label_colour(span.label, session.labels))),
+                Text(span.label or "—", style=meta + Style(color=label_colour(span.label, state.labels))),
                 Text(conf, style=meta + Style(dim=True)),
                 Text(votes, style=meta + Style(dim=True)),
             )

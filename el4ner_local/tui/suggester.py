@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from textual.message import Message
+
 from ..documents import LabelledSentence
 from ..errors import UserError
 from ..pipeline.records import SentenceRecord
@@ -26,15 +28,17 @@ class Cancelled(Exception):
 
 
 # -- events (posted to the interface) ------------------------------------------------------------
+# Textual messages: the app handles each in its own `on_model_<event>` method (namespace "model",
+# so that Idle is not Textual's own idle event).
 
 
 @dataclass
-class Progress:
+class Progress(Message, namespace="model"):
     message: str  # "loading the models", "building the demonstration index", ...
 
 
 @dataclass
-class Loaded:
+class Loaded(Message, namespace="model"):
     models: tuple[str, ...]
     labels: tuple[str, ...]
     index: str | None  # a description of the demonstration index, None when zero-shot
@@ -42,17 +46,17 @@ class Loaded:
 
 
 @dataclass
-class LoadFailed:
+class LoadFailed(Message, namespace="model"):
     message: str
 
 
 @dataclass
-class Computing:
+class Computing(Message, namespace="model"):
     sentence: int
 
 
 @dataclass
-class Suggested:
+class Suggested(Message, namespace="model"):
     sentence: int
     record: SentenceRecord
     models: tuple[str, ...]
@@ -60,13 +64,13 @@ class Suggested:
 
 
 @dataclass
-class SuggestFailed:
+class SuggestFailed(Message, namespace="model"):
     sentence: int
     message: str
 
 
 @dataclass
-class Indexed:
+class Indexed(Message, namespace="model"):
     sentence: int
     error: str | None = None
     index_sentences: int = 0
@@ -74,7 +78,7 @@ class Indexed:
 
 
 @dataclass
-class Idle:
+class Idle(Message, namespace="model"):
     pass
 
 
@@ -133,7 +137,6 @@ class Suggester:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
-    busy: bool = False
 
     # called from the interface thread
     def want(self, wanted: list) -> None:
@@ -222,7 +225,6 @@ class Suggester:
             self._send(Indexed(job.sentence, message, len(index)))
 
     def _suggest(self, job: _Job) -> None:
-        self.busy = True
         self._send(Computing(job.sentence))
         began = time.perf_counter()
         try:
@@ -234,8 +236,6 @@ class Suggester:
                 self._failed.add(job.sentence)
             self._send(SuggestFailed(job.sentence, f"{exc.__class__.__name__}: {exc}"))
             return
-        finally:
-            self.busy = False
         with self._lock:
             self._done.add(job.sentence)
         self._send(Suggested(job.sentence, record, self.models, time.perf_counter() - began))

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from .colours import label_colour
-from .session import Session, SpanState
+from .annotation_state import AnnotationState, SpanState
 
 
 def _answer_lines(answer: str, limit: int = 2) -> str:
@@ -22,36 +22,36 @@ def _answer_lines(answer: str, limit: int = 2) -> str:
 class VotesPanel(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.session: Session | None = None
+        self.state: AnnotationState | None = None
         self.selection_text: str | None = None
         self.models: tuple[str, ...] = ()  # the loaded ensemble, when known
 
-    def show(self, session: Session | None, selection_text: str | None, models: tuple[str, ...] = ()) -> None:
-        self.session = session
+    def show(self, state: AnnotationState | None, selection_text: str | None, models: tuple[str, ...] = ()) -> None:
+        self.state = state
         self.selection_text = selection_text
         self.models = models
-        span = session.focused() if session is not None else None
+        span = state.focused() if state is not None else None
         if selection_text is not None:
             self.border_title = "new span"
         else:
-            self.border_title = (f"votes: “{session.text[span.start:span.end]}”" if span is not None else "votes")
+            self.border_title = (f"votes: “{state.text[span.start:span.end]}”" if span is not None else "votes")
         self.refresh(layout=True)
 
     def _model_names(self) -> list[str]:
-        names = list(self.session.model_names())
+        names = list(self.state.model_names())
         for name in self.models:
             if name not in names:
                 names.append(name)
         return names
 
     def render(self):
-        session = self.session
-        if session is None:
+        state = self.state
+        if state is None:
             return Text("")
-        sent = session.current
-        span = session.focused()
+        sent = state.current
+        span = state.focused()
         if self.selection_text is not None:
-            label = session.labels[0] if session.labels else "a type"
+            label = state.labels[0] if state.labels else "a type"
             return Text.assemble(("selected: ", "bold"), (f"“{self.selection_text}”", "bold"),
                                  f"\npress s to add it as {label}, or a number key 1–9 for another type; escape drops it",
                                  style="")
@@ -63,13 +63,13 @@ class VotesPanel(Widget):
             for name, answer in sent.record.raw.get("extraction", {}).items():
                 lines.append(Text.assemble((f"{name}: ", "bold"), _answer_lines(answer)))
             return Group(*lines)
-        return self._span_votes(session, span)
+        return self._span_votes(state, span)
 
-    def _span_votes(self, session: Session, span: SpanState):
-        labels = session.labels
+    def _span_votes(self, state: AnnotationState, span: SpanState):
+        labels = state.labels
         cand = span.candidate
         parts = []
-        head = Text.assemble((f"“{session.text[span.start:span.end]}”", "bold"),
+        head = Text.assemble((f"“{state.text[span.start:span.end]}”", "bold"),
                              (f"  characters {span.start}–{span.end}", "dim"))
         if span.changed and cand is not None:
             head.append(f"  (resized by you from “{cand.text}”)", Style(italic=True))
@@ -125,6 +125,6 @@ class VotesPanel(Widget):
         else:
             mine = Text.assemble(("you: ", "bold"), ("not decided yet", "dim italic"))
         parts.append(mine)
-        if session.is_uncertain(span):
+        if state.is_uncertain(span):
             parts.append(Text("! the ensemble is unsure about this span", style="#e5c07b"))
         return Group(*parts)
