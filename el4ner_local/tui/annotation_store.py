@@ -32,11 +32,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..durable import atomic_write
+from ..durable import append_durable, atomic_write
 from ..errors import UserError
 from ..file_lock import FileLock
 from ..pipeline.records import SentenceRecord
-from ..private_files import mode_beside, open_private, private_dir
+from ..private_files import mode_beside, private_dir
 from .annotation_state import STATUSES, TODO, AnnotationState, Listener, SentenceState, SpanState
 
 FORMAT_VERSION = 1
@@ -62,13 +62,6 @@ def lock_annotations(out_path: Path, *, writer: bool,
         except OSError:
             pass  # the session says so itself when it cannot write there
     return FileLock(out_path, busy="open in another annotate session", fix=fix).acquire()
-
-
-def _append_durable(path: Path, data: bytes) -> None:
-    with open_private(path, "ab") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _why(exc: OSError) -> str:
@@ -235,7 +228,7 @@ class AnnotationStore(Listener):
 
         line = {"sentence_index": sent.index, "start": sent.start, "text": sent.text,
                 "models": list(sent.record_models), "record": sent.record.to_json()}
-        _append_durable(self.suggestions_path, (dumps_record(line) + "\n").encode("utf-8"))
+        append_durable(self.suggestions_path, (dumps_record(line) + "\n").encode("utf-8"))
 
     # -- saving -------------------------------------------------------------------------------
 
