@@ -14,7 +14,7 @@ DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 PROMPT_STYLES = ("chat", "completion")
 SOURCE_KINDS = ("pypi", "hf", "path", "openai")
 TYPE_SOURCES = ("classify", "extract", "both")
-CANDIDATE_SOURCES = ("models", "words")  # stage 1: the models zero-shot (EL4NER) or word runs (no model call)
+RETRIEVAL_SPAN_SOURCES = ("models", "words")  # stage 1: the models zero-shot (EL4NER) or word runs (no model call)
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,24 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    k: int = 4
-    demo_words: int = 0  # a demonstration's sentence cut to this many words around its entities (0 = whole)
+    """The [pipeline] settings. These defaults are the one source of the pipeline's defaults: they are
+    what models.toml ships (its comments say why each was chosen; tests/test_config.py keeps the two
+    equal), and a models file that leaves a key out gets the value here. The vote rule's defaults
+    (votes.VoteRule) come from here too."""
+
+    k: int = 2
+    demo_words: int = 12  # a demonstration's sentence cut to this many words around its entities (0 = whole)
     extract_min_votes: int = 1
-    candidates: str = "models"  # where stage 1's retrieval spans come from (CANDIDATE_SOURCES)
-    zero_shot_votes: bool = True  # stage-1 (zero-shot) spans also count as extraction votes
-    type_source: str = "both"
+    retrieval_spans: str = "words"  # where stage 1's retrieval spans come from (RETRIEVAL_SPAN_SOURCES)
+    zero_shot_votes: bool = False  # stage-1 (zero-shot) spans also count as extraction votes
+    type_source: str = "extract"
     classify_threshold: float = 0.0
-    verify: bool = True
+    verify: bool = False
     verify_threshold: float = 0.5
     verifiers: tuple[str, ...] = ()
-    weights: tuple[tuple[str, float], ...] = ()  # per-model vote weights; unnamed models weigh 1
+    # per-model vote weights; unnamed models weigh 1. Uniform here: weights name models, so they belong
+    # to an ensemble (models.toml's [pipeline.weights] names its own default models)
+    weights: tuple[tuple[str, float], ...] = ()
     max_output_lines: int = 12
     max_junk_lines: int = 2  # stop an answer after this many repeated or not-in-the-sentence lines (0 = never)
     max_new_tokens: int = 160
@@ -361,6 +368,8 @@ def _parse_openai(raw: dict, name: str, fail, scope: tuple, base: Path) -> Model
 
 # Pipeline numbers: the least value that makes sense.
 _PIPELINE_MINIMUM = {"k": 0, "extract_min_votes": 1, "max_output_lines": 1, "max_new_tokens": 1}
+# Keys renamed since they were published: old name -> new name (a one-line error says which).
+_RENAMED_PIPELINE_KEYS = {"candidates": "retrieval_spans"}
 
 
 def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
@@ -370,6 +379,9 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
     allowed = {f.name: f for f in fields(PipelineSettings)}
     values = {}
     for key, value in raw.items():
+        if key in _RENAMED_PIPELINE_KEYS:
+            new_key = _RENAMED_PIPELINE_KEYS[key]
+            raise fail(key, f"renamed to {new_key}", f"write {new_key} instead, with the same value", scope)
         if key not in allowed:
             raise fail(key, "unknown key in [pipeline]", f"allowed: {', '.join(sorted(allowed))}", scope)
         default = getattr(PipelineSettings(), key)
@@ -383,8 +395,8 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
             value = float(value) if ok else value
         elif key == "type_source":
             ok, want = value in TYPE_SOURCES, " or ".join(f'"{t}"' for t in TYPE_SOURCES)
-        elif key == "candidates":
-            ok, want = value in CANDIDATE_SOURCES, " or ".join(f'"{t}"' for t in CANDIDATE_SOURCES)
+        elif key == "retrieval_spans":
+            ok, want = value in RETRIEVAL_SPAN_SOURCES, " or ".join(f'"{t}"' for t in RETRIEVAL_SPAN_SOURCES)
         elif key == "weights":
             ok = isinstance(value, dict) and all(_is_number(v) and v >= 0 for v in value.values())
             want = "a table of model name = weight (>= 0)"

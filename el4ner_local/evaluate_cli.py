@@ -31,7 +31,9 @@ def eval_command(
 
     Every sentence's records are cached on disk, keyed by the input, the settings and the model hashes:
     an interrupted run resumes, and a changed setting reruns only what it changes."""
-    from .evaluate import RETRIEVAL_MODES, evaluate, format_report
+    from .evaluation.records import RETRIEVAL_MODES
+    from .evaluation.report import format_report
+    from .evaluation.run import evaluate
 
     modes = [m.strip() for m in retrieval.split(",") if m.strip()]
     bad = [m for m in modes if m not in RETRIEVAL_MODES]

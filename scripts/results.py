@@ -37,7 +37,7 @@ OVERRIDES: dict = {}
 # extraction and no verification) on the large sample; "span-full" records every stage (classification,
 # verification) on a smaller one; "span-models" takes stage 1's retrieval spans from the models (EL4NER).
 RUNS = {"span": ("span", {}, True), "span-full": ("span", {}, False),
-        "span-models": ("span", {"candidates": "models"}, False),
+        "span-models": ("span", {"retrieval_spans": "models"}, False),
         "none": ("none", {}, True), "random": ("random", {}, True), "sentence": ("sentence", {}, True),
         # the number of demonstrations (the run equal to the default shares its records)
         "k2": ("span", {"k": 2}, True), "k4": ("span", {"k": 4}, True)}
@@ -51,10 +51,11 @@ RUN_LABELS = {"span": "span-level, word-run spans (default)", "span-full": "same
 
 def tagger_for(index, name: str, threads: int | None = None):
     """The recording tagger of one run and its record cache."""
-    from el4ner_local.evaluate import RecordCache, make_tagger
+    from el4ner_local.evaluation.cache import RecordCache
+    from el4ner_local.evaluation.records import recording_tagger
 
     mode, extra, lean = RUNS[name]
-    tagger = make_tagger(index, mode, threads=threads, overrides={**OVERRIDES, **extra}, lean=lean)
+    tagger = recording_tagger(index, mode, threads=threads, overrides={**OVERRIDES, **extra}, lean=lean)
     return tagger, RecordCache.for_tagger(tagger, mode)
 
 
@@ -80,7 +81,8 @@ def log(message: str) -> None:
 
 
 def run(args) -> None:
-    from el4ner_local.evaluate import pool_index, run_records, sample
+    from el4ner_local.evaluation.cache import pool_index
+    from el4ner_local.evaluation.records import run_records, sample
     from el4ner_local.formats import read_labelled
 
     cache: dict = {}
@@ -120,14 +122,15 @@ def pct(x) -> str:
 
 
 def prf_of(counts) -> tuple[float, float, float]:
-    from el4ner_local.evaluate import Counts
+    from el4ner_local.evaluation.scoring import Counts
 
     return Counts.prf(*counts)
 
 
 def load_corpus(corpus: str, limit: int):
     """The sample and, per retrieval mode, the recorded prefix of it."""
-    from el4ner_local.evaluate import pool_index, sample
+    from el4ner_local.evaluation.cache import pool_index
+    from el4ner_local.evaluation.records import sample
     from el4ner_local.formats import read_labelled
 
     test, pool = CORPORA[corpus]
@@ -161,18 +164,19 @@ def prf_cell(score: dict) -> str:
 
 def report(args) -> None:
     from el4ner_local.config import load_config
-    from el4ner_local.evaluate import (ablations, eval_dir, git_commit, grid_counts, rescore, rule_dict,
-                                       rule_grid, score_entries, throughput)
-    from el4ner_local.pipeline.tagger import rule_from
+    from el4ner_local.evaluation.cache import eval_dir
+    from el4ner_local.evaluation.run import git_commit
+    from el4ner_local.evaluation.scoring import ablations, rescore, rule_dict, score_entries, throughput
     from el4ner_local.pipeline.votes import VoteRule
+    from rule_grid import grid_counts, rule_grid
 
     settings = load_config(None).pipeline
-    default_rule, zs = rule_from(settings), settings.zero_shot_votes
+    default_rule, zs = VoteRule.from_settings(settings), settings.zero_shot_votes
     data = {c: load_corpus(c, args.limit) for c in CORPORA if not args.corpus or c in args.corpus}
     data = {c: d for c, d in data.items() if "span" in d["runs"]}
     members = next(iter(data.values()))["members"]
     out: dict = {"commit": git_commit(), "default_rule": rule_dict(default_rule), "zero_shot_votes": zs,
-                 "settings": {"k": settings.k, "demo_words": settings.demo_words, "candidates": settings.candidates},
+                 "settings": {"k": settings.k, "demo_words": settings.demo_words, "retrieval_spans": settings.retrieval_spans},
                  "corpora": {}}
 
     def main_of(c):
@@ -309,7 +313,7 @@ def render(out: dict, members: list[str]) -> str:
     w(f"- Commit: `{out['commit']}`")
     w("- Models: " + "; ".join(f"`{m['name']}` ({m['file']}, sha256 `{m['sha256'][:12]}...`)" for m in out["models"]))
     w(f"- Pipeline (models.toml): k = {st['k']} demonstrations cut to {st['demo_words'] or 'all'} words, stage-1 "
-      f"retrieval spans from `{st['candidates']}`; default rule: extract_min_votes {dr['extract_min_votes']}, type_source "
+      f"retrieval spans from `{st['retrieval_spans']}`; default rule: extract_min_votes {dr['extract_min_votes']}, type_source "
       f"{dr['type_source']}, classify_threshold {dr['classify_threshold']}, verify {dr['verify']}, "
       f"zero-shot votes {out['zero_shot_votes']}, weights "
       f"{', '.join(f'{m} {x}' for m, x in dr['weights'].items()) or 'uniform'}.")

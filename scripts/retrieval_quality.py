@@ -13,7 +13,7 @@ Candidate spans: the models' zero-shot spans do not exist here; these proposers 
   gold  - the query's gold entity spans (an upper bound: perfect span proposals);
   caps  - a heuristic: @mentions, #hashtags and runs of capitalised / ALL-CAPS tokens that do not
           merely start the sentence (noisy, like a weak model's proposals);
-  words - the pipeline's model-free proposer (retrieval/word_spans.py, `candidates = "words"`).
+  words - the pipeline's model-free proposer (retrieval/word_spans.py, `retrieval_spans = "words"`).
 Modes: span (SpanSim, POS-heuristic weights), span-uniform (SpanSim, all weights 1), sentence
 (cosine of sentence embeddings), random (mean over 5 seeds).
 """

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from el4ner_local.config import DEFAULT_MODELS_FILE, cache_dir, load_config, models_file
+from el4ner_local.config import DEFAULT_MODELS_FILE, PipelineSettings, cache_dir, load_config, models_file
 from el4ner_local.errors import UserError
 
 SHA = "ab" * 32
@@ -78,6 +80,30 @@ def test_default_models_file_loads_three_verified_sources():
     assert isinstance(config.pipeline.k, int) and isinstance(config.pipeline.verify, bool)
 
 
+def test_models_toml_lists_the_built_in_pipeline_defaults():
+    """PipelineSettings holds the pipeline's defaults; models.toml lists every one (with its reasons),
+    at the same value. Weights name models, so they are the default ensemble's alone: built in, uniform."""
+    raw = tomllib.loads(DEFAULT_MODELS_FILE.read_text(encoding="utf-8"))["pipeline"]
+    config = load_config(DEFAULT_MODELS_FILE)
+    default = PipelineSettings()
+    assert set(raw) == {f.name for f in fields(PipelineSettings)}
+    for key in set(raw) - {"weights"}:
+        assert getattr(config.pipeline, key) == getattr(default, key), key
+    assert default.weights == () and {m for m, _ in config.pipeline.weights} == {m.name for m in config.models}
+
+
+def test_a_pipeline_key_left_out_takes_the_built_in_default(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config.pipeline == PipelineSettings(k=2, extract_min_votes=2, classify_threshold=1.0, verifiers=("a",))
+
+
+def test_the_old_candidates_key_names_its_new_name(tmp_path):
+    text = GOOD.replace("k = 2", 'k = 2\ncandidates = "words"')
+    message = error_of(tmp_path, text)
+    assert f":{line_of(text, 'candidates =')}: key 'candidates': renamed to retrieval_spans" in message
+    assert "write retrieval_spans instead" in message
+
+
 def test_good_file_parses_every_kind_of_source(tmp_path):
     path = write(tmp_path, GOOD)
     config = load_config(path)
@@ -129,7 +155,7 @@ def test_duplicate_key_is_a_syntax_error_with_its_line(tmp_path):
     ('sha256 = "' + SHA + '"', 'sha256 = "abc"', "sha256", 'sha256 = "abc"', 0),
     ('k = 2', 'k = "two"', "k", 'k = "two"', 0),
     ('k = 2', 'verify = "yes"', "verify", 'verify = "yes"', 0),
-    ('k = 2', 'candidates = "llm"', "candidates", 'candidates = "llm"', 0),
+    ('k = 2', 'retrieval_spans = "llm"', "retrieval_spans", 'retrieval_spans = "llm"', 0),
     ('classify_threshold = 1', 'classify_threshold = 1.5', "classify_threshold", "classify_threshold = 1.5", 0),
     ('verifiers = ["a"]', 'verifiers = ["zz"]', "verifiers", 'verifiers = ["zz"]', 0),
     ('extract_min_votes = 2', 'extract_min_votes = 4', "extract_min_votes", "extract_min_votes = 4", 0),

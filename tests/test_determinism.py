@@ -29,7 +29,7 @@ def _full_method(tmp_path, default_models):
     """The default models.toml with all four stages of EL4NER on, so that generation (stages 1-2)
     and scoring (stage 3 classification, stage 4 verification) all run."""
     text = default_models.path.read_text(encoding="utf-8")
-    for key, old, new in [("candidates", '"words"', '"models"'), ("type_source", '"extract"', '"both"'),
+    for key, old, new in [("retrieval_spans", '"words"', '"models"'), ("type_source", '"extract"', '"both"'),
                           ("verify", "false", "true")]:
         text, n = re.subn(rf"^{key} = {old}", f"{key} = {new}", text, flags=re.MULTILINE)
         assert n == 1, key

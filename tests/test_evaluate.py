@@ -9,9 +9,11 @@ from dataclasses import replace
 import pytest
 
 from el4ner_local.documents import LabelledSentence, Span, tokenize
-from el4ner_local.evaluate import (Counts, RecordCache, entity_set, estimate_weights, format_report, gold_tags,
-                                   make_tagger, rescore, restrict, run_records, sample, score_entries,
-                                   seqeval_scores, sentence_id, throughput)
+from el4ner_local.evaluation.cache import RecordCache
+from el4ner_local.evaluation.records import recording_tagger, run_records, sample, sentence_id
+from el4ner_local.evaluation.report import format_report
+from el4ner_local.evaluation.scoring import (Counts, entity_set, estimate_weights, gold_tags, rescore, restrict,
+                                             score_entries, seqeval_scores, throughput)
 from el4ner_local.llm.backend import TokenStats
 from el4ner_local.pipeline.records import Candidate, SentenceRecord
 from el4ner_local.pipeline.votes import VoteRule
@@ -178,21 +180,21 @@ def fake_models():
 def test_cache_resumes_without_model_calls(tmp_path):
     gold = [S1, S2]
     llms = fake_models()
-    tagger = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    tagger = recording_tagger(None, "none", labels=["person", "location"], llms=llms)
     cache = RecordCache.for_tagger(tagger, "none", tmp_path)
     first = run_records(tagger, gold[:1], cache)  # "interrupted" after one sentence
     calls = sum(m.stats.calls for m in llms)
     assert calls > 0 and cache.path.exists()
     with open(cache.path, "a", encoding="utf-8") as f:
         f.write('{"id": "torn line')  # a write cut by a crash
-    tagger2 = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    tagger2 = recording_tagger(None, "none", labels=["person", "location"], llms=llms)
     cache2 = RecordCache.for_tagger(tagger2, "none", tmp_path)
     assert cache2.path == cache.path
     both = run_records(tagger2, gold, cache2)
     after_resume = sum(m.stats.calls for m in llms)
     assert after_resume > calls  # only the second sentence ran
     assert both[0] == first[0]
-    tagger3 = make_tagger(None, "none", labels=["person", "location"], llms=llms)
+    tagger3 = recording_tagger(None, "none", labels=["person", "location"], llms=llms)
     again = run_records(tagger3, gold, RecordCache.for_tagger(tagger3, "none", tmp_path))
     assert sum(m.stats.calls for m in llms) == after_resume  # no model call at all
     assert again == both
@@ -200,11 +202,11 @@ def test_cache_resumes_without_model_calls(tmp_path):
     assert again[0]["verified_labels"][0] == "person"
     assert set(again[0]["stats"]) >= {"2-extraction", "3-classification"}
     # a changed setting is a new configuration: a new file
-    tagger4 = make_tagger(None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")])
+    tagger4 = recording_tagger(None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")])
     assert RecordCache.for_tagger(tagger4, "none", tmp_path).path != cache.path
-    cut = make_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 0})
+    cut = recording_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 0})
     assert RecordCache.for_tagger(cut, "none", tmp_path).path != cache.path  # what the models are shown is in the key
-    score = score_entries(again, gold, VoteRule(verify=False))
+    score = score_entries(again, gold, VoteRule(type_source="both", verify=False))
     assert score["counts"]["gold"] == 4
 
 
@@ -212,7 +214,7 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     """The whole report (all four retrieval modes) with stand-in models and a stand-in embedder."""
     import numpy as np
 
-    from el4ner_local import evaluate as ev
+    from el4ner_local.evaluation.run import evaluate
     from el4ner_local.retrieval import DemoIndex
     from el4ner_local.retrieval.embedder import EmbedderIdentity
 
@@ -235,15 +237,15 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     real_build, real_load = DemoIndex.build.__func__, DemoIndex.load.__func__
     monkeypatch.setattr(DemoIndex, "build", classmethod(lambda cls, *a, **kw: real_build(cls, *a, **{**kw, "embedder": HashEmbedder()})))
     monkeypatch.setattr(DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()})))
-    report = ev.evaluate(test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c",
-                         llms=fake_models())
+    report = evaluate(test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c",
+                      llms=fake_models())
     assert set(report["runs"]) == {"span", "none", "random", "sentence"}
     assert report["runs"]["span"]["computed"] == 1 and report["runs"]["none"]["k"] == 0
     assert report["runs"]["span"]["members"]["a"]["f1"] == 1.0
     abl = report["runs"]["span"]["ablations"]
     assert any(name.startswith(("no verification", "verification (")) for name in abl)  # the default's opposite
     assert "vote at extraction (2 of 2)" in abl and "type source: classify" in abl
-    again = ev.evaluate(test, pool, limit=1, retrieval=["span"], root=tmp_path / "c", llms=fake_models())
+    again = evaluate(test, pool, limit=1, retrieval=["span"], root=tmp_path / "c", llms=fake_models())
     assert again["runs"]["span"]["cached"] == 1 and again["runs"]["span"]["computed"] == 0
     text = format_report(report)
     assert "ensemble, span retrieval" in text and "a alone" in text
@@ -261,13 +263,13 @@ def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
     data = shared_data() / "wnut17" / "emerging.test.annotated"
     gold = sample(read_labelled(data), 2, seed=0)
     labels = ["person", "location", "group", "creative-work", "corporation", "product"]
-    tagger = make_tagger(None, "none", labels=labels, only=["qwen2.5-coder-0.5b"])
+    tagger = recording_tagger(None, "none", labels=labels, only=["qwen2.5-coder-0.5b"])
     cache = RecordCache.for_tagger(tagger, "none", tmp_path)
     entries = run_records(tagger, gold, cache)
     assert len(entries) == 2 and all(e["seconds"] > 0 for e in entries)
     t = throughput(entries)
     assert t["tokens_per_sentence"]["2-extraction"]["qwen2.5-coder-0.5b"]["generated"] > 0
-    score = score_entries(entries, gold, VoteRule())
+    score = score_entries(entries, gold, VoteRule(type_source="both", verify=True))
     assert 0.0 <= score["f1"] <= 1.0 and score["counts"]["gold"] == sum(len(s.spans) for s in gold)
     calls = tagger.stats.as_dict()
     again = run_records(tagger, gold, RecordCache.for_tagger(tagger, "none", tmp_path))
@@ -305,9 +307,9 @@ def test_eval_command_is_mounted_and_checks_its_options(tmp_path):
 def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
     """Lean records (the large-sample runs) skip classification and verification; they still score
     every rule that takes types from extraction without verification, the same as full records."""
-    full_tagger = make_tagger(None, "none", labels=["person", "location"], llms=fake_models())
+    full_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=fake_models())
     lean_llms = fake_models()
-    lean_tagger = make_tagger(None, "none", labels=["person", "location"], llms=lean_llms, lean=True)
+    lean_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=lean_llms, lean=True)
     full = run_records(full_tagger, [S1, S2], RecordCache.for_tagger(full_tagger, "none", tmp_path))
     lean = run_records(lean_tagger, [S1, S2], RecordCache.for_tagger(lean_tagger, "none", tmp_path))
     assert RecordCache.for_tagger(lean_tagger, "none", tmp_path).path != RecordCache.for_tagger(full_tagger, "none", tmp_path).path
@@ -320,10 +322,27 @@ def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
             score_entries(full, [S1, S2], replace(rule, extract_min_votes=ev))
 
 
-def test_the_candidate_source_keys_span_records_only(tmp_path):
-    def path(mode, candidates):
-        tagger = make_tagger(None, mode, labels=["person"], llms=fake_models(), overrides={"candidates": candidates})
+def test_the_retrieval_span_source_keys_span_records_only(tmp_path):
+    def path(mode, source):
+        tagger = recording_tagger(None, mode, labels=["person"], llms=fake_models(), overrides={"retrieval_spans": source})
         return RecordCache.for_tagger(tagger, mode, tmp_path).path
 
     assert path("span", "words") != path("span", "models")
     assert path("random", "words") == path("random", "models")  # no stage-1 spans without span retrieval
+
+
+def test_the_cache_key_keeps_the_spelling_and_values_of_old_records():
+    """A changed key silently orphans every cached record, so the key names retrieval_spans by the name it
+    had when the first records were taken ("candidates"), and leaves out a setting added later while it
+    has the value that behaves as before it existed."""
+    from el4ner_local.evaluation.cache import config_description
+
+    def keyed(**overrides):
+        tagger = recording_tagger(None, "span", labels=["person"], llms=fake_models(), overrides=overrides)
+        return config_description(tagger, "span")["settings"]
+
+    words = keyed(retrieval_spans="words", demo_words=12, max_junk_lines=2)
+    assert (words["candidates"], words["demo_words"], words["max_junk_lines"]) == ("words", 12, 2)
+    assert "retrieval_spans" not in words
+    before = keyed(retrieval_spans="models", demo_words=0, max_junk_lines=0)
+    assert not {"candidates", "demo_words", "max_junk_lines"} & set(before)

@@ -20,7 +20,7 @@ def tagger(default_models):
 
     # the default ensemble and pool with all four stages of EL4NER: the models' zero-shot stage 1,
     # classification by every model (type_source "both") and verification
-    return Tagger.load(verify=True, type_source="both", candidates="models")
+    return Tagger.load(verify=True, type_source="both", retrieval_spans="models")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_a_span_one_model_extracted_is_rejected_by_the_others(tagged):
     sents = copy.deepcopy(tagged.sentences)
     rejected = []
     for sent in sents:
-        decide(sent.candidates, 3, VoteRule(extract_min_votes=2, verify=False))
+        decide(sent.candidates, 3, VoteRule(extract_min_votes=2, type_source="both", verify=False))
         rejected += [c for c in sent.candidates if len(c.extracted_by) == 1 and not c.accepted]
     assert rejected and all("extracted by 1 of 3 models" in c.reason for c in rejected)
 
@@ -74,7 +74,7 @@ def test_verification_drops_a_pair(tagged):
     sents = copy.deepcopy(tagged.sentences)
     dropped = []
     for sent in sents:
-        decide(sent.candidates, 3, VoteRule(verify=True, verify_threshold=0.5))
+        decide(sent.candidates, 3, VoteRule(type_source="both", verify=True, verify_threshold=0.5))
         dropped += [c for c in sent.candidates if c.reason.startswith("failed verification")]
     assert dropped
     for c in dropped:
@@ -92,7 +92,7 @@ def test_default_settings_ask_each_model_once_per_sentence(default_models):
     from el4ner_local import Tagger
 
     lean = Tagger.load()
-    assert lean.settings.candidates == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
+    assert lean.settings.retrieval_spans == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
     before = {m.name: m.stats.calls for m in lean.models}  # the models are shared with the other tests
     doc = lean(TEXT)
     calls = {m.name: m.stats.calls - before[m.name] for m in lean.models}

@@ -75,10 +75,17 @@ def test_a_tagger_of_some_models_weighs_only_their_votes():
     from types import SimpleNamespace
 
     from el4ner_local.config import PipelineSettings
-    from el4ner_local.pipeline.tagger import Tagger, rule_from
+    from el4ner_local.pipeline.tagger import Tagger
     from el4ner_local.schema import Schema
 
     settings = PipelineSettings(weights=(("a", 1.0), ("b", 0.5), ("c", 0.25)))
     tagger = Tagger([SimpleNamespace(name="a"), SimpleNamespace(name="c")], Schema(("person",)), settings)
     assert tagger.stages.rule.weights == {"a": 1.0, "c": 0.25}  # b is not in this ensemble
-    assert rule_from(settings).weights == {"a": 1.0, "b": 0.5, "c": 0.25}
+    assert VoteRule.from_settings(settings).weights == {"a": 1.0, "b": 0.5, "c": 0.25}
+
+
+def test_the_rule_defaults_are_the_pipeline_defaults():
+    from el4ner_local.config import PipelineSettings
+
+    assert VoteRule() == VoteRule.from_settings(PipelineSettings())
+    assert VoteRule.from_settings(PipelineSettings(type_source="both", verify=True)) == VoteRule(type_source="both", verify=True)

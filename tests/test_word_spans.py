@@ -1,4 +1,4 @@
-"""The model-free stage-1 proposer (`candidates = "words"`) and what the setting changes in the stages."""
+"""The model-free stage-1 proposer (`retrieval_spans = "words"`) and what the setting changes in the stages."""
 
 from dataclasses import replace
 
@@ -9,7 +9,7 @@ from el4ner_local.documents import tokenize
 from el4ner_local.llm.backend import TokenStats
 from el4ner_local.pipeline.records import SentenceRecord
 from el4ner_local.pipeline.stages import SentenceInput, Stages
-from el4ner_local.pipeline.tagger import rule_from
+from el4ner_local.pipeline.votes import VoteRule
 from el4ner_local.retrieval.word_spans import word_spans
 from el4ner_local.schema import Schema
 
@@ -57,27 +57,27 @@ class CountingLLM:
 
 def run_stages(settings: PipelineSettings):
     models = [CountingLLM("a"), CountingLLM("b")]
-    stages = Stages(models, Schema(("person", "location")), settings, rule_from(settings))
+    stages = Stages(models, Schema(("person", "location")), settings, VoteRule.from_settings(settings))
     text = "Ada Lovelace was born in London."
     sent = SentenceInput(text, 0, tokenize(text))
     record = SentenceRecord(start=0, end=len(text))
-    spans = stages.candidate_spans(sent, record)
+    spans = stages.retrieval_spans(sent, record)
     stages.run(sent, [], record)
     return models, spans, record
 
 
-def test_word_candidates_call_no_model_before_extraction():
+def test_word_retrieval_spans_call_no_model_before_extraction():
     base = PipelineSettings(verify=False, type_source="both")
-    models, found, _ = run_stages(replace(base, candidates="words"))
+    models, found, _ = run_stages(replace(base, retrieval_spans="words"))
     assert found == ["Ada Lovelace", "born", "London"]
     assert [m.calls.count("generate") for m in models] == [1, 1]  # stage 2 only
-    models, found, _ = run_stages(replace(base, candidates="models"))
+    models, found, _ = run_stages(replace(base, retrieval_spans="models"))
     assert found == ["Ada Lovelace"]
     assert [m.calls.count("generate") for m in models] == [2, 2]  # stage 1 and stage 2
 
 
 def test_classification_runs_only_when_its_votes_count():
-    base = PipelineSettings(verify=False, candidates="words")
+    base = PipelineSettings(verify=False, retrieval_spans="words")
     models, _, record = run_stages(replace(base, type_source="extract"))
     assert all("score" not in m.calls for m in models)
     assert [c.label for c in record.candidates if c.accepted] == ["person"]

@@ -77,10 +77,10 @@ class Stages:
             max_tokens=self.settings.max_new_tokens, max_lines=self.settings.max_output_lines,
             stop_on_line=lambda text: _looping(text, sent, self.settings.max_junk_lines)))
 
-    def candidate_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
-        """Stage 1: every model lists candidate spans zero-shot; their union drives retrieval.
-        With `candidates = "words"` the spans come from word runs instead, at no model call."""
-        if self.settings.candidates == "words":
+    def retrieval_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
+        """Stage 1, the spans that drive retrieval: every model lists spans zero-shot, and their union is used.
+        With `retrieval_spans = "words"` the spans come from word runs instead, at no model call."""
+        if self.settings.retrieval_spans == "words":
             record.stage1_spans = word_spans(sent.text, sent.tokens, sent.base)
             return record.stage1_spans
         shared = self.book.shared(sent.text)

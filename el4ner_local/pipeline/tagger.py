@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ..config import Config, PipelineSettings, load_config
 from ..documents import make_document
@@ -21,15 +21,6 @@ from .stages import SentenceInput, Stages
 from .votes import VoteRule
 
 
-def rule_from(settings: PipelineSettings, models: list[str] | None = None) -> VoteRule:
-    """The vote rule of the settings; with `models`, only their weights (a tagger built with some of
-    the configured models weighs their votes against each other, not against absent ones)."""
-    weights = {m: w for m, w in settings.weights if models is None or m in models}
-    return VoteRule(extract_min_votes=settings.extract_min_votes, type_source=settings.type_source,
-                    classify_threshold=settings.classify_threshold, verify=settings.verify,
-                    verify_threshold=settings.verify_threshold, weights=weights)
-
-
 class Tagger:
     def __init__(self, models: list[LLM], schema: Schema, settings: PipelineSettings, index=None,
                  retrieval_mode: str = "span"):
@@ -39,20 +30,31 @@ class Tagger:
         self.index = index
         self.retrieval_mode = retrieval_mode
         self.stats = StageStats()
-        self.stages = Stages(models, schema, settings, rule_from(settings, [m.name for m in models]))
+        self.stages = Stages(models, schema, settings, VoteRule.from_settings(settings, [m.name for m in models]))
 
     @classmethod
-    def load(cls, *, models: str | Path | None = None, labels: str | None = None, schema_file: Path | None = None,
-             index="default", only: list[str] | None = None, **overrides) -> "Tagger":
+    def load(cls, *, models: str | Path | None = None, labels: str | Sequence[str] | None = None,
+             schema_file: Path | None = None, index="default", only: list[str] | None = None,
+             threads: int | None = None, llms: list[LLM] | None = None, retrieval_mode: str = "span",
+             **overrides) -> "Tagger":
         """Build a tagger from a models.toml (default: built-in), a schema and a demonstration index
-        ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot)."""
+        ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot).
+        `labels`: "person,location:a place,..." as on the command line, or a list of names. `overrides`
+        replace [pipeline] settings; `threads` replaces each model's n_threads; `llms` stand in for the
+        models of the file (tests; `only` and `threads` then do nothing). `retrieval_mode`: how the
+        index retrieves (span, sentence, random)."""
         from ..llm.llama_cpp_backend import load
 
         config: Config = load_config(models)
         settings = replace(config.pipeline, **overrides)
-        specs = [config.model(n) for n in only] if only else list(config.models)
+        if llms is None:
+            specs = [config.model(n) for n in only] if only else list(config.models)
+            if threads:
+                specs = [replace(s, n_threads=threads) for s in specs]
         idx = _open_index(index)
-        if labels:
+        if labels and not isinstance(labels, str):
+            schema = Schema(tuple(labels))
+        elif labels:
             schema = parse_labels(labels)
         elif schema_file:
             schema = load_schema(Path(schema_file))
@@ -61,7 +63,9 @@ class Tagger:
         else:
             raise UserError("no entity types given and no demonstration pool to take them from",
                             fix="pass --labels person,location,... or --schema FILE")
-        return cls([load(s) for s in specs], schema, settings, idx)
+        if llms is None:
+            llms = [load(s) for s in specs]
+        return cls(llms, schema, settings, idx, retrieval_mode)
 
     def __call__(self, text: str, name: str = "") -> TaggedDocument:
         return self.tag(text, name)
@@ -81,7 +85,7 @@ class Tagger:
         record = SentenceRecord(start=sent.base, end=sent.base + len(sent.text), window=sent.window)
         demos = []
         if self.index is not None and self.settings.k > 0:
-            spans = self.stages.candidate_spans(sent, record, self.stats) if self.retrieval_mode == "span" else []
+            spans = self.stages.retrieval_spans(sent, record, self.stats) if self.retrieval_mode == "span" else []
             demos = self.index.retrieve(sent.text, spans, self.settings.k, mode=self.retrieval_mode)
         return self.stages.run(sent, demos, record, self.stats)
 

@@ -4,20 +4,32 @@ evaluation can rescore other rules without rerunning any model."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
+from ..config import PipelineSettings
 from .records import Candidate
 
 NONE = "none"
+_DEFAULT = PipelineSettings()  # the rule's defaults are the pipeline's (config.py), not a second set
 
 
 @dataclass(frozen=True)
 class VoteRule:
-    extract_min_votes: int = 1  # models that must extract a span: 1 = union (recall)
-    type_source: str = "both"  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
-    classify_threshold: float = 0.0  # least combined probability the winning label needs
-    verify: bool = True
-    verify_threshold: float = 0.5  # least mean P(yes) over the verifiers
-    weights: dict[str, float] = field(default_factory=dict)  # per-model vote weight (default 1)
+    extract_min_votes: int = _DEFAULT.extract_min_votes  # models that must extract a span: 1 = union (recall)
+    type_source: str = _DEFAULT.type_source  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
+    classify_threshold: float = _DEFAULT.classify_threshold  # least combined probability the winning label needs
+    verify: bool = _DEFAULT.verify
+    verify_threshold: float = _DEFAULT.verify_threshold  # least mean P(yes) over the verifiers
+    weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT.weights))  # per-model vote weight (default 1)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> "VoteRule":
+        """The vote rule of the settings; with `models`, only their weights (a tagger built with some of
+        the configured models weighs their votes against each other, not against absent ones)."""
+        weights = {m: w for m, w in settings.weights if models is None or m in models}
+        return cls(extract_min_votes=settings.extract_min_votes, type_source=settings.type_source,
+                   classify_threshold=settings.classify_threshold, verify=settings.verify,
+                   verify_threshold=settings.verify_threshold, weights=weights)
 
     def weight(self, model: str) -> float:
         return self.weights.get(model, 1.0)
