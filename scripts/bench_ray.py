@@ -45,7 +45,7 @@ def single(docs, tagger_args) -> tuple[dict, list]:
 
 
 def with_ray(docs, tagger_args, workers: int) -> tuple[dict, list]:
-    from el4ner_local.ray_tag import _connect, start_workers
+    from el4ner_local.tagging.ray_driver import _connect, start_workers
 
     ray = _connect("local")
     try:

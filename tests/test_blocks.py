@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from el4ner_local.blocks import iter_blocks, lines_of
+from el4ner_local.tagging.blocks import iter_blocks, lines_of
 
 LONG = ("Barack Obama met Angela Merkel in Berlin. " * 18).rstrip() + "\n"  # one line of 755 characters
 

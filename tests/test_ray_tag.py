@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from el4ner_local.blocks import iter_blocks, lines_of
+from el4ner_local.tagging.blocks import iter_blocks, lines_of
 from el4ner_local.formats import read_conll
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from el4ner_local import ray_tag
+from el4ner_local.tagging import ray_driver
 from el4ner_local.config import DEFAULT_MODELS_FILE
 from el4ner_local.errors import UserError
 
-ARGS = {"labels": None, "only": None, "overrides": {}, "echo_error": print}
+ARGS = {"labels": None, "only": None, "overrides": {}}
 
 
 class _Ray:
@@ -25,10 +25,10 @@ def test_workers_get_absolute_paths_and_the_models_file_in_force(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EL4NER_MODELS", str(DEFAULT_MODELS_FILE))  # a worker would not see it
     handed = {}
-    monkeypatch.setattr(ray_tag, "_connect", lambda address: _Ray())
-    monkeypatch.setattr(ray_tag, "_tag_all", lambda *args: handed.update(args[-1]))
-    ray_tag.run_tag_ray(["in.txt"], address="local", workers=1, output=None, fmt="jsonl", schema=Path("schema.txt"),
-                        index="my-index", models=None, **ARGS)
+    monkeypatch.setattr(ray_driver, "_connect", lambda address: _Ray())
+    monkeypatch.setattr(ray_driver, "_tag_all", lambda *args: handed.update(args[-1]))
+    ray_driver.run_tag_ray(["in.txt"], address="local", workers=1, output=None, fmt="jsonl", schema=Path("schema.txt"),
+                           index="my-index", models=None, **ARGS)
     assert handed["models"] == str(DEFAULT_MODELS_FILE.absolute())
     assert handed["schema_file"] == tmp_path / "schema.txt"
     assert handed["index"] == str(tmp_path / "my-index")
@@ -38,10 +38,10 @@ def test_workers_get_absolute_paths_and_the_models_file_in_force(tmp_path, monke
 def test_index_none_and_default_reach_the_workers_as_they_are(tmp_path, monkeypatch, index):
     (tmp_path / "in.txt").write_text("Paris is in France.\n")
     handed = {}
-    monkeypatch.setattr(ray_tag, "_connect", lambda address: _Ray())
-    monkeypatch.setattr(ray_tag, "_tag_all", lambda *args: handed.update(args[-1]))
-    ray_tag.run_tag_ray([str(tmp_path / "in.txt")], address="local", workers=1, output=None, fmt="jsonl",
-                        schema=None, index=index, models=None, **ARGS)
+    monkeypatch.setattr(ray_driver, "_connect", lambda address: _Ray())
+    monkeypatch.setattr(ray_driver, "_tag_all", lambda *args: handed.update(args[-1]))
+    ray_driver.run_tag_ray([str(tmp_path / "in.txt")], address="local", workers=1, output=None, fmt="jsonl",
+                           schema=None, index=index, models=None, **ARGS)
     assert handed["index"] == index and handed["schema_file"] is None
 
 
@@ -50,6 +50,6 @@ def test_an_unreachable_cluster_leaves_a_conll_output_as_it_was(tmp_path, closed
     out = tmp_path / "out.conll"
     out.write_text("earlier results\n")
     with pytest.raises(UserError, match="cannot connect to the Ray cluster"):
-        ray_tag.run_tag_ray([str(tmp_path / "in.txt")], address=f"127.0.0.1:{closed_port}", workers=1, output=out,
-                            fmt="conll", schema=None, index=None, models=None, **ARGS)
+        ray_driver.run_tag_ray([str(tmp_path / "in.txt")], address=f"127.0.0.1:{closed_port}", workers=1, output=out,
+                               fmt="conll", schema=None, index=None, models=None, **ARGS)
     assert out.read_text() == "earlier results\n"

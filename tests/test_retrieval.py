@@ -232,7 +232,7 @@ def test_default_pool_has_attribution():
 
 
 def test_importing_the_cli_module_is_light():
-    code = ("import sys, el4ner_local.retrieval.cli, el4ner_local.retrieval; "
+    code = ("import sys, el4ner_local.commands.index, el4ner_local.retrieval; "
             "heavy = [m for m in ('sentence_transformers', 'torch', 'hnswlib', 'numpy') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -13,7 +13,7 @@ from corpora import labelled
 from el4ner_local.errors import UserError
 from el4ner_local.retrieval import DemoIndex
 from el4ner_local.retrieval import store
-from el4ner_local.retrieval.cli import index_app
+from el4ner_local.commands.index import index_app
 
 
 

@@ -6,8 +6,8 @@ import io
 import sys
 import types
 
-from el4ner_local.blocks import iter_blocks, lines_of
-from el4ner_local.tag_io import _stdin_lines
+from el4ner_local.tagging.blocks import iter_blocks, lines_of
+from el4ner_local.tagging.tag_io import _stdin_lines
 
 
 def test_stdin_splits_at_line_feeds_only_like_a_file(monkeypatch):

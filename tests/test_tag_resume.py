@@ -1,4 +1,4 @@
-"""Plain `tag -o OUT.jsonl` resumes as `tag --ray` does (the same code, tag_resume.py): a run killed
+"""Plain `tag -o OUT.jsonl` resumes as `tag --ray` does (the same code, tagging/resume.py): a run killed
 mid-file and rerun with the same inputs ends with the same file as an uninterrupted run; a torn last
 line is dropped; a file that is not tag's output is refused and left as it was."""
 
@@ -16,9 +16,9 @@ import pytest
 from test_cli_models import ROOT, assert_one_line_error
 from test_tag_streaming import CAP, CHEAP, news, whole_lines
 
-from el4ner_local.blocks import BLOCK_CHARS
+from el4ner_local.tagging.blocks import BLOCK_CHARS
 from el4ner_local.errors import UserError
-from el4ner_local.tag_resume import done_blocks
+from el4ner_local.tagging.resume import done_blocks
 
 
 def tag(*args: str) -> subprocess.CompletedProcess:

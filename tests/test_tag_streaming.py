@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from el4ner_local.blocks import BLOCK_CHARS
+from el4ner_local.tagging.blocks import BLOCK_CHARS
 from el4ner_local.formats import read_jsonl
 from signals import default_sigint
 

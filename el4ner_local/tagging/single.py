@@ -1,25 +1,25 @@
-"""`el4ner-local tag`: read each input, tag it block by block (blocks.py), write each block's result as
-soon as it is done. A bad input file is reported and skipped; the others are still tagged. With
-`-o OUT.jsonl` a rerun skips the blocks OUT already holds (tag_resume.py), as `tag --ray` does.
+"""`el4ner-local tag` in one process: read each input, tag it block by block (blocks.py), write each
+block's result as soon as it is done. A bad input file is reported and skipped; the others are still
+tagged. With `-o OUT.jsonl` a rerun skips the blocks OUT already holds (resume.py), as `tag --ray` does.
 
 Progress goes to stderr: a bar on a terminal; otherwise, for an input of more than one block, one line
 per block done (so a log shows how far a long run got). Reading, progress and writing live in
-tag_io.py, shared with `tag --ray` (ray_tag.py)."""
+tag_io.py, shared with `tag --ray` (ray_driver.py)."""
 
 from __future__ import annotations
 
 from itertools import chain
 
+from .resume import plan_blocks, say_skipped
 from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
-from .tag_resume import plan_blocks, say_skipped
 
 
-def run_tag(files, *, output, fmt, labels, schema, index, only, models, overrides, echo_error) -> int:
+def run_tag(files, *, output, fmt, labels, schema, index, only, models, overrides) -> int:
     from rich.console import Console
 
-    from .pipeline.tagger import Tagger
+    from ..pipeline.tagger import Tagger
 
-    todo, tally, mode = plan_blocks(files, output, fmt, echo_error)
+    todo, tally, mode = plan_blocks(files, output, fmt)
     try:
         first = next(todo, None)
         if first is None:  # every block is already in OUT (or no input could be read)

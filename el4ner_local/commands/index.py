@@ -1,7 +1,5 @@
-"""`el4ner-local index ...`: build and inspect demonstration indexes.
-
-The main CLI mounts this with `app.add_typer(index_app, name="index")`. Importing it costs only
-Typer: the embedder and hnswlib are imported inside the commands.
+"""`el4ner-local index build | add | info`: build and inspect demonstration indexes (the retrieval
+package). Importing it costs only Typer: the embedder and hnswlib are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -45,8 +43,7 @@ def build(
     pos_weights: str = typer.Option("heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"),
 ) -> None:
     """Embed the gold spans and sentences of POOL files into an index directory."""
-    from .index import DemoIndex
-    from .pos_weights import PosWeights
+    from ..retrieval import DemoIndex, PosWeights
 
     refuse_inputs_inside(output, pools, option="-o")
     weights = PosWeights(scheme=pos_weights)
@@ -63,7 +60,7 @@ def add(
     pools: List[Path] = typer.Argument(..., help="more labelled pool files to add"),
 ) -> None:
     """Add the sentences of POOL files to an existing index (persisted at once)."""
-    from .index import DemoIndex
+    from ..retrieval import DemoIndex
 
     refuse_inputs_inside(index_dir, pools, option="index")
     index = DemoIndex.load(index_dir)
@@ -78,12 +75,12 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Show what an index holds: counts per type, embedder, weights, files (all checked)."""
-    from .index import DemoIndex
+    from ..retrieval import DemoIndex
 
     index = DemoIndex.load(index_dir, check_embedder=False)
     data = index.info()
     try:
-        from .embedder import default_embedder
+        from ..retrieval.embedder import default_embedder
 
         current = default_embedder().identity().to_dict()
         data["embedder_matches_installed"] = current == data["embedder"]

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .errors import UserError, says_interrupted
+from ..errors import UserError, says_interrupted
+from .options import ModelsOption, OnlyOption, model_names
 
 
 @says_interrupted
@@ -20,10 +21,10 @@ def eval_command(
     retrieval: str = typer.Option("span,none,random,sentence", "--retrieval",
                                   help="retrieval modes to run, the first is the main one: span, none (zero-shot), random, sentence"),
     k: Optional[int] = typer.Option(None, "--k", help="demonstrations per sentence (default: models.toml)"),
-    only: Optional[str] = typer.Option(None, "--only", help="comma-separated model names to use"),
+    only: Optional[str] = OnlyOption,
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the JSON report here"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="record cache directory (default: <cache>/eval)"),
-    models: Optional[Path] = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)"),
+    models: Optional[Path] = ModelsOption,
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per model (default: models.toml); 1 is fastest on a busy CPU"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines on stderr"),
 ) -> None:
@@ -31,9 +32,9 @@ def eval_command(
 
     Every sentence's records are cached on disk, keyed by the input, the settings and the model hashes:
     an interrupted run resumes, and a changed setting reruns only what it changes."""
-    from .evaluation.records import RETRIEVAL_MODES
-    from .evaluation.report import format_report
-    from .evaluation.run import evaluate
+    from ..evaluation.records import RETRIEVAL_MODES
+    from ..evaluation.report import format_report
+    from ..evaluation.run import evaluate
 
     modes = [m.strip() for m in retrieval.split(",") if m.strip()]
     bad = [m for m in modes if m not in RETRIEVAL_MODES]
@@ -41,18 +42,18 @@ def eval_command(
         raise UserError(f"unknown --retrieval mode {', '.join(bad) or '(empty)'}", fix=f"use some of: {', '.join(RETRIEVAL_MODES)}")
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file")
-    from .config import load_config
-    from .same_file import refuse_input_as_output
+    from ..config import load_config
+    from ..same_file import refuse_input_as_output
 
     refuse_input_as_output(output, [data, pool, models], option="-o")
     load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(data, pool, limit=limit, seed=seed, retrieval=modes, models=models,
-                      only=only.split(",") if only else None, k=k, root=cache, threads=threads,
+                      only=model_names(only), k=k, root=cache, threads=threads,
                       progress=say)
     if output:
         try:
-            from .private_files import mode_beside, open_private
+            from ..private_files import mode_beside, open_private
 
             with open_private(output, "w", mode_beside([data, pool]), encoding="utf-8") as f:  # about the user's data: no wider than it
                 f.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")

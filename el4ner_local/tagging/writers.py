@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from . import formats
-from .documents import Document, Sentence, Span, tokenize
-from .formats import dumps_record
-from .pipeline.records import TaggedDocument
+from .. import formats
+from ..documents import Document, Sentence, Span, tokenize
+from ..formats import dumps_record
+from ..pipeline.records import TaggedDocument
 
-FORMATS = ("jsonl", "conll", "table")
+FORMATS = ("jsonl", "conll", "table")  # tag --format: the CLI's check and help text read this
 _COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta", "bright_green"]
 
 

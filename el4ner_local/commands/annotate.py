@@ -1,4 +1,5 @@
-"""`el4ner-local annotate`: open the terminal annotator on a text file (or export its annotations).
+"""`el4ner-local annotate`: open the terminal annotator on a text file (or export its annotations);
+the annotator itself is the tui package, its state tui/annotation_state.py, its files tui/annotation_store.py.
 
 The demonstration index the suggestions learn from, and which accepted sentences are added to:
   --index DIR    an index built with `el4ner-local index build` (accepted sentences go into it)
@@ -12,26 +13,26 @@ with the accepted sentences) when the pool changed or the index is damaged.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
-from .errors import UserError
-from .same_file import refuse_input_as_output
+import typer
 
-
-def _pool_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from ..checksums import sha256_file
+from ..errors import UserError
+from ..same_file import refuse_input_as_output
+from .options import (KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
+                      tagger_overrides)
 
 
 def session_index(target: Path, pool: Path | None, progress: Callable[[str], None]):
     """Load the session's own index from `target`, or (re)build it from `pool` (None = built-in pool)."""
-    from .formats import read_labelled
-    from .retrieval import DemoIndex
-    from .retrieval.default import DEFAULT_LABELS, default_pool_path
+    from ..formats import read_labelled
+    from ..retrieval import DemoIndex
+    from ..retrieval.default import DEFAULT_LABELS, default_pool_path
 
     source = pool or default_pool_path()
-    sha = _pool_sha(source)
+    sha = sha256_file(source)
     if (target / "manifest.json").exists():
         try:
             index = DemoIndex.load(target)
@@ -57,7 +58,7 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
     overrides = dict(overrides or {})
 
     def load(progress: Callable[[str], None]):
-        from .pipeline.tagger import Tagger
+        from ..pipeline.tagger import Tagger
 
         if index == "none":
             idx = None
@@ -75,12 +76,26 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
     return load
 
 
-def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str | None, labels: str | None,
-                 schema: Path | None, only: list[str] | None, models: Path | None, overrides: dict,
-                 keys: Path | None, ahead: int, export: list[Path]) -> None:
-    from .tui.keys import load_keymap
-    from .tui.session import Session, default_out_path, lock_annotations, state_dir_for
+def annotate(
+    file: Path = typer.Argument(..., readable=False, help="text file to annotate"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL/JSONL) for the session's own demonstration index"),
+    index: Optional[str] = typer.Option(None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"),
+    labels: Optional[str] = LabelsOption,
+    schema: Optional[Path] = SchemaOption,
+    only: Optional[str] = OnlyOption,
+    k: Optional[int] = KOption,
+    no_verify: bool = NoVerifyOption,
+    keys: Optional[Path] = typer.Option(None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"),
+    ahead: int = typer.Option(3, "--ahead", help="sentences ahead whose suggestions are computed in the background"),
+    export: Optional[list[Path]] = typer.Option(None, "--export", help="write the accepted sentences to PATH (.jsonl or .conll) and exit"),
+    models: Optional[Path] = ModelsOption,
+) -> None:
+    """Annotate a text file in the terminal, with every model's vote per span; decisions are saved at once."""
+    from ..tui.keys import load_keymap
+    from ..tui.annotation_store import AnnotationStore, default_out_path, lock_annotations, state_dir_for
 
+    export = export or []
     if pool is not None and index not in (None, "default"):
         raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
     if pool is not None and not Path(pool).is_file():
@@ -95,27 +110,28 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
         refuse_input_as_output(path, [*inputs, out_path], option="--export", folders=[index_dir])
     if export:
         with lock_annotations(out_path, writer=False):  # not while a session is changing the file
-            session = Session.open(file, out_path)
+            session = AnnotationStore.open(file, out_path)
             for path in export:
-                _export(session, Path(path))
+                _export(session, path)
         return
     keymap = load_keymap(keys)
-    Session.open(file, out_path)  # an unreadable input or annotations file: one line, before the interface
+    AnnotationStore.open(file, out_path)  # an unreadable input or annotations file: one line, before the interface
     # one session at a time on an annotations file (the last save would win): a second one is refused
     # here, in one line, before any model loads; the app's session reads the file again under the lock
     lock = lock_annotations(out_path, writer=True)
     try:
-        from .config import load_config
+        from ..config import load_config
 
         load_config(models)
         initial = None
         if labels:
-            from .schema import parse_labels
+            from ..schema import parse_labels
 
             initial = list(parse_labels(labels).labels)
         factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
-                                 index=index, pool=pool, only=only, overrides=overrides)
-        from .tui.app import AnnotateApp
+                                 index=index, pool=pool, only=model_names(only),
+                                 overrides=tagger_overrides(k, no_verify))
+        from ..tui.app import AnnotateApp
 
         app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead,
                           lock=lock)
@@ -127,8 +143,6 @@ def run_annotate(file: Path, *, out: Path | None, pool: Path | None, index: str 
 
 
 def _export(session, path: Path) -> None:
-    import typer
-
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".json"):

@@ -18,11 +18,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
+from ..errors import UserError, say_error
 from .blocks import Block
-from .errors import UserError
-from .tag_io import InputError, doc_name, input_blocks
+from .tag_io import InputError, doc_name, input_blocks, say
 
 
 def done_blocks(path: Path) -> Counter:
@@ -82,11 +82,10 @@ class Tally:
     skipped: int = 0  # blocks already in the output
 
 
-def blocks_to_tag(files: list[str], done: Counter, tally: Tally,
-                  echo_error: Callable[[str], None]) -> Iterator[tuple[int, str, int | None, Block]]:
+def blocks_to_tag(files: list[str], done: Counter, tally: Tally) -> Iterator[tuple[int, str, int | None, Block]]:
     """(input number, name, length, block) of each block to tag, in input order, read as needed:
     an input's blocks done in OUT are skipped up to its first block that is not. A bad input is
-    reported through echo_error and counted in tally.failed; the others are still read."""
+    reported (say_error) and counted in tally.failed; the others are still read."""
     for number, name in enumerate(files):
         try:
             blocks, total = input_blocks(name)
@@ -100,22 +99,20 @@ def blocks_to_tag(files: list[str], done: Counter, tally: Tally,
                 resumed = True
                 yield number, name, total, block
         except InputError as exc:  # a bad file before any block; stdin also after some
-            echo_error(exc.one_line())
+            say_error(exc.one_line())
             tally.failed += 1
 
 
-def plan_blocks(files: list[str], output: Path | None, fmt: str,
-                echo_error: Callable[[str], None]) -> tuple[Iterator[tuple[int, str, int | None, Block]], Tally, str]:
+def plan_blocks(files: list[str], output: Path | None,
+                fmt: str) -> tuple[Iterator[tuple[int, str, int | None, Block]], Tally, str]:
     """The blocks left to tag, their tally and the mode to open the output in: with -o OUT.jsonl
     the blocks OUT holds are skipped and OUT is appended to; other outputs are written anew."""
     resume = output is not None and fmt == "jsonl"
     tally = Tally()
-    todo = blocks_to_tag(files, done_blocks(output) if output is not None and resume else Counter(), tally, echo_error)
+    todo = blocks_to_tag(files, done_blocks(output) if output is not None and resume else Counter(), tally)
     return todo, tally, "a" if resume else "w"
 
 
 def say_skipped(tally: Tally, output: Path | None) -> None:
     if tally.skipped:
-        import sys
-
-        print(f"el4ner-local: {output}: {tally.skipped} block(s) already tagged, skipped", file=sys.stderr)
+        say(f"{output}: {tally.skipped} block(s) already tagged, skipped")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .documents import sentence_ends
+from ..documents import sentence_ends
 
 BLOCK_CHARS = 500
 

@@ -1,6 +1,6 @@
 """What `tag` and `tag --ray` share: reading an input as blocks (blocks.py), the progress they show,
-opening the output and writing one block's result. Both paths read and write through these
-functions, so their outputs are the same byte for byte."""
+opening the output and writing one block's result (writers.py). Both drivers read and write through
+these functions, so their outputs are the same byte for byte."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from . import output as out_formats
+from ..errors import UserError
+from . import writers
 from .blocks import Block, iter_blocks, lines_of
-from .errors import UserError
 
 
 class InputError(UserError):
@@ -45,7 +45,7 @@ def input_blocks(name: str) -> tuple[Iterator[Block], int | None]:
     """The input's blocks and its length in characters (None for standard input: not known yet).
     A file is read and checked whole first (InputError before any block); standard input is read
     as it arrives and can raise InputError between blocks."""
-    from .formats import read_text
+    from ..formats import read_text
 
     if name == "-":
         return iter_blocks(_stdin_lines()), None
@@ -54,6 +54,11 @@ def input_blocks(name: str) -> tuple[Iterator[Block], int | None]:
     except UserError as exc:
         raise InputError(exc.message, fix=exc.fix) from None
     return iter_blocks(lines_of(text)), len(text)
+
+
+def say(message: str) -> None:
+    """One progress line on stderr (errors go through errors.say_error)."""
+    print(f"el4ner-local: {message}", file=sys.stderr, flush=True)
 
 
 def progress_bar(err_console):
@@ -77,7 +82,7 @@ class InputProgress:
     def block_starts(self, block: Block) -> None:
         if block.start and self.bar.disable:
             of = f" of {self.total} ({100 * block.start / self.total:.1f}%)" if self.total else ""
-            print(f"el4ner-local: {self.label}: {block.start} characters tagged{of}", file=sys.stderr, flush=True)
+            say(f"{self.label}: {block.start} characters tagged{of}")
 
     def close(self) -> None:
         self.bar.remove_task(self.task)
@@ -88,7 +93,7 @@ def open_output(output: Path | None, mode: str = "w", inputs=()):
     no more readable than the `inputs` it is made from ("-" = standard input: private)."""
     from rich.console import Console
 
-    from .private_files import mode_beside, open_private
+    from ..private_files import mode_beside, open_private
 
     try:
         sink = open_private(output, mode, mode_beside(inputs), encoding="utf-8", newline="") if output else sys.stdout
@@ -109,11 +114,11 @@ def write_block(doc, start: int, fmt: str, sink, table_console, output) -> None:
     """Write one block's result (`start`: the block's offset in its input) and flush it."""
     try:
         if fmt == "jsonl":
-            out_formats.write_jsonl(doc, sink, start)
+            writers.write_jsonl(doc, sink, start)
         elif fmt == "conll":
-            out_formats.write_conll(doc, sink, start)
+            writers.write_conll(doc, sink, start)
         else:
-            out_formats.write_table(doc, table_console, start)
+            writers.write_table(doc, table_console, start)
         sink.flush()
     except OSError as exc:
         raise cannot_write(output, exc) from None

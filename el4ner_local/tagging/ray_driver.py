@@ -1,6 +1,6 @@
 """`el4ner-local tag --ray ADDRESS` (host:port, auto, or local): the same pipeline over a Ray cluster.
 
-Each input is cut into the same blocks as the single-process `tag` (blocks.py, read by tag_io.py);
+Each input is cut into the same blocks as the single-process `tag` (single.py; blocks.py, read by tag_io.py);
 each Ray worker is an actor that loads the ensemble once and tags the blocks Ray's ActorPool hands
 it. Results come back in input order and are written as they come, by the same writer as `tag`
 (tag_io.write_block), so the output is byte for byte the single-process output. At most two blocks
@@ -13,7 +13,7 @@ other down by an order of magnitude. Once the workers are placed, each gets (CPU
 smaller n_threads in models.toml stays). Only more workers than CPUs (--workers) oversubscribes.
 
 Rerun: with `-o OUT` in JSONL, OUT is appended to from each input's first block it lacks, as
-single-process `tag` does (tag_resume.py).
+single-process `tag` does (resume.py).
 
 On several machines every node needs el4ner-local installed, its models fetched (or served over the
 openai source) and the paths given here (inputs are read here; models.toml, --schema and --index on
@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections import Counter, deque
 from itertools import chain
 from pathlib import Path
 
-from .errors import UserError
-from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
-from .tag_resume import plan_blocks, say_skipped
+from ..errors import UserError
+from .resume import plan_blocks, say_skipped
+from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, say, write_block
 
 _LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # results are small; do not reserve a third of the memory
 
@@ -52,7 +51,7 @@ class TagWorker:
         """(error, the most threads any of its llama.cpp models uses; 0 if none runs here)."""
         os.environ["EL4NER_THREADS"] = str(threads)  # the cap; read when a model loads
         try:
-            from .pipeline.tagger import Tagger
+            from ..pipeline.tagger import Tagger
 
             self.tagger = Tagger.load(**tagger_args)
             llms = [m.llm for m in self.tagger.models]  # load now: a bad model file is reported before any tagging
@@ -68,7 +67,7 @@ class TagWorker:
             return exc.one_line()
 
 
-def _loopback(host: str) -> bool:  # cli._ray_address admits no IPv6 address
+def _loopback(host: str) -> bool:  # commands/tag.py's _ray_address admits no IPv6 address
     return host == "localhost" or host.startswith("127.")
 
 
@@ -110,14 +109,13 @@ def _connect(address: str):
     return ray
 
 
-def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, only, models, overrides,
-                echo_error) -> int:
-    from .config import load_config
+def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, only, models, overrides) -> int:
+    from ..config import load_config
 
     config = load_config(models)  # bad settings are reported here, before any cluster starts
     for name in only or ():
         config.model(name)
-    todo, tally, mode = plan_blocks(files, output, fmt, echo_error)
+    todo, tally, mode = plan_blocks(files, output, fmt)
     first = next(todo, None)  # nothing left to tag: no cluster needed
     # Workers run in Ray's own directory, without this process's environment: paths go absolute,
     # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
@@ -178,8 +176,7 @@ def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) 
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1.0)))
     ahead = deque(_take(todo, 2 * workers))  # read ahead: as many workers as there are blocks, at most
     actors, threads = start_workers(ray, min(workers, len(ahead)), tagger_args)
-    print(f"el4ner-local: ray: {len(actors)} worker(s), llama.cpp threads per worker: "
-          f"{', '.join(map(str, threads))}", file=sys.stderr, flush=True)
+    say(f"ray: {len(actors)} worker(s), llama.cpp threads per worker: {', '.join(map(str, threads))}")
     pool = ActorPool(actors)
     in_flight = deque()  # (input number, name, length, block) of each block submitted, in order
 

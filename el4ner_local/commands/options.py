@@ -1,0 +1,22 @@
+"""The options several commands share (one help text each) and what they become for the library."""
+
+from __future__ import annotations
+
+import typer
+
+ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
+LabelsOption = typer.Option(None, "--labels", help="entity types, e.g. person,location:a place")
+SchemaOption = typer.Option(None, "--schema", help="schema file (label = description)")
+OnlyOption = typer.Option(None, "--only", help="comma-separated model names to use")
+KOption = typer.Option(None, "--k", help="demonstrations per sentence")
+NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
+
+
+def model_names(only: str | None) -> list[str] | None:
+    """--only's model names (None: every model)."""
+    return only.split(",") if only else None
+
+
+def tagger_overrides(k: int | None, no_verify: bool) -> dict:
+    """The models.toml settings that --k and --no-verify override (only those given)."""
+    return {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
