@@ -127,7 +127,7 @@ class AnnotateApp(App[str | None]):
         # Python waits for it at exit
         if self.suggester is not None:
             self.suggester.stop()
-        if self.store is not None:  # the file it moved to, if it moved (run_annotate frees the first)
+        if self.store is not None:  # the file it moved to, if it moved (the annotate command frees the first)
             self.store.release_lock()
 
     def _tick(self) -> None:
