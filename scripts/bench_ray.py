@@ -35,7 +35,7 @@ def single(docs, tagger_args) -> tuple[dict, list]:
     started = time.perf_counter()
     tagger = Tagger.load(**tagger_args)
     for model in tagger.models:
-        getattr(model, "llm", None)
+        model.load()
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     out = [tagger.tag(text, name=name).to_json() for name, text in docs]

@@ -43,7 +43,7 @@ def measure(limit: int, overrides: dict) -> dict:
 
     tagger = Tagger.load(**overrides)
     for m in tagger.models:
-        m.llm  # load outside the timings
+        m.load()  # outside the timings
     rows = []
     for sent in sample(limit):
         inp = SentenceInput(sent.text, 0, sent.tokens)
@@ -57,7 +57,7 @@ def measure(limit: int, overrides: dict) -> dict:
         shared = book.shared(sent.text, demos, tagger.settings.demo_words)
         bound = 0.0
         for m in tagger.models:
-            m.llm.reset()
+            m.reset()
             m.generate(book.extract(""), max_tokens=1)  # only the instructions cached, as in steady state
             t0 = time.perf_counter()
             m.generate(book.extract(shared), prefill=prompts.EXTRACT_PREFILL, stop=prompts.STOP,

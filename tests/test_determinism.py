@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from el4ner_local.llm.llama_cpp_backend import load
+from el4ner_local.llm import load_model
 from el4ner_local.pipeline.prompts import EXTRACT_PREFILL, PromptBook, classify_prefill
 from el4ner_local.schema import parse_labels
 
@@ -76,7 +76,7 @@ def test_each_model_answers_the_same_floats_with_an_empty_cache_or_after_another
     b = book.extract(book.shared("Taylor Swift performed in London last night."))
     prefill = classify_prefill("Taylor Swift")
     for spec in default_models.models:
-        model = load(spec)
+        model = load_model(spec)
         model.reset()
         fresh_scores = model.score(b, book.classify_options(), prefill=prefill)
         model.reset()

@@ -160,7 +160,7 @@ class FakeLLM:
     def render(self, prompt) -> str:
         return prompt.system + prompt.shared + prompt.question
 
-    def generate(self, prompt, *, stop=(), max_tokens=128, max_lines=None, grammar=None, prefill="", **more):
+    def generate(self, prompt, *, stop=(), max_tokens=128, max_lines=None, prefill="", **more):
         self.stats.calls += 1
         self.stats.evaluated += 10
         self.stats.generated += 3

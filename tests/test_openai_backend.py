@@ -16,9 +16,8 @@ import pytest
 
 from el4ner_local.config import DEFAULT_MODELS_FILE, load_config
 from el4ner_local.errors import UserError
-from el4ner_local.llm import sources
+from el4ner_local.llm import load_model, sources
 from el4ner_local.llm.backend import Prompt
-from el4ner_local.llm.llama_cpp_backend import load
 from el4ner_local.llm.openai_backend import RemoteModel
 
 pytestmark = pytest.mark.slow
@@ -43,7 +42,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def local(default_models):
-    return load(default_models.model("smollm2-135m"))
+    return load_model(default_models.model("smollm2-135m"))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +86,7 @@ def models_toml(server, local, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def remote(models_toml):
-    return load(load_config(models_toml).models[0])
+    return load_model(load_config(models_toml).models[0])
 
 
 def test_remote_member_answers_what_the_local_model_answers(remote, local):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from el4ner_local.documents import LabelledSentence, Span, tokenize
-from el4ner_local.llm.llama_cpp_backend import load
+from el4ner_local.llm import load_model
 from el4ner_local.pipeline import prompts
 from el4ner_local.pipeline.prompts import PromptBook, demo_window
 from el4ner_local.schema import parse_labels
@@ -89,7 +89,7 @@ def test_stages_share_the_instructions_and_extraction_asks_no_extra_question():
 def test_the_kv_cache_serves_the_instructions_to_the_next_sentence(default_models):
     """After one sentence, the next sentence's zero-shot prompt is evaluated from the end of the
     instructions on: the instructions come from the KV cache."""
-    model = load(default_models.model("smollm2-135m"))
+    model = load_model(default_models.model("smollm2-135m"))
     book = PromptBook(parse_labels("person,location"))
     model.generate(book.extract(book.shared("Ada met Charles in London.")), prefill=prompts.EXTRACT_PREFILL, max_tokens=8)
     before = model.stats.copy()

@@ -70,7 +70,7 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=idx, only=only, **overrides)
         for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so
             progress(f"loading {model.name}")
-            getattr(model, "llm", None)
+            model.load()
         return tagger
 
     return load

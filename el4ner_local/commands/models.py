@@ -61,14 +61,14 @@ def models_check(names: list[str] = typer.Argument(None), models: Optional[Path]
     is non-zero when any failed."""
     from ..config import load_config
     from ..llm.backend import Prompt
-    from ..llm.llama_cpp_backend import load
+    from ..llm import load_model
 
     config = load_config(models)
     failed = 0
     for spec in _select(config, names or []):
         try:
-            model = load(spec)
-            model.llm  # load now, so that load time is measured apart
+            model = load_model(spec)
+            model.load()  # now, so that load time is measured apart
             question = (Prompt("", "The capital of France is") if spec.prompt_style == "completion" else
                         Prompt("You are a helpful assistant.", "Name the capital of France in one word."))
             answer = model.generate(question, max_tokens=16, max_lines=1)

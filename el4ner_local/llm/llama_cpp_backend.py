@@ -1,5 +1,4 @@
-"""The LLM protocol over llama-cpp-python: greedy decoding, KV-cache reuse, log-prob scoring,
-and grammar checks that test the greedy token first (a full-vocabulary check only on rejection).
+"""The LLM protocol over llama-cpp-python: greedy decoding, KV-cache reuse, log-prob scoring.
 
 Answers are a function of the prompt alone, whatever the KV cache held before. llama.cpp's CPU
 kernels round differently for different batch shapes (a token evaluated alone, or at another row
@@ -16,18 +15,18 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import ModelSpec
 from ..errors import UserError
 from . import sources
-from .backend import Prompt, TokenStats, loaded, once
+from .backend import Prompt, TokenStats, cut_answer, loaded
 
-
-_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
-
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 _LLAMA_ERRORS: deque[str] = deque(maxlen=8)  # llama.cpp's last error lines, for our messages
 _LOG_CALLBACK = None  # kept referenced: llama.cpp holds a pointer to it
@@ -69,35 +68,27 @@ def _close_all() -> None:
             model._llm.close()
 
 
-def load(spec: ModelSpec) -> "LlamaCppModel":
-    """The model for a spec, loaded once per process and shared (a client of the server that
-    serves it, for an openai source)."""
-    if spec.source.kind == "openai":
-        from .openai_backend import load_remote
-
-        return load_remote(spec)
-    key = ("llama.cpp", spec.name, str(sources.expected_path(spec)), spec.n_ctx, spec.n_gpu_layers, spec.prompt_style)
-    return once(key, lambda: LlamaCppModel(spec))
-
-
 class LlamaCppModel:
-    """One GGUF model. Loads on first use. Not thread-safe: one caller at a time (a lock guards it)."""
+    """One GGUF model (made by llm.load_model). Loads on first use. One caller at a time (a lock guards it)."""
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.name = spec.name
         self.stats = TokenStats()
         self.load_seconds = 0.0
-        self._llm = None
+        self._llm: Llama | None = None
+        self._threads = 0
         self._lock = threading.RLock()
         self._formatter = None
         self._cached_bounds: list[int] = []  # segment ends of what the cache holds (see _eval_to)
         self._prefix_tokens: dict[str, list[int]] = {}  # tokenized prompt prefixes, for _prompt_tokens
 
     # -- loading -------------------------------------------------------------------------
-    @property
-    def llm(self):
-        if self._llm is None:
+    def load(self) -> None:
+        """Load the GGUF now (once): a missing or broken file is a UserError here."""
+        with self._lock:
+            if self._llm is not None:
+                return
             path = sources.resolve(self.spec)
             try:
                 from llama_cpp import Llama
@@ -107,26 +98,40 @@ class LlamaCppModel:
 
             _quiet_llama_logs()
             started = time.perf_counter()
-            # EL4NER_THREADS caps the threads: a Ray worker's share of its node's cores (ray_tag.py), so that
-            # workers x threads never exceeds the cores (llama.cpp's threads spin-wait on each other).
+            # EL4NER_THREADS caps the threads: a Ray worker's share of its node's cores (tagging/ray_driver.py), so
+            # that workers x threads never exceeds the cores (llama.cpp's threads spin-wait on each other).
             threads = self.spec.n_threads or (os.cpu_count() or 2)
             cap = int(os.environ.get("EL4NER_THREADS") or 0)
             threads = min(threads, cap) if cap > 0 else threads
             _LLAMA_ERRORS.clear()
             try:
-                self._llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,
-                                  seed=self.spec.seed, n_threads=threads, n_threads_batch=threads,
-                                  n_batch=512, verbose=False)
+                llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,
+                            seed=self.spec.seed, n_threads=threads, n_threads_batch=threads,
+                            n_batch=512, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 reason = _LLAMA_ERRORS[0] if _LLAMA_ERRORS else str(exc)  # the first says why
                 fix = ("check the file, or that it is a GGUF this llama.cpp supports" if self.spec.source.kind == "path"
                        else f"delete the file and run `el4ner-local models fetch {self.name}`")
                 raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {reason}", fix=fix)
             self.load_seconds = time.perf_counter() - started
-            self._n_vocab = self._llm.n_vocab()
-            self._vocab = __import__("llama_cpp").llama_model_get_vocab(self._llm._model.model)
+            self._n_vocab = llm.n_vocab()
+            self._vocab = __import__("llama_cpp").llama_model_get_vocab(llm._model.model)
             self._rng = np.random.default_rng(self.spec.seed)
+            self._threads = threads
+            self._llm = llm
+
+    @property
+    def llm(self) -> Llama:
+        """The llama_cpp.Llama (its tokenizer, metadata, context), loaded on first use."""
+        if self._llm is None:
+            self.load()
+        assert self._llm is not None
         return self._llm
+
+    @property
+    def threads(self) -> int:
+        """Threads llama.cpp runs this model with (prompt batches and generation alike); 0 until loaded."""
+        return self._threads
 
     # -- prompts ---------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
@@ -220,18 +225,14 @@ class LlamaCppModel:
         logits -= logits.max()
         return logits - np.log(np.exp(logits).sum())
 
-    def _pick(self, logprobs: np.ndarray, grammar) -> int:
+    def _pick(self, logprobs: np.ndarray) -> int:
         if self.spec.temperature > 0:
             p = np.exp(logprobs / self.spec.temperature)
-            token = int(self._rng.choice(len(p), p=p / p.sum()))
-        else:
-            token = int(np.argmax(logprobs))
-        if grammar is None or grammar.allows(token):
-            return token
-        return grammar.best_allowed(logprobs)
+            return int(self._rng.choice(len(p), p=p / p.sum()))
+        return int(np.argmax(logprobs))
 
     def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "",
+                 max_lines: int | None = None, prefill: str = "",
                  stop_on_line: Callable[[str], bool] | None = None) -> str:
         import llama_cpp
 
@@ -240,31 +241,24 @@ class LlamaCppModel:
             stats = TokenStats(calls=1)
             tokens, bounds = self._prompt_tokens(prompt, prefill)
             logprobs = self._eval_to(tokens, bounds, stats)
-            checker = _Grammar(self, grammar) if grammar else None
             out: list[int] = []
             text = ""
-            try:
-                for _ in range(max_tokens):
-                    token = self._pick(logprobs, checker)
-                    if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                        break
-                    if checker:
-                        checker.accept(token)
-                    out.append(token)
-                    stats.generated += 1
-                    text = self.llm.detokenize(out).decode("utf-8", errors="ignore")
-                    cut = _cut(text, stop, max_lines)
-                    if cut is not None:
-                        text = cut
-                        break
-                    if stop_on_line and text.endswith("\n") and stop_on_line(text):
-                        break
-                    self.llm.eval([token])
-                    stats.evaluated += 1
-                    logprobs = self._logprobs()
-            finally:
-                if checker:
-                    checker.free()
+            for _ in range(max_tokens):
+                token = self._pick(logprobs)
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    break
+                out.append(token)
+                stats.generated += 1
+                text = self.llm.detokenize(out).decode("utf-8", errors="ignore")
+                cut = cut_answer(text, stop, max_lines)
+                if cut is not None:
+                    text = cut
+                    break
+                if stop_on_line and text.endswith("\n") and stop_on_line(text):
+                    break
+                self.llm.eval([token])
+                stats.evaluated += 1
+                logprobs = self._logprobs()
             stats.seconds = time.perf_counter() - started
             self.stats.add(stats)
             return text
@@ -306,7 +300,8 @@ class LlamaCppModel:
             started = time.perf_counter()
             stats = TokenStats(calls=1)
             base, bounds = self._prompt_tokens(prompt, prefill)
-            after = {(): self._eval_to(base, bounds, stats)}  # token prefix -> next-token log-probs
+            # token prefix -> next-token log-probs
+            after: dict[tuple[int, ...], np.ndarray] = {(): self._eval_to(base, bounds, stats)}
             n_base = len(base)
             seqs = [tuple(self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)) for c in continuations]
             results = []
@@ -336,50 +331,3 @@ def _distinguishing_length(seq: tuple, seqs: list[tuple]) -> int:
             return n
     return len(seq)
 
-
-def _cut(text: str, stop: Sequence[str], max_lines: int | None) -> str | None:
-    """The text to keep when generation should stop now, else None."""
-    for s in stop:
-        if s and s in text:
-            return text[: text.index(s)]
-    if max_lines is not None:
-        lead = len(text) - len(text.lstrip())  # blank lines before the answer are not lines of it
-        body = text[lead:]
-        if body.count("\n") >= max_lines:
-            return text[:lead] + "\n".join(body.split("\n")[:max_lines])
-    return None
-
-
-class _Grammar:
-    """A GBNF grammar sampler. Checking one token is cheap; the full-vocabulary pass runs
-    only when the greedy token is rejected."""
-
-    def __init__(self, model: LlamaCppModel, gbnf: str):
-        import llama_cpp
-
-        self._lib = llama_cpp
-        self._model = model
-        self._smpl = llama_cpp.llama_sampler_init_grammar(model._vocab, gbnf.encode("utf-8"), b"root")
-        if not self._smpl:
-            raise ValueError("invalid GBNF grammar")
-
-    def _apply(self, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        data = np.zeros(len(ids), dtype=_TOKEN_DATA)
-        data["id"], data["logit"] = ids, logits
-        arr = self._lib.llama_token_data_array(
-            data=data.ctypes.data_as(self._lib.llama_token_data_p), size=len(ids), selected=-1, sorted=False)
-        self._lib.llama_sampler_apply(self._smpl, ctypes.byref(arr))
-        return data["logit"]
-
-    def allows(self, token: int) -> bool:
-        return bool(np.isfinite(self._apply(np.array([token]), np.zeros(1))[0]))
-
-    def best_allowed(self, logprobs: np.ndarray) -> int:
-        masked = self._apply(np.arange(len(logprobs)), logprobs.astype(np.single))
-        return int(np.argmax(masked))
-
-    def accept(self, token: int) -> None:
-        self._lib.llama_sampler_accept(self._smpl, token)
-
-    def free(self) -> None:
-        self._lib.llama_sampler_free(self._smpl)

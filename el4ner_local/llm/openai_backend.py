@@ -21,12 +21,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import OrderedDict
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from ..config import ModelSpec
 from ..errors import UserError
-from .backend import Prompt, TokenStats, once
-from .llama_cpp_backend import _cut
+from .backend import Prompt, TokenStats, cut_answer
 
 _RENDERED_CAP = 256  # /apply-template answers kept per model: a prompt repeats within a sentence, not across
 
@@ -49,12 +48,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
-def load_remote(spec: ModelSpec) -> "RemoteModel":
-    """One client per (name, url) in a process. Connects lazily: nothing is sent until first use."""
-    return once(("openai", spec.name, spec.source.url, spec.source.model, spec.prompt_style), lambda: RemoteModel(spec))
-
-
 class RemoteModel:
+    """A client of the server that serves one model (made by llm.load_model). Connects lazily:
+    nothing is sent until first use."""
+
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.name = spec.name
@@ -166,16 +163,20 @@ class RemoteModel:
         except http.client.HTTPException as exc:  # IncompleteRead of a chunk, ...
             raise self._garbled(exc)
 
-    @property
-    def llm(self) -> "RemoteModel":
-        """Check that the server answers (what `models check` calls loading)."""
+    def load(self) -> None:
+        """Check that the server answers with a model list (what `models check` calls loading);
+        asked again at each call, as nothing stays loaded here."""
         started = time.perf_counter()
         answer = self._post_json("/models")
         if not isinstance(answer.get("data"), list):
             raise UserError(f"model {self.name!r}: {self.url}/models is not an OpenAI model list",
                             fix=f"point url at the server's API base (usually ending in /v1): {self.url}")
         self.load_seconds = time.perf_counter() - started
-        return self
+
+    @property
+    def threads(self) -> int:
+        """0: the model runs in the server's process, on its threads."""
+        return 0
 
     # -- prompts -----------------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
@@ -205,7 +206,7 @@ class RemoteModel:
 
     def _apply_template(self, messages: list[dict]) -> str:
         """llama.cpp's llama-server renders with the GGUF's own template at /apply-template."""
-        root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
+        root = self.url.removesuffix("/v1")
         try:
             answer = self._json(self._read("/apply-template", {"messages": messages}, base=root), "/apply-template")
         except _HTTPStatus:
@@ -219,7 +220,7 @@ class RemoteModel:
 
     # -- the protocol ---------------------------------------------------------------------------------
     def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, grammar: str | None = None, prefill: str = "",
+                 max_lines: int | None = None, prefill: str = "",
                  stop_on_line: Callable[[str], bool] | None = None) -> str:
         """As the local backend: each streamed piece is one token; the stream is closed once a stop rule fires.
         `evaluated` counts prompt tokens only when the server reports usage (it does at the end of an
@@ -228,8 +229,6 @@ class RemoteModel:
             started = time.perf_counter()
             stats = TokenStats(calls=1)
             extra = {"stream_options": {"include_usage": True}}
-            if grammar:
-                extra["grammar"] = grammar
             text = ""
             for event in self._stream(self._body(self.render(prompt) + prefill, max_tokens, **extra)):
                 usage = event.get("usage")
@@ -242,7 +241,7 @@ class RemoteModel:
                     continue
                 stats.generated += 1
                 text += piece
-                cut = _cut(text, stop, max_lines)
+                cut = cut_answer(text, stop, max_lines)
                 if cut is not None:
                     text = cut
                     break
@@ -293,7 +292,8 @@ class RemoteModel:
     def _top_logprobs(self, text: str, stats: TokenStats) -> dict[str, float]:
         answer = self._post_json("/completions", self._body(text, 1, logprobs=self.spec.source.top_logprobs))
         _, choice = self._text_of(answer, "/completions")
-        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         stats.evaluated += int(usage.get("prompt_tokens") or 0)
         top = _first_top(choice.get("logprobs"))
         if not top:

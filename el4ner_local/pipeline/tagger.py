@@ -43,7 +43,7 @@ class Tagger:
         replace [pipeline] settings; `threads` replaces each model's n_threads; `llms` stand in for the
         models of the file (tests; `only` and `threads` then do nothing). `retrieval_mode`: how the
         index retrieves (span, sentence, random)."""
-        from ..llm.llama_cpp_backend import load
+        from ..llm import load_model
 
         config: Config = load_config(models)
         settings = replace(config.pipeline, **overrides)
@@ -64,7 +64,7 @@ class Tagger:
             raise UserError("no entity types given and no demonstration pool to take them from",
                             fix="pass --labels person,location,... or --schema FILE")
         if llms is None:
-            llms = [load(s) for s in specs]
+            llms = [load_model(s) for s in specs]
         return cls(llms, schema, settings, idx, retrieval_mode)
 
     def __call__(self, text: str, name: str = "") -> TaggedDocument:

@@ -54,10 +54,11 @@ class TagWorker:
             from ..pipeline.tagger import Tagger
 
             self.tagger = Tagger.load(**tagger_args)
-            llms = [m.llm for m in self.tagger.models]  # load now: a bad model file is reported before any tagging
+            for model in self.tagger.models:
+                model.load()  # now: a bad model file is reported before any tagging
         except UserError as exc:
             return exc.one_line(), 0
-        return None, max([max(x.n_threads, x.n_threads_batch) for x in llms if hasattr(x, "n_threads_batch")] or [0])
+        return None, max([model.threads for model in self.tagger.models] or [0])
 
     def tag(self, item: tuple[str, str]):
         name, text = item
