@@ -1,7 +1,7 @@
 """el4ner-local: offline NER with an ensemble of small quantized LLMs (EL4NER).
 
-    from el4ner_local import Tagger
-    doc = Tagger.load(labels="person,location")("Ada Lovelace was born in London.")
+from el4ner_local import Tagger
+doc = Tagger.load(labels="person,location")("Ada Lovelace was born in London.")
 """
 
 __version__ = "0.1.0"

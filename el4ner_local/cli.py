@@ -17,8 +17,11 @@ from .commands.models import models_app
 from .commands.tag import tag
 from .errors import UserError, from_os_error, say_error
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Offline named entity recognition with an ensemble of small LLMs (EL4NER).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Offline named entity recognition with an ensemble of small LLMs (EL4NER).",
+)
 app.add_typer(models_app, name="models")
 app.add_typer(index_app, name="index")
 app.command("eval")(eval_command)

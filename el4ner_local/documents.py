@@ -75,8 +75,34 @@ def sentence_ends(text: str) -> list[int]:
     return [m.end() for m in _SENT_END_RE.finditer(text) if not _is_abbreviation(text, m.start())]
 
 
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co",
-                  "no", "fig", "gen", "gov", "sen", "rep", "rev", "mt", "ft", "e.g", "i.e", "u.s", "u.k"}
+_ABBREVIATIONS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "st",
+    "jr",
+    "sr",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "no",
+    "fig",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "mt",
+    "ft",
+    "e.g",
+    "i.e",
+    "u.s",
+    "u.k",
+}
 
 
 def _is_abbreviation(text: str, end: int) -> bool:

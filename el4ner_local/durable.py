@@ -42,8 +42,9 @@ def write_durable(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         os.fsync(f.fileno())
 
 
-def append_durable(path: Path, data: bytes, mode: int = PRIVATE_FILE, *, truncate_to: int | None = None,
-                   own_line: bool = False) -> None:
+def append_durable(
+    path: Path, data: bytes, mode: int = PRIVATE_FILE, *, truncate_to: int | None = None, own_line: bool = False
+) -> None:
     """Append `data` to `path` (created with `mode` if missing) and fsync. With `truncate_to`, the file
     must exist and is first cut to that many bytes (dropping what an interrupted append left). With
     `own_line`, `data` starts on a new line when the file's last byte is not a newline (a torn line)."""

@@ -16,8 +16,14 @@ class UserError(Exception):
         return " ".join(text.split())
 
 
-_OS_FIXES = {13: "check its permissions", 1: "check its permissions", 28: "free disk space",
-             30: "choose a writable place", 2: "check the path", 21: "name a file, not a directory"}
+_OS_FIXES = {
+    13: "check its permissions",
+    1: "check its permissions",
+    28: "free disk space",
+    30: "choose a writable place",
+    2: "check the path",
+    21: "name a file, not a directory",
+}
 
 
 def from_os_error(exc: OSError) -> UserError:

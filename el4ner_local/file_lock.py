@@ -62,8 +62,9 @@ class FileLock:
 
     `busy` and `fix` word the refusal: "PATH: BUSY (process PID: COMMAND) (fix: FIX)"."""
 
-    def __init__(self, target: str | Path, *, busy: str = "in use by another process",
-                 fix: str = "wait until that process ends"):
+    def __init__(
+        self, target: str | Path, *, busy: str = "in use by another process", fix: str = "wait until that process ends"
+    ):
         self.target = Path(target)
         self.path = lock_path_for(self.target)
         self.busy = busy
@@ -78,7 +79,7 @@ class FileLock:
         """Whether `target` is the file this lock is for (same lock file)."""
         return lock_path_for(target) == self.path
 
-    def acquire(self) -> "FileLock":
+    def acquire(self) -> FileLock:
         """Take the lock now, without waiting. UserError (one line, naming the holder's PID and command
         line) when another process holds it. A writer makes the target's folder first: a missing
         folder has nothing to lock."""
@@ -97,8 +98,10 @@ class FileLock:
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(fd)
-                    raise UserError(f"{self.target}: cannot lock {self.path} ({exc.strerror})",
-                                    fix="use a local folder, or another path") from None
+                    raise UserError(
+                        f"{self.target}: cannot lock {self.path} ({exc.strerror})",
+                        fix="use a local folder, or another path",
+                    ) from None
                 refusal = self._refusal(fd)
                 os.close(fd)
                 raise refusal from None
@@ -122,7 +125,7 @@ class FileLock:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:
@@ -141,8 +144,10 @@ class FileLock:
         try:  # there, but not ours to write (another user's): a read-only descriptor locks as well
             return os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
-            raise UserError(f"{self.target}: cannot open its lock file {self.path} ({first.strerror})",
-                            fix="check who owns it: another user's session may hold it") from None
+            raise UserError(
+                f"{self.target}: cannot open its lock file {self.path} ({first.strerror})",
+                fix="check who owns it: another user's session may hold it",
+            ) from None
 
     def _is_at_path(self, fd: int) -> bool:
         try:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -79,6 +79,7 @@ def narrow(fd_or_path: int | str | Path, perms: int = PRIVATE_FILE) -> None:
 def open_private(path: str | Path, mode: str = "wb", perms: int = PRIVATE_FILE, **kwargs):
     """`open(path, mode, **kwargs)` for writing: a new file gets exactly `perms`, an existing one loses
     the group/other bits `perms` lacks."""
+
     def opener(name, flags):
         return os.open(name, flags, perms)
 

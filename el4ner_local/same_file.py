@@ -7,8 +7,8 @@ does not exist yet, it cannot be an existing input."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .errors import UserError
 
@@ -29,8 +29,13 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def refuse_input_as_output(output: str | Path | None, inputs: Iterable[str | Path | None], *, option: str,
-                           folders: Iterable[str | Path | None] = ()) -> None:
+def refuse_input_as_output(
+    output: str | Path | None,
+    inputs: Iterable[str | Path | None],
+    *,
+    option: str,
+    folders: Iterable[str | Path | None] = (),
+) -> None:
     """A UserError naming both paths if `output` is one of `inputs` (files), or lies inside one of
     `folders` (input folders such as an index, whose files the output would replace). Standard
     input and output ("-") and absent options (None) are skipped."""
@@ -42,12 +47,16 @@ def refuse_input_as_output(output: str | Path | None, inputs: Iterable[str | Pat
             continue
         if _same(out, Path(given)):
             shown = f"{given}" if str(given) == str(output) else f"{given} (the same file as {output})"
-            raise UserError(f"{option} {output}: is the input {shown}; writing there would destroy it",
-                            fix=f"give {option} another path")
+            raise UserError(
+                f"{option} {output}: is the input {shown}; writing there would destroy it",
+                fix=f"give {option} another path",
+            )
     for folder in folders:
         if folder is not None and Path(folder).is_dir() and _inside(out, Path(folder)):
-            raise UserError(f"{option} {output}: lies inside the input {folder}; writing there would change it",
-                            fix=f"give {option} a path outside {folder}")
+            raise UserError(
+                f"{option} {output}: lies inside the input {folder}; writing there would change it",
+                fix=f"give {option} a path outside {folder}",
+            )
 
 
 def refuse_inputs_inside(folder: str | Path, inputs: Iterable[str | Path], *, option: str) -> None:
@@ -55,5 +64,7 @@ def refuse_inputs_inside(folder: str | Path, inputs: Iterable[str | Path], *, op
     a build replaces or an add appends to)."""
     for given in inputs:
         if _inside(Path(given), Path(folder)):
-            raise UserError(f"{option} {folder}: holds the input {given}; writing the index there could destroy it",
-                            fix=f"move {given} out of {folder}, or give {option} another folder")
+            raise UserError(
+                f"{option} {folder}: holds the input {given}; writing the index there could destroy it",
+                fix=f"move {given} out of {folder}, or give {option} another folder",
+            )

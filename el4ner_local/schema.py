@@ -13,9 +13,19 @@ from pathlib import Path
 from .errors import UserError
 
 # Common abbreviations models use; applied only when the expansion is in the schema.
-_ALIASES = {"per": "person", "pers": "person", "people": "person", "loc": "location", "place": "location",
-            "org": "organisation", "organization": "organisation", "company": "corporation",
-            "gpe": "location", "misc": "misc", "work": "creativework"}
+_ALIASES = {
+    "per": "person",
+    "pers": "person",
+    "people": "person",
+    "loc": "location",
+    "place": "location",
+    "org": "organisation",
+    "organization": "organisation",
+    "company": "corporation",
+    "gpe": "location",
+    "misc": "misc",
+    "work": "creativework",
+}
 
 
 def _norm(text: str) -> str:
@@ -89,7 +99,9 @@ def load_schema(path: Path) -> Schema:
                     name, _, desc = line.partition(":")
                     data[name.strip()] = desc.strip()
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: invalid schema file: {exc}", fix="write label = \"description\" pairs")
+        raise UserError(f"{path}: invalid schema file: {exc}", fix='write label = "description" pairs')
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise UserError(f"{path}: a schema maps each label to a description string", fix='write person = "names of people"')
+        raise UserError(
+            f"{path}: a schema maps each label to a description string", fix='write person = "names of people"'
+        )
     return Schema(tuple(data), tuple(data.values()))

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from el4ner_local.documents import LabelledSentence, Span  # noqa: E402
-from el4ner_local.retrieval.embedder import EmbedderIdentity  # noqa: E402
 from el4ner_local.retrieval import DemoIndex, HnswSettings  # noqa: E402
+from el4ner_local.retrieval.embedder import EmbedderIdentity  # noqa: E402
 
 DIM = 384
 
@@ -102,7 +102,7 @@ def ms(seconds: float) -> str:
 def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
     emb = ClusteredEmbedder(max(1, n_spans // 20))
     pool = synthetic_pool(n_spans)
-    span_texts = [s.text[sp.start:sp.end] for s in pool for sp in s.spans]
+    span_texts = [s.text[sp.start : sp.end] for s in pool for sp in s.spans]
     vecs = emb.encode(span_texts)
     hnsw = HnswSettings()
 
@@ -146,8 +146,10 @@ def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
     top10 = [np.argsort(-(vecs @ row))[:10] for row in q]
     recall10 = statistics.mean(len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, top10))
 
-    queries = [(f"someone met {a} and {b} in {c}", [a, b, c]) for a, b, c in
-               ((f"Q{i}a", f"Q{i}b", f"Q{i}c") for i in range(n_queries))]
+    queries = [
+        (f"someone met {a} and {b} in {c}", [a, b, c])
+        for a, b, c in ((f"Q{i}a", f"Q{i}b", f"Q{i}c") for i in range(n_queries))
+    ]
     for text, spans in queries[:5]:
         index.retrieve(text, spans, k=4)
     index._embedder = timed = TimedEmbedder(emb)
@@ -158,9 +160,18 @@ def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
         index.retrieve(text, spans, k=4)
         times.append(time.perf_counter() - t0 - (timed.seconds - before))  # embedding excluded
     retrieve = statistics.median(times)
-    return {"spans": n_spans, "sentences": len(pool), "hnsw_build": hnsw_build,
-            "index_build": index_build_total - fake_embed, "load": load, "knn": knn, "exact": exact,
-            "recall": recall, "recall10": recall10, "retrieve": retrieve}
+    return {
+        "spans": n_spans,
+        "sentences": len(pool),
+        "hnsw_build": hnsw_build,
+        "index_build": index_build_total - fake_embed,
+        "load": load,
+        "knn": knn,
+        "exact": exact,
+        "recall": recall,
+        "recall10": recall10,
+        "retrieve": retrieve,
+    }
 
 
 def bench_embedder(n: int = 1000) -> dict:
@@ -168,7 +179,7 @@ def bench_embedder(n: int = 1000) -> dict:
     from el4ner_local.retrieval.embedder import MiniLMEmbedder
 
     sentences = read_labelled(ROOT.parent / "shared" / "data" / "wnut17" / "wnut17train.conll")
-    spans = list(dict.fromkeys(s.text[sp.start:sp.end] for s in sentences for sp in s.spans))[:n]
+    spans = list(dict.fromkeys(s.text[sp.start : sp.end] for s in sentences for sp in s.spans))[:n]
     texts = [s.text for s in sentences][:n]
     t0 = time.perf_counter()
     emb = MiniLMEmbedder()
@@ -202,20 +213,26 @@ def main() -> None:
             rows.append(bench_size(n, args.queries, Path(tmp)))
             print(f"done {n} spans", file=sys.stderr)
     if args.markdown:
-        print("| pool spans | sentences | hnswlib build (s) | DemoIndex build w/o embedding (s) | load (s) | "
-              "knn k=32 / span (ms) | exact scan / span (ms) | recall@32 | exact top-10 in the 32 | retrieve, 3 spans, k=4 (ms) |")
+        print(
+            "| pool spans | sentences | hnswlib build (s) | DemoIndex build w/o embedding (s) | load (s) | "
+            "knn k=32 / span (ms) | exact scan / span (ms) | recall@32 | exact top-10 in the 32 | retrieve, 3 spans, k=4 (ms) |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['spans']:,} | {r['sentences']:,} | {r['hnsw_build']:.2f} | {r['index_build']:.2f} | {r['load']:.2f} | "
-                  f"{ms(r['knn'])} | {ms(r['exact'])} | {r['recall']:.3f} | {r['recall10']:.3f} | {ms(r['retrieve'])} |")
+            print(
+                f"| {r['spans']:,} | {r['sentences']:,} | {r['hnsw_build']:.2f} | {r['index_build']:.2f} | {r['load']:.2f} | "
+                f"{ms(r['knn'])} | {ms(r['exact'])} | {r['recall']:.3f} | {r['recall10']:.3f} | {ms(r['retrieve'])} |"
+            )
     else:
         for r in rows:
             print(r)
     if not args.no_embedder:
         e = bench_embedder()
-        print(f"\nembedder all-MiniLM-L6-v2 (real): load {e['load']:.1f} s; {e['span'] * 1000:.1f} ms per span and "
-              f"{e['sentence'] * 1000:.1f} ms per sentence in batches ({e['n']} WNUT-17 texts); "
-              f"3 query spans in {e['query3'] * 1000:.0f} ms (median)")
+        print(
+            f"\nembedder all-MiniLM-L6-v2 (real): load {e['load']:.1f} s; {e['span'] * 1000:.1f} ms per span and "
+            f"{e['sentence'] * 1000:.1f} ms per sentence in batches ({e['n']} WNUT-17 texts); "
+            f"3 query spans in {e['query3'] * 1000:.0f} ms (median)"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,12 @@ def single(docs, tagger_args) -> tuple[dict, list]:
     started = time.perf_counter()
     out = [tagger.tag(text, name=name).to_json() for name, text in docs]
     seconds = time.perf_counter() - started
-    return {"workers": "single process", "load_s": round(loaded, 2), "tag_s": round(seconds, 2),
-            "docs_per_min": round(60 * len(docs) / seconds, 2)}, out
+    return {
+        "workers": "single process",
+        "load_s": round(loaded, 2),
+        "tag_s": round(seconds, 2),
+        "docs_per_min": round(60 * len(docs) / seconds, 2),
+    }, out
 
 
 def with_ray(docs, tagger_args, workers: int) -> tuple[dict, list]:
@@ -59,8 +63,13 @@ def with_ray(docs, tagger_args, workers: int) -> tuple[dict, list]:
         seconds = time.perf_counter() - started
     finally:
         ray.shutdown()
-    return {"workers": workers, "threads_per_worker": max(threads), "load_s": round(loaded, 2),
-            "tag_s": round(seconds, 2), "docs_per_min": round(60 * len(docs) / seconds, 2)}, out
+    return {
+        "workers": workers,
+        "threads_per_worker": max(threads),
+        "load_s": round(loaded, 2),
+        "tag_s": round(seconds, 2),
+        "docs_per_min": round(60 * len(docs) / seconds, 2),
+    }, out
 
 
 def main() -> None:
@@ -72,8 +81,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "scale.json")
     args = parser.parse_args()
     docs = sample(args.docs)
-    tagger_args = {"labels": args.labels, "index": None if args.index == "none" else args.index,
-                   "only": args.only.split(",") if args.only else None}
+    tagger_args = {
+        "labels": args.labels,
+        "index": None if args.index == "none" else args.index,
+        "only": args.only.split(",") if args.only else None,
+    }
     rows = []
     row, reference = single(docs, tagger_args)
     rows.append(row)
@@ -83,9 +95,13 @@ def main() -> None:
         row["same_output"] = out == reference
         rows.append(row)
         print(row, flush=True)
-    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-              "sample": f"{len(docs)} WNUT-17 test sentences of 6-14 tokens, one document each",
-              "models": args.only or "all", "index": args.index, "rows": rows}
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "sample": f"{len(docs)} WNUT-17 test sentences of 6-14 tokens, one document each",
+        "models": args.only or "all",
+        "index": args.index,
+        "rows": rows,
+    }
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}", file=sys.stderr)
 

@@ -60,16 +60,30 @@ def measure(limit: int, overrides: dict) -> dict:
             m.reset()
             m.generate(book.extract(""), max_tokens=1)  # only the instructions cached, as in steady state
             t0 = time.perf_counter()
-            m.generate(book.extract(shared), prefill=prompts.EXTRACT_PREFILL, stop=prompts.STOP,
-                       max_tokens=tagger.settings.max_new_tokens, max_lines=tagger.settings.max_output_lines)
+            m.generate(
+                book.extract(shared),
+                prefill=prompts.EXTRACT_PREFILL,
+                stop=prompts.STOP,
+                max_tokens=tagger.settings.max_new_tokens,
+                max_lines=tagger.settings.max_output_lines,
+            )
             bound += time.perf_counter() - t0
-        rows.append({"text": sent.text, "bound_s": bound, "pipeline_s": wall,
-                     "evaluated": sum(u["evaluated"] for u in used.values()),
-                     "reused": sum(u["reused"] for u in used.values()),
-                     "generated": sum(u["generated"] for u in used.values()),
-                     "predicted": [[c.start, c.end, c.label] for c in record.candidates if c.accepted]})
-        print(f"  sentence {len(rows)}: pipeline {wall:.1f} s, bound {bound:.1f} s, "
-              f"evaluated {rows[-1]['evaluated']}", file=sys.stderr, flush=True)
+        rows.append(
+            {
+                "text": sent.text,
+                "bound_s": bound,
+                "pipeline_s": wall,
+                "evaluated": sum(u["evaluated"] for u in used.values()),
+                "reused": sum(u["reused"] for u in used.values()),
+                "generated": sum(u["generated"] for u in used.values()),
+                "predicted": [[c.start, c.end, c.label] for c in record.candidates if c.accepted],
+            }
+        )
+        print(
+            f"  sentence {len(rows)}: pipeline {wall:.1f} s, bound {bound:.1f} s, evaluated {rows[-1]['evaluated']}",
+            file=sys.stderr,
+            flush=True,
+        )
     return {"rows": rows, "by_stage": tagger.stats.as_dict()}
 
 
@@ -81,13 +95,21 @@ def scores(rows, sents) -> dict:
         p = {tuple(x) for x in row["predicted"]}
         tp, pred, gold = tp + len(g & p), pred + len(p), gold + len(g)
     prec, rec = tp / max(pred, 1), tp / max(gold, 1)
-    return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / max(prec + rec, 1e-9), "gold": gold, "predicted": pred}
+    return {
+        "precision": prec,
+        "recall": rec,
+        "f1": 2 * prec * rec / max(prec + rec, 1e-9),
+        "gold": gold,
+        "predicted": pred,
+    }
 
 
 def baseline(rev: str, limit: int) -> dict:
     """The pipeline at an older revision, run in a worktree by a child process."""
     with tempfile.TemporaryDirectory(prefix="el4ner-baseline-") as tmp:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", tmp, rev], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", tmp, rev], check=True, capture_output=True
+        )
         try:
             code = f"""
 import json, sys, time
@@ -125,13 +147,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=5)
     ap.add_argument("--baseline", help="git revision of an earlier pipeline to compare token counts with")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="a [pipeline] setting for this run, e.g. --set k=2 (JSON value)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [pipeline] setting for this run, e.g. --set k=2 (JSON value)",
+    )
     ap.add_argument("--json", type=Path, help="write the full measurements here")
     args = ap.parse_args()
 
-    report = {"commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                       text=True).stdout.strip(), "sample": f"WNUT-17 test, first {args.limit} sentences over 40 chars"}
+    report = {
+        "commit": subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "sample": f"WNUT-17 test, first {args.limit} sentences over 40 chars",
+    }
     if args.baseline:
         report["baseline"] = {"rev": args.baseline, **baseline(args.baseline, args.limit)}
     overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
@@ -143,21 +174,33 @@ def main() -> None:
             report[side]["scores"] = scores(report[side]["rows"], sample(args.limit))
     print(f"commit {report['commit']}  {report['sample']}")
     print(f"bound (one pass per model, summed): {mean(cur, 'bound_s'):6.2f} s/sentence")
-    print(f"pipeline (four stages):             {mean(cur, 'pipeline_s'):6.2f} s/sentence   "
-          f"ratio {sum(r['pipeline_s'] for r in cur) / sum(r['bound_s'] for r in cur):.2f}x")
-    print(f"tokens per sentence: evaluated {mean(cur, 'evaluated'):.0f}, reused {mean(cur, 'reused'):.0f}, "
-          f"generated {mean(cur, 'generated'):.0f}")
-    print("F1 {f1:.3f} (P {precision:.3f} R {recall:.3f}, {gold} gold, {predicted} predicted)".format(**report["current"]["scores"]))
+    print(
+        f"pipeline (four stages):             {mean(cur, 'pipeline_s'):6.2f} s/sentence   "
+        f"ratio {sum(r['pipeline_s'] for r in cur) / sum(r['bound_s'] for r in cur):.2f}x"
+    )
+    print(
+        f"tokens per sentence: evaluated {mean(cur, 'evaluated'):.0f}, reused {mean(cur, 'reused'):.0f}, "
+        f"generated {mean(cur, 'generated'):.0f}"
+    )
+    print(
+        "F1 {f1:.3f} (P {precision:.3f} R {recall:.3f}, {gold} gold, {predicted} predicted)".format(
+            **report["current"]["scores"]
+        )
+    )
     if args.baseline:
         base = report["baseline"]["rows"]
-        print(f"baseline {args.baseline}: evaluated {mean(base, 'evaluated'):.0f}/sentence, "
-              f"{mean(base, 'pipeline_s'):.2f} s/sentence -> {mean(base, 'evaluated') / max(mean(cur, 'evaluated'), 1):.2f}x "
-              f"more tokens evaluated than now; "
-              "F1 {f1:.3f} (P {precision:.3f} R {recall:.3f})".format(**report["baseline"]["scores"]))
+        print(
+            f"baseline {args.baseline}: evaluated {mean(base, 'evaluated'):.0f}/sentence, "
+            f"{mean(base, 'pipeline_s'):.2f} s/sentence -> {mean(base, 'evaluated') / max(mean(cur, 'evaluated'), 1):.2f}x "
+            f"more tokens evaluated than now; "
+            "F1 {f1:.3f} (P {precision:.3f} R {recall:.3f})".format(**report["baseline"]["scores"])
+        )
     for stage, models in report["current"]["by_stage"].items():
         for model, st in models.items():
-            print(f"  {stage:17} {model:20} eval {st['evaluated']:6} reuse {st['reused']:6} gen {st['generated']:5} "
-                  f"calls {st['calls']:4} {st['seconds']:7.2f}s")
+            print(
+                f"  {stage:17} {model:20} eval {st['evaluated']:6} reuse {st['reused']:6} gen {st['generated']:5} "
+                f"calls {st['calls']:4} {st['seconds']:7.2f}s"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))

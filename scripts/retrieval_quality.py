@@ -54,8 +54,13 @@ def caps_candidates(sentence) -> list[str]:
         if tok[:1] in "@#" and len(tok) > 1:
             flush()
             out.append(tok)
-        elif tok[:1].isupper() and lower not in STOPWORDS and lower not in PRONOUNS and lower != "rt" \
-                and not (i == 0 and not any(c.isupper() for c in tok[1:]) and lower in _COMMON_STARTS):
+        elif (
+            tok[:1].isupper()
+            and lower not in STOPWORDS
+            and lower not in PRONOUNS
+            and lower != "rt"
+            and not (i == 0 and not any(c.isupper() for c in tok[1:]) and lower in _COMMON_STARTS)
+        ):
             run.append(tok)
         else:
             flush()
@@ -63,8 +68,31 @@ def caps_candidates(sentence) -> list[str]:
     return out
 
 
-_COMMON_STARTS = {"just", "so", "what", "why", "how", "when", "where", "who", "well", "lol", "omg", "yes", "no",
-                  "thanks", "please", "today", "tonight", "now", "good", "happy", "watching", "going", "love"}
+_COMMON_STARTS = {
+    "just",
+    "so",
+    "what",
+    "why",
+    "how",
+    "when",
+    "where",
+    "who",
+    "well",
+    "lol",
+    "omg",
+    "yes",
+    "no",
+    "thanks",
+    "please",
+    "today",
+    "tonight",
+    "now",
+    "good",
+    "happy",
+    "watching",
+    "going",
+    "love",
+}
 
 
 def coverage(query, demos) -> tuple[float, int]:
@@ -79,7 +107,9 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, default=DATA / "emerging.dev.conll")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--index-dir", type=Path, default=None, help="keep the built index here (default: a temp dir)")
-    ap.add_argument("--reuse", action="store_true", help="load the index in --index-dir if it is there instead of rebuilding")
+    ap.add_argument(
+        "--reuse", action="store_true", help="load the index in --index-dir if it is there instead of rebuilding"
+    )
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args()
 
@@ -93,16 +123,22 @@ def main() -> None:
     else:
         index = DemoIndex.build(pool, target)
     build_s = time.perf_counter() - t0
-    print(f"pool {args.pool.name}: {len(pool)} sentences, {index.n_spans} spans; built in {build_s:.1f} s "
-          f"(embedding included)", file=sys.stderr)
+    print(
+        f"pool {args.pool.name}: {len(pool)} sentences, {index.n_spans} spans; built in {build_s:.1f} s "
+        f"(embedding included)",
+        file=sys.stderr,
+    )
     if [s.text for s in index.pool] != [s.text for s in pool]:
         sys.exit(f"{target}: the index there was not built from {args.pool}")
     print(f"queries {args.queries.name}: {len(queries)} sentences with gold entities; k = {args.k}", file=sys.stderr)
 
     uniform = PosWeights.uniform()
     rows = []
-    proposers = (("gold", lambda q: [q.text[s.start:s.end] for s in q.spans]), ("caps", caps_candidates),
-                 ("words", lambda q: word_spans(q.text, q.tokens)))
+    proposers = (
+        ("gold", lambda q: [q.text[s.start : s.end] for s in q.spans]),
+        ("caps", caps_candidates),
+        ("words", lambda q: word_spans(q.text, q.tokens)),
+    )
     for cand_name, cands in proposers:
         runs = {
             "span (POS weights)": lambda q, c: index.retrieve(q.text, c, args.k, mode="span"),
@@ -115,29 +151,42 @@ def main() -> None:
             print(f"{name}, {cand_name} candidates ...", file=sys.stderr)
             cov, ntypes = zip(*(coverage(q, fn(q, cands(q))) for q in queries))
             no_cand = sum(1 for q in queries if not cands(q))
-            rows.append((name, cand_name if name != "sentence cosine" else "-", statistics.mean(cov),
-                         statistics.mean(ntypes), no_cand))
+            rows.append(
+                (
+                    name,
+                    cand_name if name != "sentence cosine" else "-",
+                    statistics.mean(cov),
+                    statistics.mean(ntypes),
+                    no_cand,
+                )
+            )
     # the hnswlib shortlist against exhaustive SpanSim over the whole pool (gold candidates, POS weights)
     import numpy as np
 
     from el4ner_local.retrieval.spansim import span_sim_many
 
-    all_vecs = index.embedder.encode([s.text[sp.start:sp.end] for s in index.pool for sp in s.spans])
+    all_vecs = index.embedder.encode([s.text[sp.start : sp.end] for s in index.pool for sp in s.spans])
     same, ex_cov = 0, []
     for q in queries:
-        spans = list(dict.fromkeys(q.text[s.start:s.end].strip() for s in q.spans))
+        spans = list(dict.fromkeys(q.text[s.start : s.end].strip() for s in q.spans))
         qv = index.embedder.encode(spans)
         scores = span_sim_many(qv, index.pos_weights.weights(spans, q.text), all_vecs, index._offsets)
         order = np.lexsort((np.arange(len(scores)), -scores))[: args.k]
         exhaustive = [index.pool[i] for i in order]
-        got = index.retrieve(q.text, [q.text[s.start:s.end] for s in q.spans], args.k)
+        got = index.retrieve(q.text, [q.text[s.start : s.end] for s in q.spans], args.k)
         same += [d.text for d in got] == [d.text for d in exhaustive]
         ex_cov.append(coverage(q, exhaustive)[0])
-    print(f"span (POS, gold candidates): top-{args.k} identical to exhaustive SpanSim for {same}/{len(queries)} queries "
-          f"({same / len(queries):.1%}); exhaustive coverage {statistics.mean(ex_cov):.3f}", file=sys.stderr)
+    print(
+        f"span (POS, gold candidates): top-{args.k} identical to exhaustive SpanSim for {same}/{len(queries)} queries "
+        f"({same / len(queries):.1%}); exhaustive coverage {statistics.mean(ex_cov):.3f}",
+        file=sys.stderr,
+    )
 
     with_entities = [i for i, s in enumerate(index.pool) if s.spans]
-    for name, population in (("random (5 seeds)", None), ("random among pool sentences with entities (5 seeds)", with_entities)):
+    for name, population in (
+        ("random (5 seeds)", None),
+        ("random among pool sentences with entities (5 seeds)", with_entities),
+    ):
         covs, types = [], []
         for seed in range(5):
             if population is None:
@@ -155,7 +204,11 @@ def main() -> None:
         print("| mode | candidate spans | gold types covered | distinct types shown |")
         print("|---|---|---|---|")
         for name, cand, cov, nt, no_cand in rows:
-            extra = f" ({no_cand} queries without candidates fell back to sentence cosine)" if no_cand and cand not in ("gold", "-") else ""
+            extra = (
+                f" ({no_cand} queries without candidates fell back to sentence cosine)"
+                if no_cand and cand not in ("gold", "-")
+                else ""
+            )
             print(f"| {name} | {cand}{extra} | {cov:.3f} | {nt:.2f} |")
     else:
         for name, cand, cov, nt, no_cand in rows:

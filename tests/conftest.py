@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-
 # -- a PyPI stand-in: wheels built here, served to pip from a directory ------------------------------
+
 
 def make_wheel(folder: Path, dist: str, version: str, files: dict[str, bytes]) -> Path:
     """A valid pure-Python wheel of `dist` holding `files` (with METADATA, WHEEL and RECORD)."""
@@ -24,7 +24,9 @@ def make_wheel(folder: Path, dist: str, version: str, files: dict[str, bytes]) -
     info = f"{stem}-{version}.dist-info"
     contents = dict(files)
     contents[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
-    contents[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: el4ner-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    contents[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: el4ner-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     record = []
     for name, data in contents.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -52,6 +54,7 @@ def wheelhouse(tmp_path, monkeypatch) -> Path:
 
 
 # -- a Hugging Face hub stand-in ------------------------------------------------------------------------
+
 
 @dataclass
 class FakeHub:
@@ -154,6 +157,15 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 # -- the real default models -------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that uses the real models (the default_models fixture, directly or through another
+    fixture) is in the `models` tier; tests that run the models in a subprocess say so themselves."""
+    for item in items:
+        if "default_models" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.models)
+
 
 @pytest.fixture(scope="session")
 def default_models():

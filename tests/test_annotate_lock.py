@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from test_cli_errors import NO_OVERRIDE
 from test_tui_support import DEFAULT_MODELS, TEXT, default_records
 from tmux_support import annotator_pid, kill_server, start_annotate, tmux, wait_for
@@ -74,8 +73,13 @@ class Holder:
     def __init__(self, tmp_path: Path, annotations: Path):
         script = tmp_path / "holder.py"
         script.write_text(HOLDER, encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, str(script), str(annotations)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(annotations)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()  # returns when it holds the lock, or when it died
         assert line == "held\n", self.proc.communicate()[1]
         self.pid = self.proc.pid
@@ -94,8 +98,9 @@ class Holder:
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*cli(), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*cli(), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+    )
 
 
 def try_lock(tmp_path: Path, annotations: Path) -> subprocess.CompletedProcess:
@@ -158,8 +163,13 @@ def test_a_second_interactive_session_is_refused_before_anything_loads(tmp_path)
         assert "models file" not in line
         # the same with --out naming the file another way (relative, from another folder)
         (tmp_path / "sub").mkdir()
-        proc = subprocess.run([*cli(), "annotate", "../notes.txt", "--out", "../notes.annotations.jsonl"],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=tmp_path / "sub")
+        proc = subprocess.run(
+            [*cli(), "annotate", "../notes.txt", "--out", "../notes.annotations.jsonl"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_path / "sub",
+        )
         assert proc.returncode == 2 and f"process {holder.pid}" in one_error_line(proc)
         assert ann.read_bytes() == before
         assert not (tmp_path / "notes.annotations.session" / "index").exists()  # no model, no index built
@@ -201,10 +211,19 @@ def test_a_holder_that_has_not_written_its_pid_yet_is_not_reported_as_the_dead_o
     dead_pid = int(dead.stdout)
     lock_file = lock_path_for(ann)
     lock_file.write_text(f"{dead_pid}\nel4ner-local annotate notes.txt\n", encoding="utf-8")
-    raw = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys\n"
-                            "fd = os.open(sys.argv[1], os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
-                            "print('held', flush=True)\nsys.stdin.read()", str(lock_file)],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    raw = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\nsys.stdin.read()",
+            str(lock_file),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert raw.stdout.readline() == "held\n"
         try:
@@ -262,9 +281,10 @@ def test_save_as_in_the_annotator_moves_the_lock_and_quitting_gives_it_back(tmp_
     gives the lock back."""
     import asyncio
 
+    from test_tui_support import LABELS, shows, until
+
     from el4ner_local.tui.app import AnnotateApp
     from el4ner_local.tui.save_as_screen import SaveAsScreen
-    from test_tui_support import LABELS, shows, until
 
     doc, ann = annotated(tmp_path)
     held, free = tmp_path / "held.jsonl", tmp_path / "free.jsonl"
@@ -322,8 +342,12 @@ def test_an_export_from_a_read_only_folder_needs_no_lock(tmp_path):
     ro.chmod(0o555)
     try:
         as_user = NO_OVERRIDE if os.geteuid() == 0 else []  # root would write into the folder anyway
-        proc = subprocess.run([*as_user, *cli(), "annotate", str(doc), "--export", str(tmp_path / "out.jsonl")],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [*as_user, *cli(), "annotate", str(doc), "--export", str(tmp_path / "out.jsonl")],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         assert proc.returncode == 0, proc.stderr
         assert "1 accepted sentences" in proc.stdout and not lock_path_for(ann).exists()
     finally:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_models import ROOT, assert_one_line_error
 from signals import default_sigint
+from test_cli_models import ROOT, assert_one_line_error
 
 POOL = "Ada\tB-person\nmet\tO\nTom\tB-person\n.\tO\n\n"
 CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location"]
@@ -31,8 +31,14 @@ def run(*args: str) -> subprocess.CompletedProcess:
         prefix = NO_OVERRIDE
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("EL4NER_MODELS", None)
-    return subprocess.run([*prefix, sys.executable, "-m", "el4ner_local.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=1800, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "el4ner_local.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def fails(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -47,8 +53,9 @@ def files(tmp_path) -> Path:
     (tmp_path / "a.txt").write_text("Maria flew to Lisbon.\n", encoding="utf-8")
     (tmp_path / "pool.conll").write_text(POOL, encoding="utf-8")
     (tmp_path / "bad.toml").write_text('[[models]\nname = "x"\n')
-    (tmp_path / "badpipe.toml").write_text('[pipeline]\nk = -3\n\n[[models]]\nname = "x"\n[models.source]\n'
-                                           'kind = "path"\npath = "x.gguf"\n')
+    (tmp_path / "badpipe.toml").write_text(
+        '[pipeline]\nk = -3\n\n[[models]]\nname = "x"\n[models.source]\nkind = "path"\npath = "x.gguf"\n'
+    )
     locked = tmp_path / "locked"
     locked.mkdir()
     (locked / "a.txt").write_text("Maria flew to Lisbon.\n", encoding="utf-8")
@@ -73,12 +80,15 @@ def unreadable_model(tmp_path: Path, default_models, with_sha: bool) -> Path:
     return models
 
 
-@pytest.mark.parametrize("command", [
-    ["tag", "a.txt", "--labels", "person"],
-    ["eval", "--data", "pool.conll", "--pool", "pool.conll"],
-    ["annotate", "a.txt"],
-    ["models", "list"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tag", "a.txt", "--labels", "person"],
+        ["eval", "--data", "pool.conll", "--pool", "pool.conll"],
+        ["annotate", "a.txt"],
+        ["models", "list"],
+    ],
+)
 def test_bad_models_files(files, command, monkeypatch):
     monkeypatch.chdir(files)
     fails(run(*command, "--models", "bad.toml"), "bad.toml:1: invalid TOML", "correct the syntax")
@@ -119,22 +129,41 @@ def test_unreadable_model_file(files, default_models, with_sha):
 def test_outputs_that_cannot_be_written(files, default_models, monkeypatch):
     monkeypatch.chdir(files)
     fails(run("tag", "a.txt", "-o", "ro/out.jsonl", *CHEAP), "ro/out.jsonl: cannot write output (Permission denied)")
-    fails(run("tag", "a.txt", "-o", "/dev/full", *CHEAP), "/dev/full: cannot write (No space left on device)",
-          "free disk space")
+    fails(
+        run("tag", "a.txt", "-o", "/dev/full", *CHEAP),
+        "/dev/full: cannot write (No space left on device)",
+        "free disk space",
+    )
     proc = run("index", "build", "pool.conll", "-o", "ro/idx")  # its progress lines come first
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.splitlines()[-1] == "el4ner-local: error: ro/idx: Permission denied (fix: check its permissions)"
-    fails(run("annotate", "a.txt", "--out", "ro/a.jsonl", "--export", "ro/x.jsonl"), "ro/x.jsonl: cannot write",
-          "Permission denied")
+    fails(
+        run("annotate", "a.txt", "--out", "ro/a.jsonl", "--export", "ro/x.jsonl"),
+        "ro/x.jsonl: cannot write",
+        "Permission denied",
+    )
 
 
 def test_ctrl_c_stops_index_build_with_one_line_and_keeps_no_half_index(tmp_path):
     from corpora import shared_data
 
     out = tmp_path / "idx"
-    proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "index", "build",
-                             str(shared_data() / "wnut17" / "wnut17train.conll"), "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "el4ner_local.cli",
+            "index",
+            "build",
+            str(shared_data() / "wnut17" / "wnut17train.conll"),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     assert "embedding" in next(line for line in proc.stderr if "embedding" in line or "error" in line)
     proc.send_signal(signal.SIGINT)  # thousands of sentences to embed: well before it is done
     rest = proc.stderr.read()

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +20,14 @@ SHA = hashlib.sha256(PAYLOAD).hexdigest()
 def run(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     environ = dict(os.environ if env is None else env)
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", *args], capture_output=True, text=True,
-                          env=environ, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -103,11 +108,14 @@ def test_check_a_file_llama_cpp_cannot_load(tmp_path, cache):
     assert_one_line_error(proc, "model 'junk': llama.cpp cannot load")
 
 
-@pytest.mark.parametrize("text, needles", [
-    ('[[models]]\nname = "x"\nn_ctx = \n', (":3: invalid TOML",)),
-    ('[[models]]\nname = "x"\ncolour = "red"\n', (":3: key 'colour': unknown key",)),
-    ('[[models]]\nname = "x"\nn_ctx = "big"\n', (":3: key 'n_ctx': model 'x': must be an integer",)),
-])
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ('[[models]]\nname = "x"\nn_ctx = \n', (":3: invalid TOML",)),
+        ('[[models]]\nname = "x"\ncolour = "red"\n', (":3: key 'colour': unknown key",)),
+        ('[[models]]\nname = "x"\nn_ctx = "big"\n', (":3: key 'n_ctx': model 'x': must be an integer",)),
+    ],
+)
 def test_malformed_models_file(tmp_path, cache, text, needles):
     models = tmp_path / "bad.toml"
     models.write_text(text)

@@ -126,46 +126,49 @@ def test_unknown_model_name_lists_the_known_ones(tmp_path):
 
 
 def test_toml_syntax_error_names_the_line_and_shows_it(tmp_path):
-    text = GOOD.replace('n_ctx = 2048', 'n_ctx 2048')
+    text = GOOD.replace("n_ctx = 2048", "n_ctx 2048")
     message = error_of(tmp_path, text)
     assert message.startswith(f"{tmp_path / 'models.toml'}:{line_of(text, 'n_ctx 2048')}: invalid TOML")
     assert "'n_ctx 2048'" in message and "fix:" in message
 
 
 def test_duplicate_key_is_a_syntax_error_with_its_line(tmp_path):
-    text = GOOD.replace('n_ctx = 2048', 'n_ctx = 2048\nn_ctx = 1024')
+    text = GOOD.replace("n_ctx = 2048", "n_ctx = 2048\nn_ctx = 1024")
     message = error_of(tmp_path, text)
     assert f":{line_of(text, 'n_ctx = 1024')}: invalid TOML" in message
 
 
-@pytest.mark.parametrize("old, new, key, needle, nth", [
-    # unknown keys, in each table
-    ('n_ctx = 2048', 'n_ctx = 2048\ncontext = 9', "context", "context = 9", 0),
-    ('repo = "owner/repo"', 'repo = "owner/repo"\nbranch = "x"', "branch", 'branch = "x"', 0),
-    ('k = 2', 'k = 2\ntopk = 3', "topk", "topk = 3", 0),
-    ('# a comment', 'title = "x"', "title", 'title = "x"', 0),
-    # wrong types
-    ('n_ctx = 2048', 'n_ctx = "big"', "n_ctx", 'n_ctx = "big"', 0),
-    ('temperature = 0', 'temperature = "hot"', "temperature", 'temperature = "hot"', 0),
-    ('n_gpu_layers = -1', 'n_gpu_layers = 1.5', "n_gpu_layers", "n_gpu_layers = 1.5", 0),
-    ('prompt_style = "completion"', 'prompt_style = "instruct"', "prompt_style", '"instruct"', 0),
-    ('name = "b"', 'name = 7', "name", "name = 7", 0),
-    ('file = "sub/b.gguf"', 'file = 3', "file", "file = 3", 0),
-    ('kind = "hf"', 'kind = "s3"', "kind", 'kind = "s3"', 0),
-    ('sha256 = "' + SHA + '"', 'sha256 = "abc"', "sha256", 'sha256 = "abc"', 0),
-    ('k = 2', 'k = "two"', "k", 'k = "two"', 0),
-    ('k = 2', 'verify = "yes"', "verify", 'verify = "yes"', 0),
-    ('k = 2', 'retrieval_spans = "llm"', "retrieval_spans", 'retrieval_spans = "llm"', 0),
-    ('classify_threshold = 1', 'classify_threshold = 1.5', "classify_threshold", "classify_threshold = 1.5", 0),
-    ('verifiers = ["a"]', 'verifiers = ["zz"]', "verifiers", 'verifiers = ["zz"]', 0),
-    ('extract_min_votes = 2', 'extract_min_votes = 4', "extract_min_votes", "extract_min_votes = 4", 0),
-    # bad values
-    ('n_ctx = 2048', 'n_ctx = 100', "n_ctx", "n_ctx = 100", 0),
-    ('temperature = 0', 'temperature = -1', "temperature", "temperature = -1", 0),
-    ('name = "b"', 'name = "a"', "name", 'name = "a"', 1),
-    ('file = "a.gguf"', 'file = "../../etc/a.gguf"', "file", '"../../etc/a.gguf"', 0),
-    ('version = "1.0", ', '', "parts", "parts = [", 0),
-])
+@pytest.mark.parametrize(
+    "old, new, key, needle, nth",
+    [
+        # unknown keys, in each table
+        ("n_ctx = 2048", "n_ctx = 2048\ncontext = 9", "context", "context = 9", 0),
+        ('repo = "owner/repo"', 'repo = "owner/repo"\nbranch = "x"', "branch", 'branch = "x"', 0),
+        ("k = 2", "k = 2\ntopk = 3", "topk", "topk = 3", 0),
+        ("# a comment", 'title = "x"', "title", 'title = "x"', 0),
+        # wrong types
+        ("n_ctx = 2048", 'n_ctx = "big"', "n_ctx", 'n_ctx = "big"', 0),
+        ("temperature = 0", 'temperature = "hot"', "temperature", 'temperature = "hot"', 0),
+        ("n_gpu_layers = -1", "n_gpu_layers = 1.5", "n_gpu_layers", "n_gpu_layers = 1.5", 0),
+        ('prompt_style = "completion"', 'prompt_style = "instruct"', "prompt_style", '"instruct"', 0),
+        ('name = "b"', "name = 7", "name", "name = 7", 0),
+        ('file = "sub/b.gguf"', "file = 3", "file", "file = 3", 0),
+        ('kind = "hf"', 'kind = "s3"', "kind", 'kind = "s3"', 0),
+        ('sha256 = "' + SHA + '"', 'sha256 = "abc"', "sha256", 'sha256 = "abc"', 0),
+        ("k = 2", 'k = "two"', "k", 'k = "two"', 0),
+        ("k = 2", 'verify = "yes"', "verify", 'verify = "yes"', 0),
+        ("k = 2", 'retrieval_spans = "llm"', "retrieval_spans", 'retrieval_spans = "llm"', 0),
+        ("classify_threshold = 1", "classify_threshold = 1.5", "classify_threshold", "classify_threshold = 1.5", 0),
+        ('verifiers = ["a"]', 'verifiers = ["zz"]', "verifiers", 'verifiers = ["zz"]', 0),
+        ("extract_min_votes = 2", "extract_min_votes = 4", "extract_min_votes", "extract_min_votes = 4", 0),
+        # bad values
+        ("n_ctx = 2048", "n_ctx = 100", "n_ctx", "n_ctx = 100", 0),
+        ("temperature = 0", "temperature = -1", "temperature", "temperature = -1", 0),
+        ('name = "b"', 'name = "a"', "name", 'name = "a"', 1),
+        ('file = "a.gguf"', 'file = "../../etc/a.gguf"', "file", '"../../etc/a.gguf"', 0),
+        ('version = "1.0", ', "", "parts", "parts = [", 0),
+    ],
+)
 def test_mistakes_name_the_line_and_the_key(tmp_path, old, new, key, needle, nth):
     assert old in GOOD
     text = GOOD.replace(old, new, 1)
@@ -177,7 +180,7 @@ def test_mistakes_name_the_line_and_the_key(tmp_path, old, new, key, needle, nth
 
 def test_line_numbers_follow_the_model_in_error_when_keys_repeat(tmp_path):
     # the second model's n_ctx is wrong; the first model's n_ctx comes earlier in the file
-    text = GOOD.replace('temperature = 0', 'n_ctx = 64')
+    text = GOOD.replace("temperature = 0", "n_ctx = 64")
     message = error_of(tmp_path, text)
     assert f":{line_of(text, 'n_ctx = 64')}: key 'n_ctx'" in message
     assert "'b'" in message
@@ -190,7 +193,7 @@ def test_keys_of_an_inline_source_table_are_found(tmp_path):
 
 
 def test_pipeline_sub_table_errors_point_into_it(tmp_path):
-    text = GOOD + '\n[pipeline.weights]\nzz = 2.0\n'
+    text = GOOD + "\n[pipeline.weights]\nzz = 2.0\n"
     message = error_of(tmp_path, text)
     assert f":{line_of(text, '[pipeline.weights]')}: key 'weights': unknown model 'zz'" in message
     assert "use names from [[models]]" in message
@@ -221,7 +224,7 @@ def test_missing_unreadable_and_non_utf8_files(tmp_path):
     with pytest.raises(UserError, match="cannot read models file"):
         load_config(tmp_path)  # a directory
     bad = tmp_path / "latin1.toml"
-    bad.write_bytes(b'# caf\xe9\n')
+    bad.write_bytes(b"# caf\xe9\n")
     with pytest.raises(UserError, match="cannot read models file"):
         load_config(bad)
 

@@ -15,22 +15,26 @@ from el4ner_local.llm import load_model
 from el4ner_local.pipeline.prompts import EXTRACT_PREFILL, PromptBook, classify_prefill
 from el4ner_local.schema import parse_labels
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 # News-like text written for this test. A and B share no names, so that B's spans are embedded
 # for retrieval (and cached by the embedder) the same way in both runs: only the models' caches differ.
-A = ("Angela Merkel met Emmanuel Macron in Berlin on Tuesday. "
-     "The two leaders discussed a trade deal with executives from Siemens.\n")
-B = ("Taylor Swift performed in London last night. "
-     "Fans travelled from Manchester to see her at Wembley Stadium.\n")
+A = (
+    "Angela Merkel met Emmanuel Macron in Berlin on Tuesday. "
+    "The two leaders discussed a trade deal with executives from Siemens.\n"
+)
+B = "Taylor Swift performed in London last night. Fans travelled from Manchester to see her at Wembley Stadium.\n"
 
 
 def _full_method(tmp_path, default_models):
     """The default models.toml with all four stages of EL4NER on, so that generation (stages 1-2)
     and scoring (stage 3 classification, stage 4 verification) all run."""
     text = default_models.path.read_text(encoding="utf-8")
-    for key, old, new in [("retrieval_spans", '"words"', '"models"'), ("type_source", '"extract"', '"both"'),
-                          ("verify", "false", "true")]:
+    for key, old, new in [
+        ("retrieval_spans", '"words"', '"models"'),
+        ("type_source", '"extract"', '"both"'),
+        ("verify", "false", "true"),
+    ]:
         text, n = re.subn(rf"^{key} = {old}", f"{key} = {new}", text, flags=re.MULTILINE)
         assert n == 1, key
     path = tmp_path / "models.toml"
@@ -39,8 +43,11 @@ def _full_method(tmp_path, default_models):
 
 
 def _tag(models, out, *files) -> dict[str, dict]:
-    proc = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *map(str, files), "-o", str(out),
-                           "--models", str(models)], capture_output=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *map(str, files), "-o", str(out), "--models", str(models)],
+        capture_output=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     return {r["name"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
 

@@ -10,8 +10,21 @@ def test_sentences_keep_offsets_through_emoji_cjk_crlf_and_tabs():
     text = "Hello Mr. Smith 😀 went to 東京.\r\nThen\tParis! Paris again?"
     doc = make_document(text)
     assert [s.text_of(text) for s in doc.sentences] == [
-        "Hello Mr. Smith 😀 went to 東京.", "Then\tParis!", "Paris again?"]
-    assert [text[a:b] for a, b in doc.sentences[0].tokens] == ["Hello", "Mr", ".", "Smith", "😀", "went", "to", "東京", "."]
+        "Hello Mr. Smith 😀 went to 東京.",
+        "Then\tParis!",
+        "Paris again?",
+    ]
+    assert [text[a:b] for a, b in doc.sentences[0].tokens] == [
+        "Hello",
+        "Mr",
+        ".",
+        "Smith",
+        "😀",
+        "went",
+        "to",
+        "東京",
+        ".",
+    ]
 
 
 def test_a_one_megabyte_line_is_cut_into_windows_that_keep_every_token():
@@ -27,7 +40,7 @@ def test_sentences_cover_every_token_exactly_once(text):
     sents = split_sentences(text)
     assert [t for s in sents for t in s.tokens] == tokenize(text)
     for s in sents:
-        assert 0 <= s.start < s.end <= len(text) and text[s.start:s.end].strip() == text[s.start:s.end]
+        assert 0 <= s.start < s.end <= len(text) and text[s.start : s.end].strip() == text[s.start : s.end]
 
 
 def test_bio_tags_from_character_spans():

@@ -12,8 +12,17 @@ from el4ner_local.documents import LabelledSentence, Span, tokenize
 from el4ner_local.evaluation.cache import RecordCache
 from el4ner_local.evaluation.records import recording_tagger, run_records, sample, sentence_id
 from el4ner_local.evaluation.report import format_report
-from el4ner_local.evaluation.scoring import (Counts, entity_set, estimate_weights, gold_tags, rescore, restrict,
-                                             score_entries, seqeval_scores, throughput)
+from el4ner_local.evaluation.scoring import (
+    Counts,
+    entity_set,
+    estimate_weights,
+    gold_tags,
+    rescore,
+    restrict,
+    score_entries,
+    seqeval_scores,
+    throughput,
+)
 from el4ner_local.llm.backend import TokenStats
 from el4ner_local.pipeline.records import Candidate, SentenceRecord
 from el4ner_local.pipeline.votes import VoteRule
@@ -27,19 +36,36 @@ def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledSentence:
     return LabelledSentence(text, tokenize(text), spans)
 
 
-def cand(text: str, surface: str, by: dict[str, str], probs: dict[str, dict[str, float]] | None = None,
-         verification: dict[str, float] | None = None) -> Candidate:
+def cand(
+    text: str,
+    surface: str,
+    by: dict[str, str],
+    probs: dict[str, dict[str, float]] | None = None,
+    verification: dict[str, float] | None = None,
+) -> Candidate:
     start = text.index(surface)
-    return Candidate(start, start + len(surface), surface, extracted_by=list(by), extracted_types=dict(by),
-                     type_probs=probs or {}, verification=verification or {})
+    return Candidate(
+        start,
+        start + len(surface),
+        surface,
+        extracted_by=list(by),
+        extracted_types=dict(by),
+        type_probs=probs or {},
+        verification=verification or {},
+    )
 
 
 def entry(sent: LabelledSentence, cands: list[Candidate], verified: list | None = None) -> dict:
     record = SentenceRecord(0, len(sent.text), candidates=cands)
-    return {"id": sentence_id(sent.text), "text": sent.text, "record": record.to_json(),
-            "verified_labels": verified or [None] * len(cands), "seconds": 2.0,
-            "stats": {"2-extraction": {"a": {"evaluated": 100, "reused": 50, "generated": 10, "calls": 1, "seconds": 1.0}}},
-            "peak_rss_mb": 123.0}
+    return {
+        "id": sentence_id(sent.text),
+        "text": sent.text,
+        "record": record.to_json(),
+        "verified_labels": verified or [None] * len(cands),
+        "seconds": 2.0,
+        "stats": {"2-extraction": {"a": {"evaluated": 100, "reused": 50, "generated": 10, "calls": 1, "seconds": 1.0}}},
+        "peak_rss_mb": 123.0,
+    }
 
 
 S1 = labelled("Ada Lovelace lives in London .", [("Ada Lovelace", "person"), ("London", "location")])
@@ -49,12 +75,22 @@ S2 = labelled("Paris Hilton visited Berlin today .", [("Paris Hilton", "person")
 def records():
     """Model a finds Ada Lovelace/person, London/location, Paris/location (wrong span), Berlin/location.
     Model b finds Ada Lovelace/person, London/person (wrong type), Paris Hilton/person, today/person."""
-    e1 = entry(S1, [cand(S1.text, "Ada Lovelace", {"a": "person", "b": "person"}),
-                    cand(S1.text, "London", {"a": "location", "b": "person"})])
-    e2 = entry(S2, [cand(S2.text, "Paris", {"a": "location"}),
-                    cand(S2.text, "Paris Hilton", {"b": "person"}),
-                    cand(S2.text, "Berlin", {"a": "location"}),
-                    cand(S2.text, "today", {"b": "person"})])
+    e1 = entry(
+        S1,
+        [
+            cand(S1.text, "Ada Lovelace", {"a": "person", "b": "person"}),
+            cand(S1.text, "London", {"a": "location", "b": "person"}),
+        ],
+    )
+    e2 = entry(
+        S2,
+        [
+            cand(S2.text, "Paris", {"a": "location"}),
+            cand(S2.text, "Paris Hilton", {"b": "person"}),
+            cand(S2.text, "Berlin", {"a": "location"}),
+            cand(S2.text, "today", {"b": "person"}),
+        ],
+    )
     return [e1, e2], [S1, S2]
 
 
@@ -69,7 +105,12 @@ def test_member_alone_scores_by_hand():
     b = score_entries(entries, gold, EXTRACT, ["b"])
     # b: Ada Lovelace ok, London/person wrong, Paris Hilton ok, today wrong: P 2/4, R 2/4
     assert (b["precision"], b["recall"], b["f1"]) == (0.5, 0.5, 0.5)
-    assert b["per_type"]["person"] == {"precision": round(2 / 4, 4), "recall": 1.0, "f1": round(2 * 0.5 / 1.5, 4), "support": 2}
+    assert b["per_type"]["person"] == {
+        "precision": round(2 / 4, 4),
+        "recall": 1.0,
+        "f1": round(2 * 0.5 / 1.5, 4),
+        "support": 2,
+    }
     assert b["per_type"]["location"]["recall"] == 0.0
 
 
@@ -117,8 +158,13 @@ def test_verification_only_counts_for_the_label_it_was_asked_about():
 
 
 def test_restrict_keeps_only_one_models_answers():
-    c = cand(S1.text, "London", {"a": "location", "b": "person"}, {"a": {"location": 1.0}, "b": {"person": 1.0}},
-             {"a": 0.9, "b": 0.1})
+    c = cand(
+        S1.text,
+        "London",
+        {"a": "location", "b": "person"},
+        {"a": {"location": 1.0}, "b": {"person": 1.0}},
+        {"a": 0.9, "b": 0.1},
+    )
     only_b = restrict(c, {"b"}, {"b"})
     assert only_b.extracted_by == ["b"] and list(only_b.type_probs) == ["b"] and only_b.verification == {"b": 0.1}
     assert restrict(cand(S1.text, "London", {"a": "location"}), {"b"}) is None
@@ -173,8 +219,7 @@ class FakeLLM:
 
 
 def fake_models():
-    return [FakeLLM("a", "Ada Lovelace | person\nLondon | location", "person"),
-            FakeLLM("b", "London | person", "yes")]
+    return [FakeLLM("a", "Ada Lovelace | person\nLondon | location", "person"), FakeLLM("b", "London | person", "yes")]
 
 
 def test_cache_resumes_without_model_calls(tmp_path):
@@ -202,7 +247,9 @@ def test_cache_resumes_without_model_calls(tmp_path):
     assert again[0]["verified_labels"][0] == "person"
     assert set(again[0]["stats"]) >= {"2-extraction", "3-classification"}
     # a changed setting is a new configuration: a new file
-    tagger4 = recording_tagger(None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")])
+    tagger4 = recording_tagger(
+        None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")]
+    )
     assert RecordCache.for_tagger(tagger4, "none", tmp_path).path != cache.path
     cut = recording_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 0})
     assert RecordCache.for_tagger(cut, "none", tmp_path).path != cache.path  # what the models are shown is in the key
@@ -233,12 +280,19 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     pool = tmp_path / "pool.conll"
     pool.write_text("Ada\tB-person\nLovelace\tI-person\nwrote\tO\n\nLondon\tB-location\nrains\tO\n\n", encoding="utf-8")
     test = tmp_path / "test.conll"
-    test.write_text("Ada\tB-person\nLovelace\tI-person\nlives\tO\nin\tO\nLondon\tB-location\n.\tO\n\n", encoding="utf-8")
+    test.write_text(
+        "Ada\tB-person\nLovelace\tI-person\nlives\tO\nin\tO\nLondon\tB-location\n.\tO\n\n", encoding="utf-8"
+    )
     real_build, real_load = DemoIndex.build.__func__, DemoIndex.load.__func__
-    monkeypatch.setattr(DemoIndex, "build", classmethod(lambda cls, *a, **kw: real_build(cls, *a, **{**kw, "embedder": HashEmbedder()})))
-    monkeypatch.setattr(DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()})))
-    report = evaluate(test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c",
-                      llms=fake_models())
+    monkeypatch.setattr(
+        DemoIndex, "build", classmethod(lambda cls, *a, **kw: real_build(cls, *a, **{**kw, "embedder": HashEmbedder()}))
+    )
+    monkeypatch.setattr(
+        DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()}))
+    )
+    report = evaluate(
+        test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c", llms=fake_models()
+    )
     assert set(report["runs"]) == {"span", "none", "random", "sentence"}
     assert report["runs"]["span"]["computed"] == 1 and report["runs"]["none"]["k"] == 0
     assert report["runs"]["span"]["members"]["a"]["f1"] == 1.0
@@ -252,13 +306,13 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     json.dumps(report)
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
     """Qwen alone, zero-shot, on two WNUT-17 test sentences: real records, scores and token counts."""
 
-    from el4ner_local.formats import read_labelled
-
     from corpora import shared_data
+
+    from el4ner_local.formats import read_labelled
 
     data = shared_data() / "wnut17" / "emerging.test.annotated"
     gold = sample(read_labelled(data), 2, seed=0)
@@ -312,19 +366,25 @@ def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
     lean_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=lean_llms, lean=True)
     full = run_records(full_tagger, [S1, S2], RecordCache.for_tagger(full_tagger, "none", tmp_path))
     lean = run_records(lean_tagger, [S1, S2], RecordCache.for_tagger(lean_tagger, "none", tmp_path))
-    assert RecordCache.for_tagger(lean_tagger, "none", tmp_path).path != RecordCache.for_tagger(full_tagger, "none", tmp_path).path
+    assert (
+        RecordCache.for_tagger(lean_tagger, "none", tmp_path).path
+        != RecordCache.for_tagger(full_tagger, "none", tmp_path).path
+    )
     assert sum(m.stats.calls for m in lean_llms) == 4  # one extraction per model and sentence, nothing else
     for entry in lean:
         assert all(not c["type_probs"] and not c["verification"] for c in entry["record"]["candidates"])
     rule = VoteRule(type_source="extract", verify=False)
     for ev in (1, 2):
-        assert score_entries(lean, [S1, S2], replace(rule, extract_min_votes=ev)) == \
-            score_entries(full, [S1, S2], replace(rule, extract_min_votes=ev))
+        assert score_entries(lean, [S1, S2], replace(rule, extract_min_votes=ev)) == score_entries(
+            full, [S1, S2], replace(rule, extract_min_votes=ev)
+        )
 
 
 def test_the_retrieval_span_source_keys_span_records_only(tmp_path):
     def path(mode, source):
-        tagger = recording_tagger(None, mode, labels=["person"], llms=fake_models(), overrides={"retrieval_spans": source})
+        tagger = recording_tagger(
+            None, mode, labels=["person"], llms=fake_models(), overrides={"retrieval_spans": source}
+        )
         return RecordCache.for_tagger(tagger, mode, tmp_path).path
 
     assert path("span", "words") != path("span", "models")

@@ -28,11 +28,14 @@ def test_every_source_kind_has_a_backend():
     assert set(BACKENDS) == set(SOURCE_KINDS)
 
 
-@pytest.mark.parametrize("module, absent", [
-    ("el4ner_local.llm.openai_backend", ("llama_cpp", "el4ner_local.llm.llama_cpp_backend")),
-    ("el4ner_local.llm.llama_cpp_backend", ("el4ner_local.llm.openai_backend",)),
-    ("el4ner_local.llm", ("llama_cpp", "el4ner_local.llm.llama_cpp_backend", "el4ner_local.llm.openai_backend")),
-])
+@pytest.mark.parametrize(
+    "module, absent",
+    [
+        ("el4ner_local.llm.openai_backend", ("llama_cpp", "el4ner_local.llm.llama_cpp_backend")),
+        ("el4ner_local.llm.llama_cpp_backend", ("el4ner_local.llm.openai_backend",)),
+        ("el4ner_local.llm", ("llama_cpp", "el4ner_local.llm.llama_cpp_backend", "el4ner_local.llm.openai_backend")),
+    ],
+)
 def test_a_backend_module_imports_no_other_backend(module, absent):
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'llama_cpp' or m in {absent!r}))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

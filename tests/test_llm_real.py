@@ -12,7 +12,7 @@ from el4ner_local.errors import UserError
 from el4ner_local.llm import load_model, sources
 from el4ner_local.llm.backend import Prompt, cut_answer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 SYSTEM = "You are a helpful assistant."
 FRANCE = Prompt(SYSTEM, "What is the capital of France? Answer in one word.")
@@ -92,8 +92,11 @@ def test_shared_prefix_is_served_from_the_kv_cache(smol):
     assert second.calls == first.calls == 1
     # every prompt token is either reused or evaluated; generated tokens are evaluated too,
     # except possibly the last one (generation stopped before feeding it back)
-    prompt_tokens = len(smol.llm.tokenize(smol.render(Prompt(SYSTEM, shared, "Question: which city is named?")).encode(),
-                                         add_bos=True, special=True))
+    prompt_tokens = len(
+        smol.llm.tokenize(
+            smol.render(Prompt(SYSTEM, shared, "Question: which city is named?")).encode(), add_bos=True, special=True
+        )
+    )
     assert second.reused + second.evaluated - second.generated in (prompt_tokens - 1, prompt_tokens)
 
 

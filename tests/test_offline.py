@@ -33,9 +33,24 @@ def test_tag_with_the_default_pool_runs_with_network_blocked(default_models, tmp
     src = tmp_path / "note.txt"
     src.write_text("Maria met Tom Hanks in Lisbon.", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    proc = subprocess.run([sys.executable, "-c", BLOCKER, "tag", str(src), "-o", str(out),
-                           "--only", "smollm2-135m", "--index", "default"],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BLOCKER,
+            "tag",
+            str(src),
+            "-o",
+            str(out),
+            "--only",
+            "smollm2-135m",
+            "--index",
+            "default",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "NETWORK ATTEMPT" not in proc.stderr
     record = json.loads(out.read_text(encoding="utf-8"))
@@ -49,8 +64,15 @@ def test_annotate_runs_with_network_blocked(default_models, tmp_path):
     (tmp_path / "notes.txt").write_text("Ada Lovelace met Charles Babbage in London.\n", encoding="utf-8")
     attempts = tmp_path / "attempts.txt"
     name = "offline"
-    start_annotate(name, tmp_path, "notes.txt", "--only", "smollm2-135m",
-                   python_prelude=BLOCKER, env={"NET_ATTEMPTS": str(attempts)})
+    start_annotate(
+        name,
+        tmp_path,
+        "notes.txt",
+        "--only",
+        "smollm2-135m",
+        python_prelude=BLOCKER,
+        env={"NET_ATTEMPTS": str(attempts)},
+    )
     try:
         wait_for(name, lambda t: "sentence 1 of 1" in t and "index: " in t or "EXITED" in t, "the models loaded")
         tmux("send-keys", "-t", name, "A")
@@ -60,6 +82,8 @@ def test_annotate_runs_with_network_blocked(default_models, tmp_path):
         assert "EXITED 0" in text, text
     finally:
         kill_server()
-    saved = [json.loads(line) for line in (tmp_path / "notes.annotations.jsonl").read_text(encoding="utf-8").splitlines()]
+    saved = [
+        json.loads(line) for line in (tmp_path / "notes.annotations.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert [r["status"] for r in saved] == [ACCEPTED]
     assert not attempts.exists(), attempts.read_text()

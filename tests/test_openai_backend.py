@@ -20,7 +20,7 @@ from el4ner_local.llm import load_model, sources
 from el4ner_local.llm.backend import Prompt
 from el4ner_local.llm.openai_backend import RemoteModel
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 SYSTEM = "You are a helpful assistant."
 REMOTE_TOML = """
@@ -53,8 +53,23 @@ def server(default_models, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-                                 "--port", str(port), "--n_ctx", "4096"], stdout=sink, stderr=sink)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "4096",
+            ],
+            stdout=sink,
+            stderr=sink,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(1200):  # until it answers, or dies; a cap against a hang only (minutes, not a timing)
@@ -79,7 +94,7 @@ def models_toml(server, local, tmp_path_factory):
     path = folder / "models.toml"
     default = DEFAULT_MODELS_FILE.read_text(encoding="utf-8")
     # the same settings as the local run; the weights table names models this file does not have
-    pipeline = default[default.index("\n[pipeline]"):default.index("\n[pipeline.weights]")]
+    pipeline = default[default.index("\n[pipeline]") : default.index("\n[pipeline.weights]")]
     path.write_text(REMOTE_TOML.format(url=server) + pipeline, encoding="utf-8")
     return path
 
@@ -91,13 +106,18 @@ def remote(models_toml):
 
 def test_remote_member_answers_what_the_local_model_answers(remote, local):
     assert isinstance(remote, RemoteModel)
-    prompts = [Prompt(SYSTEM, "Sentence: Maria flew to Lisbon with Ada Lovelace.\nList the named entities, one per line."),
-               Prompt(SYSTEM, "List ten fruits, one per line, nothing else."),
-               Prompt(SYSTEM, "Name the capital of France in one word.")]
+    prompts = [
+        Prompt(SYSTEM, "Sentence: Maria flew to Lisbon with Ada Lovelace.\nList the named entities, one per line."),
+        Prompt(SYSTEM, "List ten fruits, one per line, nothing else."),
+        Prompt(SYSTEM, "Name the capital of France in one word."),
+    ]
     for prompt in prompts:
         assert remote.render(prompt) == local.render(prompt)
-        for kwargs in ({"prefill": "Entities:\n", "max_lines": 3}, {"stop": ["\n\n", "Paris"]},
-                       {"stop_on_line": lambda text: text.count("\n") >= 2}):
+        for kwargs in (
+            {"prefill": "Entities:\n", "max_lines": 3},
+            {"stop": ["\n\n", "Paris"]},
+            {"stop_on_line": lambda text: text.count("\n") >= 2},
+        ):
             want = local.generate(prompt, max_tokens=40, **kwargs)
             assert want and remote.generate(prompt, max_tokens=40, **kwargs) == want, kwargs
     assert remote.stats.calls == 9 and remote.stats.generated > 0
@@ -117,16 +137,19 @@ def test_tag_with_the_remote_member_gives_the_local_answer(models_toml, default_
     text = tmp_path / "a.txt"
     text.write_text("Maria flew from Lisbon to Berlin with Siemens.\n", encoding="utf-8")
     args = [str(text), "--index", "none", "--labels", "person,location,corporation"]
-    near = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args, "--models", str(models_toml)],
-                          capture_output=True)
-    here = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args, "--only", "smollm2-135m"],
-                          capture_output=True)
+    near = subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *args, "--models", str(models_toml)], capture_output=True
+    )
+    here = subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *args, "--only", "smollm2-135m"], capture_output=True
+    )
     assert near.returncode == here.returncode == 0, near.stderr.decode() + here.stderr.decode()
     near, here = json.loads(near.stdout), json.loads(here.stdout)
     assert near["entities"] == here["entities"]
     assert [s["raw"] for s in near["sentences"]] == [s["raw"] for s in here["sentences"]]
-    assert [c["extracted_by"] for s in near["sentences"] for c in s["candidates"]] == \
-        [c["extracted_by"] for s in here["sentences"] for c in s["candidates"]]
+    assert [c["extracted_by"] for s in near["sentences"] for c in s["candidates"]] == [
+        c["extracted_by"] for s in here["sentences"] for c in s["candidates"]
+    ]
 
 
 def test_unreachable_server_is_one_line_naming_the_url(tmp_path, closed_port):
@@ -135,8 +158,22 @@ def test_unreachable_server_is_one_line_naming_the_url(tmp_path, closed_port):
     toml.write_text(REMOTE_TOML.format(url=f"http://127.0.0.1:{closed_port}/v1").replace("smollm2.jinja", "t.jinja"))
     text = tmp_path / "a.txt"
     text.write_text("Maria flew to Lisbon.")
-    proc = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", str(text), "--models", str(toml),
-                           "--index", "none", "--labels", "person"], capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "el4ner_local.cli",
+            "tag",
+            str(text),
+            "--models",
+            str(toml),
+            "--index",
+            "none",
+            "--labels",
+            "person",
+        ],
+        capture_output=True,
+    )
     err = proc.stderr.decode().strip()
     assert proc.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert f"cannot reach the server at http://127.0.0.1:{closed_port}/v1/completions" in err
@@ -160,8 +197,11 @@ def test_a_server_answering_garbage_is_a_clear_error(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         toml = tmp_path / "m.toml"
-        toml.write_text(REMOTE_TOML.format(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-                        .replace('prompt_style = "chat"', 'prompt_style = "completion"').replace('chat_template = "smollm2.jinja"', ""))
+        toml.write_text(
+            REMOTE_TOML.format(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+            .replace('prompt_style = "chat"', 'prompt_style = "completion"')
+            .replace('chat_template = "smollm2.jinja"', "")
+        )
         model = RemoteModel(load_config(toml).models[0])
         with pytest.raises(UserError, match=r"answered something that is not OpenAI-API JSON \('<html>hello</html>'\)"):
             model.score(Prompt("", "The capital of France is"), [" Paris", " Rome"])
@@ -178,9 +218,11 @@ def serve(handler) -> http.server.ThreadingHTTPServer:
 
 def completion_model(tmp_path, server, extra: str = "") -> RemoteModel:
     toml = tmp_path / "m.toml"
-    toml.write_text(REMOTE_TOML.format(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-                    .replace('prompt_style = "chat"', 'prompt_style = "completion"')
-                    .replace('chat_template = "smollm2.jinja"', extra))
+    toml.write_text(
+        REMOTE_TOML.format(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+        .replace('prompt_style = "chat"', 'prompt_style = "completion"')
+        .replace('chat_template = "smollm2.jinja"', extra)
+    )
     return RemoteModel(load_config(toml).models[0])
 
 
@@ -281,12 +323,15 @@ def test_rendered_chat_prompts_are_cached_in_bounded_memory(tmp_path, monkeypatc
     assert len(model._rendered) <= 256
 
 
-@pytest.mark.parametrize("line, message", [
-    ('url = "localhost:8080"', "an openai source needs url"),
-    ('url = "http://h:1/v1"\ntop_logprobs = 0', "top_logprobs"),
-    ('url = "http://h:1/v1"\nchat_template = "missing.jinja"', "chat template file"),
-    ('url = "http://h:1/v1"\nsha256 = "x"', "unknown key in the openai"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('url = "localhost:8080"', "an openai source needs url"),
+        ('url = "http://h:1/v1"\ntop_logprobs = 0', "top_logprobs"),
+        ('url = "http://h:1/v1"\nchat_template = "missing.jinja"', "chat template file"),
+        ('url = "http://h:1/v1"\nsha256 = "x"', "unknown key in the openai"),
+    ],
+)
 def test_openai_source_settings_are_checked(tmp_path, line, message):
     toml = tmp_path / "m.toml"
     toml.write_text(f'[[models]]\nname = "r"\n[models.source]\nkind = "openai"\n{line}\n')

@@ -8,10 +8,15 @@ from el4ner_local.pipeline.parse import locate, parse_answer
 
 
 def test_parses_the_shapes_small_models_write():
-    answer = "1. Lindsay | person\n- La Scala | location\nMilan (location)\nperson: Bob\nnone\n\"Rome\" | city."
+    answer = '1. Lindsay | person\n- La Scala | location\nMilan (location)\nperson: Bob\nnone\n"Rome" | city.'
     got = [(m.text, m.type_name) for m in parse_answer(answer)]
-    assert got == [("Lindsay", "person"), ("La Scala", "location"), ("Milan", "location"), ("Bob", "person"),
-                   ("Rome", "city")]
+    assert got == [
+        ("Lindsay", "person"),
+        ("La Scala", "location"),
+        ("Milan", "location"),
+        ("Bob", "person"),
+        ("Rome", "city"),
+    ]
 
 
 def test_stops_at_a_new_example_and_drops_repeats():

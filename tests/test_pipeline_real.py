@@ -10,8 +10,10 @@ from el4ner_local.pipeline.records import TaggedDocument
 from el4ner_local.pipeline.votes import VoteRule, decide
 
 # News and social-media text written for this test: emoji, CJK, CRLF, a tab, the same name twice.
-TEXT = ("Angela Merkel met Emmanuel Macron in Paris 🇫🇷 on Tuesday before flying to 東京.\r\n"
-        "@jenny_k: Taylor Swift was amazing in London last night 😍\tTaylor Swift forever #concert")
+TEXT = (
+    "Angela Merkel met Emmanuel Macron in Paris 🇫🇷 on Tuesday before flying to 東京.\r\n"
+    "@jenny_k: Taylor Swift was amazing in London last night 😍\tTaylor Swift forever #concert"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,13 @@ def test_finds_entities_whose_offsets_slice_the_original_text(tagged):
     found = {(e["text"], e["label"]) for e in data["entities"]}
     for e in data["entities"]:
         assert TEXT[e["start"] : e["end"]] == e["text"]
-    expected = {("Angela Merkel", "person"), ("Emmanuel Macron", "person"), ("Paris", "location"),
-                ("Taylor Swift", "person"), ("London", "location")}
+    expected = {
+        ("Angela Merkel", "person"),
+        ("Emmanuel Macron", "person"),
+        ("Paris", "location"),
+        ("Taylor Swift", "person"),
+        ("London", "location"),
+    }
     assert len(found & expected) >= 3, found
     swift = [e for e in data["entities"] if e["text"] == "Taylor Swift"]
     assert len(swift) in (0, 2)  # a name found once is found at both of its mentions
@@ -92,7 +99,9 @@ def test_default_settings_ask_each_model_once_per_sentence(default_models):
     from el4ner_local import Tagger
 
     lean = Tagger.load()
-    assert lean.settings.retrieval_spans == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
+    assert (
+        lean.settings.retrieval_spans == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
+    )
     before = {m.name: m.stats.calls for m in lean.models}  # the models are shared with the other tests
     doc = lean(TEXT)
     calls = {m.name: m.stats.calls - before[m.name] for m in lean.models}
@@ -105,6 +114,11 @@ def test_default_settings_ask_each_model_once_per_sentence(default_models):
         for c in sent.candidates:
             assert TEXT[c.start : c.end] == c.text and not c.type_probs and not c.verification
     found = {(e.text, e.label) for e in doc.entities}
-    expected = {("Angela Merkel", "person"), ("Emmanuel Macron", "person"), ("Paris", "location"),
-                ("Taylor Swift", "person"), ("London", "location")}
+    expected = {
+        ("Angela Merkel", "person"),
+        ("Emmanuel Macron", "person"),
+        ("Paris", "location"),
+        ("Taylor Swift", "person"),
+        ("London", "location"),
+    }
     assert len(found & expected) >= 3, found

@@ -17,8 +17,10 @@ from typer.testing import CliRunner
 
 from el4ner_local.private_files import mode_beside, open_private, private_dir
 
-POOL_CONLL = ("Ada\tB-person\nLovelace\tI-person\nmet\tO\nBabbage\tB-person\nin\tO\nLondon\tB-location\n.\tO\n\n"
-              "Maria\tB-person\nflew\tO\nto\tO\nLisbon\tB-location\n.\tO\n")
+POOL_CONLL = (
+    "Ada\tB-person\nLovelace\tI-person\nmet\tO\nBabbage\tB-person\nin\tO\nLondon\tB-location\n.\tO\n\n"
+    "Maria\tB-person\nflew\tO\nto\tO\nLisbon\tB-location\n.\tO\n"
+)
 MORE_CONLL = "Grace\tB-person\nvisited\tO\nParis\tB-location\n.\tO\n"
 
 
@@ -69,8 +71,9 @@ def text_file(path: Path, perms: int, text: str = "Ada Lovelace met Charles Babb
 
 
 def test_the_output_rule_follows_the_input_and_the_umask(tmp_path):
-    wide, group, private = (text_file(tmp_path / f"{n}.txt", m) for n, m in
-                            (("wide", 0o644), ("group", 0o640), ("private", 0o600)))
+    wide, group, private = (
+        text_file(tmp_path / f"{n}.txt", m) for n, m in (("wide", 0o644), ("group", 0o640), ("private", 0o600))
+    )
     assert mode_beside([wide]) == 0o644
     assert mode_beside([group]) == 0o640
     assert mode_beside([private]) == 0o600
@@ -113,9 +116,9 @@ def test_open_private_creates_exactly_and_only_narrows(tmp_path):
 
 
 def test_index_build_and_add_write_a_private_index(tmp_path):
+    from el4ner_local.commands.index import index_app
     from el4ner_local.formats import read_labelled
     from el4ner_local.retrieval import DemoIndex
-    from el4ner_local.commands.index import index_app
 
     work = user_folder(tmp_path / "work")
     pool = text_file(work / "pool.conll", 0o644, POOL_CONLL)
@@ -178,9 +181,10 @@ def test_eval_record_cache_and_pool_index_are_private(cache, tmp_path):
 
 @pytest.mark.parametrize("perms", [0o640, 0o600], ids=["0640", "0600"])
 def test_the_annotators_files_follow_the_input_and_its_state_is_private(tmp_path, perms):
+    from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
+
     from el4ner_local.commands.annotate import session_index
     from el4ner_local.tui.annotation_store import AnnotationStore
-    from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
 
     work = user_folder(tmp_path / "work")
     doc = text_file(work / "notes.txt", perms, TEXT)
@@ -221,13 +225,17 @@ def test_an_annotations_file_in_a_new_folder_gets_a_private_folder(tmp_path):
     assert_private(store.state_dir)
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_tag_output_is_no_more_readable_than_its_input(default_models, tmp_path):
     cheap = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location"]
 
     def tag(*args, stdin=None):
-        proc = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args, *cheap], input=stdin,
-                              capture_output=True, timeout=1800)
+        proc = subprocess.run(
+            [sys.executable, "-m", "el4ner_local.cli", "tag", *args, *cheap],
+            input=stdin,
+            capture_output=True,
+            timeout=1800,
+        )
         assert proc.returncode == 0, proc.stderr.decode()
 
     group = text_file(tmp_path / "group.txt", 0o640, "Maria flew to Lisbon.\n")

@@ -17,9 +17,12 @@ def labelled(text: str, *entities: tuple[str, str]) -> LabelledSentence:
     return LabelledSentence(text, tokenize(text), spans)
 
 
-LONG = labelled("So yesterday after a very long and tiring day at the office I finally met Ada Lovelace "
-                "at the old library in central London and we talked for hours about engines and numbers",
-                ("Ada Lovelace", "person"), ("London", "location"))
+LONG = labelled(
+    "So yesterday after a very long and tiring day at the office I finally met Ada Lovelace "
+    "at the old library in central London and we talked for hours about engines and numbers",
+    ("Ada Lovelace", "person"),
+    ("London", "location"),
+)
 
 
 def demo_text(demo, words):
@@ -54,7 +57,7 @@ def test_the_window_holds_the_largest_group_of_entities():
     text = "Paris " + "w " * 12 + "Berlin x Rome y " + "w " * 12 + "end"
     demo = labelled(text, ("Paris", "location"), ("Berlin", "location"), ("Rome", "location"))
     window, shown = demo_window(demo, 5)
-    assert window == "... w Berlin x Rome y ..." and [text[s.start:s.end] for s in shown] == ["Berlin", "Rome"]
+    assert window == "... w Berlin x Rome y ..." and [text[s.start : s.end] for s in shown] == ["Berlin", "Rome"]
 
 
 def test_an_entity_at_the_start_or_end_keeps_the_window_inside_the_sentence():
@@ -85,16 +88,19 @@ def test_stages_share_the_instructions_and_extraction_asks_no_extra_question():
     assert verify.shared == stage2.shared and "Rome" in verify.question
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_the_kv_cache_serves_the_instructions_to_the_next_sentence(default_models):
     """After one sentence, the next sentence's zero-shot prompt is evaluated from the end of the
     instructions on: the instructions come from the KV cache."""
     model = load_model(default_models.model("smollm2-135m"))
     book = PromptBook(parse_labels("person,location"))
-    model.generate(book.extract(book.shared("Ada met Charles in London.")), prefill=prompts.EXTRACT_PREFILL, max_tokens=8)
+    model.generate(
+        book.extract(book.shared("Ada met Charles in London.")), prefill=prompts.EXTRACT_PREFILL, max_tokens=8
+    )
     before = model.stats.copy()
-    model.generate(book.extract(book.shared("Grace Hopper worked in Arlington.")), prefill=prompts.EXTRACT_PREFILL,
-                   max_tokens=8)
+    model.generate(
+        book.extract(book.shared("Grace Hopper worked in Arlington.")), prefill=prompts.EXTRACT_PREFILL, max_tokens=8
+    )
     spent = model.stats.minus(before)
     system_tokens = len(model.llm.tokenize(book.system.encode(), add_bos=False))
     assert spent.reused >= system_tokens

@@ -17,22 +17,27 @@ from pathlib import Path
 
 import pytest
 
-from el4ner_local.tagging.blocks import iter_blocks, lines_of
 from el4ner_local.formats import read_conll
+from el4ner_local.tagging.blocks import iter_blocks, lines_of
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
-DATA = next(p for p in (Path(__file__).parents[1].parent / "shared" / "data", Path("/work/shared/data"))
-            if p.is_dir())
+DATA = next(p for p in (Path(__file__).parents[1].parent / "shared" / "data", Path("/work/shared/data")) if p.is_dir())
 CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location,corporation"]
 # the head and every driver share a token of this test's own (Ray authenticates its connections)
-RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+RAY_ENV = {
+    **os.environ,
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
 
 
 def tag(*args, stdin=None, env=RAY_ENV):
-    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args], capture_output=True,
-                          input=stdin, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *args], capture_output=True, input=stdin, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +76,28 @@ def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ray")
     log = folder / "head.err"  # a file: a pipe nobody reads could fill and stall the head
     with log.open("wb") as err:
-        head = subprocess.Popen([str(ray), "start", "--head", "--block", f"--port={port}",
-                                 "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
-                                 "--num-cpus=2", "--object-store-memory=100000000", f"--temp-dir={folder}"],
-                                env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        head = subprocess.Popen(
+            [
+                str(ray),
+                "start",
+                "--head",
+                "--block",
+                f"--port={port}",
+                "--node-ip-address=127.0.0.1",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                "--num-cpus=2",
+                "--object-store-memory=100000000",
+                f"--temp-dir={folder}",
+            ],
+            env=RAY_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     try:
         address = f"127.0.0.1:{port}"
-        probe = "import ray; ray.init(address=%r, log_to_driver=False); print(ray.cluster_resources()['CPU'])" % address
+        probe = f"import ray; ray.init(address={address!r}, log_to_driver=False); print(ray.cluster_resources()['CPU'])"
         for _ in range(60):  # the head takes some seconds to come up
             ready = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=RAY_ENV)
             if ready.returncode == 0:
@@ -149,9 +169,11 @@ def test_a_resumed_file_that_is_not_tag_output_is_refused(sample, tmp_path, earl
 
 
 def test_plain_tag_does_not_import_ray(default_models, sample):
-    code = ("import sys\nfrom el4ner_local import cli\n"
-            f"cli.app(args=['tag', {str(sample[0])!r}, *{CHEAP!r}], standalone_mode=False)\n"
-            "print('RAY LOADED' if 'ray' in sys.modules else 'NO RAY', file=sys.stderr)")
+    code = (
+        "import sys\nfrom el4ner_local import cli\n"
+        f"cli.app(args=['tag', {str(sample[0])!r}, *{CHEAP!r}], standalone_mode=False)\n"
+        "print('RAY LOADED' if 'ray' in sys.modules else 'NO RAY', file=sys.stderr)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stderr.decode().strip().endswith("NO RAY")

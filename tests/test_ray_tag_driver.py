@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from el4ner_local.tagging import ray_driver
 from el4ner_local.config import DEFAULT_MODELS_FILE
 from el4ner_local.errors import UserError
+from el4ner_local.tagging import ray_driver
 
 ARGS = {"labels": None, "only": None, "overrides": {}}
 
@@ -27,8 +27,17 @@ def test_workers_get_absolute_paths_and_the_models_file_in_force(tmp_path, monke
     handed = {}
     monkeypatch.setattr(ray_driver, "_connect", lambda address: _Ray())
     monkeypatch.setattr(ray_driver, "_tag_all", lambda *args: handed.update(args[-1]))
-    ray_driver.run_tag_ray(["in.txt"], address="local", workers=1, output=None, fmt="jsonl", schema=Path("schema.txt"),
-                           index="my-index", models=None, **ARGS)
+    ray_driver.run_tag_ray(
+        ["in.txt"],
+        address="local",
+        workers=1,
+        output=None,
+        fmt="jsonl",
+        schema=Path("schema.txt"),
+        index="my-index",
+        models=None,
+        **ARGS,
+    )
     assert handed["models"] == str(DEFAULT_MODELS_FILE.absolute())
     assert handed["schema_file"] == tmp_path / "schema.txt"
     assert handed["index"] == str(tmp_path / "my-index")
@@ -40,8 +49,17 @@ def test_index_none_and_default_reach_the_workers_as_they_are(tmp_path, monkeypa
     handed = {}
     monkeypatch.setattr(ray_driver, "_connect", lambda address: _Ray())
     monkeypatch.setattr(ray_driver, "_tag_all", lambda *args: handed.update(args[-1]))
-    ray_driver.run_tag_ray([str(tmp_path / "in.txt")], address="local", workers=1, output=None, fmt="jsonl",
-                           schema=None, index=index, models=None, **ARGS)
+    ray_driver.run_tag_ray(
+        [str(tmp_path / "in.txt")],
+        address="local",
+        workers=1,
+        output=None,
+        fmt="jsonl",
+        schema=None,
+        index=index,
+        models=None,
+        **ARGS,
+    )
     assert handed["index"] == index and handed["schema_file"] is None
 
 
@@ -50,6 +68,15 @@ def test_an_unreachable_cluster_leaves_a_conll_output_as_it_was(tmp_path, closed
     out = tmp_path / "out.conll"
     out.write_text("earlier results\n")
     with pytest.raises(UserError, match="cannot connect to the Ray cluster"):
-        ray_driver.run_tag_ray([str(tmp_path / "in.txt")], address=f"127.0.0.1:{closed_port}", workers=1, output=out,
-                               fmt="conll", schema=None, index=None, models=None, **ARGS)
+        ray_driver.run_tag_ray(
+            [str(tmp_path / "in.txt")],
+            address=f"127.0.0.1:{closed_port}",
+            workers=1,
+            output=out,
+            fmt="conll",
+            schema=None,
+            index=None,
+            models=None,
+            **ARGS,
+        )
     assert out.read_text() == "earlier results\n"

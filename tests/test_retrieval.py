@@ -10,33 +10,42 @@ import sys
 
 import numpy as np
 import pytest
+from corpora import labelled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpora import labelled
 from el4ner_local.errors import UserError
 from el4ner_local.retrieval import DemoIndex, PosWeights
 from el4ner_local.retrieval.pos_weights import word_class
 from el4ner_local.retrieval.spansim import span_sim, span_sim_many
 
-
-
-
 POOL = [
     labelled("Barack Obama visited Paris last week .", ("Barack Obama", "person"), ("Paris", "location")),
     labelled("I just bought a new iPhone from Apple .", ("iPhone", "product"), ("Apple", "corporation")),
     labelled("Taylor Swift sang in London tonight !", ("Taylor Swift", "person"), ("London", "location")),
-    labelled("the weather is so nice today , going for a walk", ),
+    labelled(
+        "the weather is so nice today , going for a walk",
+    ),
     labelled("Microsoft released Windows 11 yesterday .", ("Microsoft", "corporation"), ("Windows 11", "product")),
     labelled("Watching Game of Thrones with friends .", ("Game of Thrones", "creative-work")),
     labelled("The Beatles played at Shea Stadium .", ("The Beatles", "group"), ("Shea Stadium", "location")),
-    labelled("Lunch was great , thanks everyone .", ),
+    labelled(
+        "Lunch was great , thanks everyone .",
+    ),
     labelled("Google bought YouTube for a lot of money .", ("Google", "corporation"), ("YouTube", "corporation")),
-    labelled("Angela Merkel met Emmanuel Macron in Berlin .", ("Angela Merkel", "person"), ("Emmanuel Macron", "person"),
-             ("Berlin", "location")),
+    labelled(
+        "Angela Merkel met Emmanuel Macron in Berlin .",
+        ("Angela Merkel", "person"),
+        ("Emmanuel Macron", "person"),
+        ("Berlin", "location"),
+    ),
     labelled("Reading Harry Potter again , still the best book .", ("Harry Potter", "creative-work")),
-    labelled("Metallica and Coldplay tour Europe this summer .", ("Metallica", "group"), ("Coldplay", "group"),
-             ("Europe", "location")),
+    labelled(
+        "Metallica and Coldplay tour Europe this summer .",
+        ("Metallica", "group"),
+        ("Coldplay", "group"),
+        ("Europe", "location"),
+    ),
 ]
 
 
@@ -64,12 +73,17 @@ def test_span_sim_matches_the_formula():
 
 
 unit_rows = st.integers(1, 4).flatmap(
-    lambda n: st.lists(st.lists(st.floats(-1, 1, allow_nan=False), min_size=3, max_size=3), min_size=n, max_size=n))
+    lambda n: st.lists(st.lists(st.floats(-1, 1, allow_nan=False), min_size=3, max_size=3), min_size=n, max_size=n)
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(q=unit_rows, sizes=st.lists(st.integers(0, 3), min_size=1, max_size=5), seed=st.integers(0, 1000),
-       weights=st.lists(st.floats(0, 5, allow_nan=False), min_size=4, max_size=4))
+@given(
+    q=unit_rows,
+    sizes=st.lists(st.integers(0, 3), min_size=1, max_size=5),
+    seed=st.integers(0, 1000),
+    weights=st.lists(st.floats(0, 5, allow_nan=False), min_size=4, max_size=4),
+)
 def test_span_sim_many_equals_one_by_one(q, sizes, seed, weights):
     rng = np.random.default_rng(seed)
     q = np.array(q, dtype=np.float64)
@@ -78,7 +92,7 @@ def test_span_sim_many_equals_one_by_one(q, sizes, seed, weights):
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     many = span_sim_many(q, w, cand, offsets)
     for j in range(len(sizes)):
-        assert many[j] == pytest.approx(span_sim(q, w, cand[offsets[j]:offsets[j + 1]]), abs=1e-9)
+        assert many[j] == pytest.approx(span_sim(q, w, cand[offsets[j] : offsets[j + 1]]), abs=1e-9)
 
 
 def test_pos_heuristic_classes():
@@ -96,7 +110,9 @@ def test_pos_heuristic_classes():
 
 def test_pos_weights_order_and_uniform():
     w = PosWeights()
-    proper, common, pronoun, other = w.weights(["New York", "the phone", "she", "42"], "I saw she had 42 ... in New York")
+    proper, common, pronoun, other = w.weights(
+        ["New York", "the phone", "she", "42"], "I saw she had 42 ... in New York"
+    )
     assert proper > common > pronoun > other >= 0
     assert PosWeights.uniform().weights(["New York", "she"]) == [1.0, 1.0]
     with pytest.raises(UserError):
@@ -139,7 +155,7 @@ def test_span_ranking_equals_exhaustive_spansim(index):
     w = index.pos_weights.weights(spans, text)
     scores = []
     for s in POOL:
-        cand = emb.encode([s.text[sp.start:sp.end] for sp in s.spans]) if s.spans else np.zeros((0, q.shape[1]))
+        cand = emb.encode([s.text[sp.start : sp.end] for sp in s.spans]) if s.spans else np.zeros((0, q.shape[1]))
         scores.append(span_sim(q, w, cand))
     expected = sorted((i for i, s in enumerate(POOL) if s.spans), key=lambda i: (-round(scores[i], 5), i))
     got = [s.text for s in index.retrieve(text, spans, k=len(expected))]
@@ -160,8 +176,12 @@ def test_weights_change_the_ranking(index):
 
 def test_no_candidate_spans_falls_back_to_sentence_similarity(index):
     text = "Harry Potter is the best book series ever"
-    assert [s.text for s in index.retrieve(text, [], k=3)] == [s.text for s in index.retrieve(text, ["x"], k=3, mode="sentence")]
-    assert [s.text for s in index.retrieve(text, ["  ", ""], k=3)] == [s.text for s in index.retrieve(text, [], k=3, mode="sentence")]
+    assert [s.text for s in index.retrieve(text, [], k=3)] == [
+        s.text for s in index.retrieve(text, ["x"], k=3, mode="sentence")
+    ]
+    assert [s.text for s in index.retrieve(text, ["  ", ""], k=3)] == [
+        s.text for s in index.retrieve(text, [], k=3, mode="sentence")
+    ]
     assert index.retrieve(text, [], k=1, mode="sentence")[0].text.startswith("Reading Harry Potter")
 
 
@@ -232,8 +252,10 @@ def test_default_pool_has_attribution():
 
 
 def test_importing_the_cli_module_is_light():
-    code = ("import sys, el4ner_local.commands.index, el4ner_local.retrieval; "
-            "heavy = [m for m in ('sentence_transformers', 'torch', 'hnswlib', 'numpy') if m in sys.modules]; "
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, el4ner_local.commands.index, el4ner_local.retrieval; "
+        "heavy = [m for m in ('sentence_transformers', 'torch', 'hnswlib', 'numpy') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

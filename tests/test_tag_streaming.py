@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from el4ner_local.tagging.blocks import BLOCK_CHARS
-from el4ner_local.formats import read_jsonl
 from signals import default_sigint
 
-pytestmark = pytest.mark.slow
+from el4ner_local.formats import read_jsonl
+from el4ner_local.tagging.blocks import BLOCK_CHARS
+
+pytestmark = pytest.mark.models
 
 CAP = 1800.0  # seconds, against a hang only
 CHEAP = ["--only", "smollm2-135m", "--index", "none", "--labels", "person,location"]
@@ -86,8 +86,12 @@ def test_five_megabytes_stream_out_in_bounded_memory_and_stop_whole_on_ctrl_c(de
     source = text  # tag reads the bytes' text as it is: CRLF kept
     out, err = tmp_path / "big.jsonl", tmp_path / "stderr.txt"
     with err.open("wb") as err_file:
-        proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "tag", str(src), "-o", str(out), *CHEAP],
-                                stdout=subprocess.DEVNULL, stderr=err_file, preexec_fn=default_sigint)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "el4ner_local.cli", "tag", str(src), "-o", str(out), *CHEAP],
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            preexec_fn=default_sigint,
+        )
         try:
             wait_until(proc, lambda: whole_lines(out), "the first record")
             first_rss = rss_kb(proc.pid)
@@ -114,8 +118,10 @@ def test_five_megabytes_stream_out_in_bounded_memory_and_stop_whole_on_ctrl_c(de
     per_char = sum(len(line) for line in lines) / sum(len(json.loads(line)["text"]) for line in lines)
     results_kb = per_char * len(source) / 1024
     growth_kb = max(samples) - first_rss
-    print(f"RSS at the first record {first_rss} kB, peak {max(samples)} kB over {len(samples)} samples; "
-          f"the whole file's results would be ~{results_kb:.0f} kB of JSON")
+    print(
+        f"RSS at the first record {first_rss} kB, peak {max(samples)} kB over {len(samples)} samples; "
+        f"the whole file's results would be ~{results_kb:.0f} kB of JSON"
+    )
     assert results_kb > 50_000
     assert growth_kb < results_kb / 20, (first_rss, max(samples))
 
@@ -130,8 +136,12 @@ def test_five_megabytes_stream_out_in_bounded_memory_and_stop_whole_on_ctrl_c(de
 def test_standard_input_is_tagged_as_it_arrives(default_models, tmp_path):
     text = news(BLOCK_CHARS + 10, seed=1) + "\n"  # a line end past BLOCK_CHARS: a whole block
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "el4ner_local.cli", "tag", "-", "-o", str(out), *CHEAP],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "el4ner_local.cli", "tag", "-", "-o", str(out), *CHEAP],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         proc.stdin.write(text.encode("utf-8"))
         proc.stdin.flush()

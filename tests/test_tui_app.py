@@ -10,6 +10,7 @@ import json
 import os
 
 import pytest
+from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, until, unwritable_dir
 
 from el4ner_local.tui import annotation_store as store_mod
 from el4ner_local.tui import suggester as sg
@@ -17,13 +18,12 @@ from el4ner_local.tui.annotation_state import ACCEPTED
 from el4ner_local.tui.annotation_store import AnnotationStore
 from el4ner_local.tui.app import AnnotateApp, MainScreen
 from el4ner_local.tui.help_screen import HelpScreen
+from el4ner_local.tui.label_bar import LabelBar
 from el4ner_local.tui.message_screen import MessageScreen
 from el4ner_local.tui.quit_screen import QuitScreen
 from el4ner_local.tui.save_as_screen import SaveAsScreen
 from el4ner_local.tui.sentence_view import SentenceView
 from el4ner_local.tui.span_list import SpanList
-from el4ner_local.tui.label_bar import LabelBar
-from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, screen_text, shows, unwritable_dir, until
 
 SIZE = (110, 34)
 
@@ -53,7 +53,7 @@ def records(path):
 
 def spans_of(app):
     s = app.state
-    return [(s.text[x.start:x.end], x.label, x.verdict) for x in s.current.spans]
+    return [(s.text[x.start : x.end], x.label, x.verdict) for x in s.current.spans]
 
 
 def test_keyboard_decisions_are_saved_as_made(doc):
@@ -68,8 +68,11 @@ def test_keyboard_decisions_are_saved_as_made(doc):
             await pilot.press("a")  # accept Ada Lovelace
             await pilot.press("j", "r")  # reject Charles Babbage
             await pilot.press("j", "2")  # London: the models rejected it; type 2 brings it back
-            assert spans_of(app) == [("Ada Lovelace", "person", "accepted"), ("Charles Babbage", "person", "rejected"),
-                                     ("London", "location", "accepted")]
+            assert spans_of(app) == [
+                ("Ada Lovelace", "person", "accepted"),
+                ("Charles Babbage", "person", "rejected"),
+                ("London", "location", "accepted"),
+            ]
             # add "Ada" ... no: select the token "met" and add it as a group, widen it, undo the widening
             await pilot.press("k", "k", "right")  # the token cursor starts on the focused span: "Ada"
             await pilot.press("right", "right")
@@ -88,8 +91,11 @@ def test_keyboard_decisions_are_saved_as_made(doc):
     (rec,) = on_disk
     assert rec["status"] == "in progress"
     assert [(x["text"], x["label"], x["verdict"], x["origin"]) for x in rec["spans"]] == [
-        ("Ada Lovelace", "person", "accepted", "model"), ("met", "group", "accepted", "person"),
-        ("Charles Babbage", "person", "rejected", "model"), ("London", "location", "accepted", "model")]
+        ("Ada Lovelace", "person", "accepted", "model"),
+        ("met", "group", "accepted", "person"),
+        ("Charles Babbage", "person", "rejected", "model"),
+        ("London", "location", "accepted", "model"),
+    ]
     assert [e["text"] for e in rec["entities"]] == ["Ada Lovelace", "met", "London"]
 
 
@@ -127,7 +133,7 @@ def test_mouse_focuses_selects_and_labels(doc):
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.click(SpanList, offset=(3, 3))  # below the border, third row: London
-            assert app.state.text[app.state.focused().start:app.state.focused().end] == "London"
+            assert app.state.text[app.state.focused().start : app.state.focused().end] == "London"
             view = app.screen.query_one(SentenceView)
             # the sentence is the first line of the view (no previous sentence); "in" is at column 48
             col = view.render().plain.split("\n")[0].index(" in ") + 1
@@ -159,7 +165,7 @@ def test_help_screen_lists_the_remapped_keys(doc):
             await until(pilot, lambda: isinstance(app.screen, HelpScreen))
             text = await shows(pilot, app, "accept the focused span", "type: 1 person, 2")
             row = next(line for line in text.splitlines() if "accept the focused span" in line)
-            assert row.split("█")[1].split() [0] == "y"  # the remapped key, not "a"
+            assert row.split("█")[1].split()[0] == "y"  # the remapped key, not "a"
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, MainScreen))
             await pilot.press("q")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from test_tui_support import DEFAULT_MODELS, TEXT, default_records
 from typer.testing import CliRunner
 
 from el4ner_local.cli import app
 from el4ner_local.errors import UserError
 from el4ner_local.formats import read_labelled
 from el4ner_local.tui.annotation_store import AnnotationStore
-from test_tui_support import DEFAULT_MODELS, TEXT, default_records
 
 runner = CliRunner()
 
@@ -37,8 +37,9 @@ def test_help_names_the_options():
 
 def test_export_without_the_interface(tmp_path):
     doc = annotated(tmp_path)
-    result = runner.invoke(app, ["annotate", str(doc), "--export", str(tmp_path / "a.jsonl"),
-                                 "--export", str(tmp_path / "a.conll")])
+    result = runner.invoke(
+        app, ["annotate", str(doc), "--export", str(tmp_path / "a.jsonl"), "--export", str(tmp_path / "a.conll")]
+    )
     assert result.exit_code == 0, result.output
     assert "1 accepted sentences (JSONL" in result.output and "1 accepted sentences (CoNLL" in result.output
     assert [len(s.spans) for s in read_labelled(tmp_path / "a.jsonl")] == [2]
@@ -59,7 +60,20 @@ def test_errors_before_the_interface_starts(tmp_path):
 
 
 def test_the_console_entry_point_prints_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "el4ner_local.cli", "annotate", str(tmp_path / "missing.txt"),
-                           "--export", str(tmp_path / "x.jsonl")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "el4ner_local.cli",
+            "annotate",
+            str(tmp_path / "missing.txt"),
+            "--export",
+            str(tmp_path / "x.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"el4ner-local: error: {tmp_path / 'missing.txt'}: no such file (fix: check the path)"]
+    assert proc.stderr.strip().splitlines() == [
+        f"el4ner-local: error: {tmp_path / 'missing.txt'}: no such file (fix: check the path)"
+    ]

@@ -21,10 +21,13 @@ from el4ner_local.retrieval import DemoIndex
 from el4ner_local.tui.annotation_state import ACCEPTED
 from el4ner_local.tui.annotation_store import AnnotationStore
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
-SENTENCES = ["Ada Lovelace met Charles Babbage in London.", "Maria flew from Lisbon to Porto with Tom.",
-             "Dana works for Microsoft in Leeds."]
+SENTENCES = [
+    "Ada Lovelace met Charles Babbage in London.",
+    "Maria flew from Lisbon to Porto with Tom.",
+    "Dana works for Microsoft in Leeds.",
+]
 ARGS = ["notes.txt", "--only", "smollm2-135m"]
 
 
@@ -55,8 +58,11 @@ def test_sigkill_mid_session_loses_no_saved_decision_and_a_restart_resumes(tmp_p
     try:
         # accept sentences 1 and 2 (each moves on to the next); wait until each is saved and indexed
         for number in (1, 2):
-            wait_for(name, lambda t, n=number: f"sentence {n} of 3" in t and "index: " in t or "EXITED" in t,
-                     f"sentence {number} with the models loaded")
+            wait_for(
+                name,
+                lambda t, n=number: f"sentence {n} of 3" in t and "index: " in t or "EXITED" in t,
+                f"sentence {number} with the models loaded",
+            )
             tmux("send-keys", "-t", name, "A")
             wait_for(name, lambda t, n=number: f"(+{n} from here)" in t or "EXITED" in t, f"sentence {number} indexed")
             saved = annotation_lines(ann)
@@ -78,8 +84,11 @@ def test_sigkill_mid_session_loses_no_saved_decision_and_a_restart_resumes(tmp_p
         assert SENTENCES[0] in pool and SENTENCES[1] in pool
 
         start_annotate(name, tmp_path, *ARGS)
-        text = wait_for(name, lambda t: "sentence 3 of 3" in t and "index: " in t or "EXITED" in t,
-                        "the restarted annotator, back at sentence 3")
+        text = wait_for(
+            name,
+            lambda t: "sentence 3 of 3" in t and "index: " in t or "EXITED" in t,
+            "the restarted annotator, back at sentence 3",
+        )
         assert "EXITED" not in text, text
         resumed = AnnotationStore.open(tmp_path / "notes.txt")
         assert [s.status for s in resumed.state.sentences[:2]] == [ACCEPTED, ACCEPTED]

@@ -12,13 +12,13 @@ import asyncio
 import json
 
 import pytest
-
-from el4ner_local.tui.app import AnnotateApp
-from el4ner_local.tui.annotation_state import ACCEPTED
 from corpora import shared_data
 from test_tui_support import shows, until
 
-pytestmark = pytest.mark.slow
+from el4ner_local.tui.annotation_state import ACCEPTED
+from el4ner_local.tui.app import AnnotateApp
+
+pytestmark = pytest.mark.models
 
 WNUT = shared_data() / "wnut17" / "wnut17train.conll"
 MODEL = "qwen2.5-coder-0.5b"
@@ -47,7 +47,7 @@ def factory(index_dir):
 
 def span_rows(app):
     s = app.state
-    return [(s.text[x.start:x.end], x.label, x.verdict, x.origin) for x in s.current.spans]
+    return [(s.text[x.start : x.end], x.label, x.verdict, x.origin) for x in s.current.spans]
 
 
 def saved(path):
@@ -81,9 +81,11 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
             assert ("Babbage in", "person", "accepted", "person") in span_rows(app)
             await pilot.press("u")  # ... and undo that
             rows = span_rows(app)
-            assert rows[:3] == [("Ada Lovelace", record.candidates[0].label, "accepted", "model"),
-                                ("Charles Babbage", record.candidates[1].label, "rejected", "model"),
-                                ("Babbage", "person", "accepted", "person")]
+            assert rows[:3] == [
+                ("Ada Lovelace", record.candidates[0].label, "accepted", "model"),
+                ("Charles Babbage", record.candidates[1].label, "rejected", "model"),
+                ("Babbage", "person", "accepted", "person"),
+            ]
             assert all(verdict is None for _, _, verdict, _ in rows[3:])  # other suggestions: undecided
             await pilot.press("q")
         return app, record
@@ -96,9 +98,12 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
     assert [(s["text"], s["label"], s["verdict"], s["origin"]) for s in line["spans"]] == [
         ("Ada Lovelace", record.candidates[0].label, "accepted", "model"),
         ("Charles Babbage", record.candidates[1].label, "rejected", "model"),
-        ("Babbage", "person", "accepted", "person")]
-    assert [(e["text"], e["label"]) for e in line["entities"]] == [("Ada Lovelace", record.candidates[0].label),
-                                                                  ("Babbage", "person")]
+        ("Babbage", "person", "accepted", "person"),
+    ]
+    assert [(e["text"], e["label"]) for e in line["entities"]] == [
+        ("Ada Lovelace", record.candidates[0].label),
+        ("Babbage", "person"),
+    ]
     cache = (tmp_path / "notes.annotations.session" / "suggestions.jsonl").read_text().splitlines()
     assert len(cache) == 1 and json.loads(cache[0])["models"] == [MODEL]
 
@@ -125,8 +130,10 @@ def test_annotating_with_real_suggestions_then_resuming(tmp_path, pool_index, de
     added = [s for s in index.pool if s.text == "Ada Lovelace met Charles Babbage in London."]
     assert len(added) == 1 and added[0].source == "notes.txt: sentence 1"
     assert added[0].spans == expected.spans
-    assert {(added[0].text[s.start:s.end], s.label) for s in added[0].spans} >= {
-        ("Ada Lovelace", record.candidates[0].label), ("Babbage", "person")}
+    assert {(added[0].text[s.start : s.end], s.label) for s in added[0].spans} >= {
+        ("Ada Lovelace", record.candidates[0].label),
+        ("Babbage", "person"),
+    }
     # later suggestions learn from it: sentence 2 was given the accepted sentence as a demonstration
     assert "Ada Lovelace met Charles Babbage in London." in app.state.sentences[1].record.demonstrations
     assert saved(out)[0]["status"] == ACCEPTED

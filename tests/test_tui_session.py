@@ -8,14 +8,14 @@ import json
 import os
 
 import pytest
+from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, unwritable_dir
 
 from el4ner_local.errors import UserError
 from el4ner_local.formats import read_labelled
-from el4ner_local.tui import keys as keys_mod
 from el4ner_local.tui import annotation_store as store_mod
+from el4ner_local.tui import keys as keys_mod
 from el4ner_local.tui.annotation_state import ACCEPTED, PARTIAL, TODO, AnnotationState
 from el4ner_local.tui.annotation_store import AnnotationStore, default_out_path, state_dir_for
-from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records, unwritable_dir
 
 
 @pytest.fixture
@@ -46,20 +46,26 @@ def lines(path):
 
 
 def focus_on(s: AnnotationState, surface: str) -> None:
-    s.focus_span(next(i for i, sp in enumerate(s.current.spans) if s.text[sp.start:sp.end] == surface))
+    s.focus_span(next(i for i, sp in enumerate(s.current.spans) if s.text[sp.start : sp.end] == surface))
 
 
 def test_opening_splits_sentences_and_writes_nothing_before_a_decision(doc):
     store = opened(doc)
     s = store.state
-    assert [x.text for x in s.sentences] == ["Ada Lovelace met Charles Babbage in London.",
-                                             "She wrote notes on the Analytical Engine.", "Babbage never finished it."]
+    assert [x.text for x in s.sentences] == [
+        "Ada Lovelace met Charles Babbage in London.",
+        "She wrote notes on the Analytical Engine.",
+        "Babbage never finished it.",
+    ]
     assert store.out_path == default_out_path(doc) == doc.with_name("notes.annotations.jsonl")
     assert not store.out_path.exists()
     assert [x.status for x in s.sentences] == [TODO] * 3
     # the model candidates come in undecided, the rejected one too
-    assert [(s.text[x.start:x.end], x.verdict, x.suggested) for x in s.current.spans] == [
-        ("Ada Lovelace", None, True), ("Charles Babbage", None, True), ("London", None, False)]
+    assert [(s.text[x.start : x.end], x.verdict, x.suggested) for x in s.current.spans] == [
+        ("Ada Lovelace", None, True),
+        ("Charles Babbage", None, True),
+        ("London", None, False),
+    ]
 
 
 def test_each_decision_is_on_disk_at_once_and_read_labelled_reads_the_file(doc):
@@ -75,10 +81,15 @@ def test_each_decision_is_on_disk_at_once_and_read_labelled_reads_the_file(doc):
     rec = lines(store.out_path)[0]
     assert rec["status"] == PARTIAL and rec["sentence_index"] == 0 and rec["start"] == 0
     assert [(x["text"], x["label"], x["verdict"], x["origin"]) for x in rec["spans"]] == [
-        ("Ada Lovelace", "person", "accepted", "model"), ("Charles Babbage", "person", "rejected", "model"),
-        ("London", "location", "accepted", "model")]
+        ("Ada Lovelace", "person", "accepted", "model"),
+        ("Charles Babbage", "person", "rejected", "model"),
+        ("London", "location", "accepted", "model"),
+    ]
     gold = read_labelled(store.out_path)
-    assert [(gold[0].text[sp.start:sp.end], sp.label) for sp in gold[0].spans] == [("Ada Lovelace", "person"), ("London", "location")]
+    assert [(gold[0].text[sp.start : sp.end], sp.label) for sp in gold[0].spans] == [
+        ("Ada Lovelace", "person"),
+        ("London", "location"),
+    ]
 
 
 def test_add_widen_shrink_and_undo(doc):
@@ -89,18 +100,18 @@ def test_add_widen_shrink_and_undo(doc):
     start = TEXT.index("Analytical", base)
     assert s.add_span(start, start + len("Analytical"), "group") == ""
     added = s.focused()
-    assert (added.origin, added.verdict, s.text[added.start:added.end]) == ("person", "accepted", "Analytical")
+    assert (added.origin, added.verdict, s.text[added.start : added.end]) == ("person", "accepted", "Analytical")
     # the models' own "Analytical Engine" candidate is a different span
     assert len(s.current.spans) == 2
     s.resize("left", True)
-    assert s.text[added.start:added.end] == "the Analytical"
+    assert s.text[added.start : added.end] == "the Analytical"
     s.resize("left", False)
     s.resize("right", True)
-    assert s.text[added.start:added.end] == "Analytical Engine"
+    assert s.text[added.start : added.end] == "Analytical Engine"
     assert s.resize("right", True) == ""  # up to the full stop
-    assert s.text[s.focused().start:s.focused().end] == "Analytical Engine."
+    assert s.text[s.focused().start : s.focused().end] == "Analytical Engine."
     assert s.undo().startswith("undone: widen")
-    assert s.text[s.focused().start:s.focused().end] == "Analytical Engine"
+    assert s.text[s.focused().start : s.focused().end] == "Analytical Engine"
     s.undo(), s.undo(), s.undo(), s.undo()
     assert s.undo() == "nothing to undo"
     assert [x.origin for x in s.current.spans] == ["model"]
@@ -120,7 +131,10 @@ def test_accept_sentence_takes_the_models_decisions_and_undo_brings_back_the_old
     assert s.accept_sentence() == ""
     rec = lines(store.out_path)[0]
     assert rec["status"] == ACCEPTED
-    assert [(e["text"], e["label"]) for e in rec["entities"]] == [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
+    assert [(e["text"], e["label"]) for e in rec["entities"]] == [
+        ("Ada Lovelace", "person"),
+        ("Charles Babbage", "person"),
+    ]
     assert [x["verdict"] for x in rec["spans"]] == ["accepted", "accepted", "rejected"]
     labelled = s.labelled_sentence(0)
     assert labelled.text == s.sentences[0].text and labelled.source == "notes.txt: sentence 1"
@@ -168,11 +182,14 @@ def test_annotations_of_another_text_are_refused(doc, tmp_path):
         AnnotationStore.open(doc)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not json\n", "not an annotation record"),
-    (b'{"text": "x", "entities": []}\n', "not an annotation record"),
-    (b"\xff\xfe\x00", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not json\n", "not an annotation record"),
+        (b'{"text": "x", "entities": []}\n', "not an annotation record"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+    ],
+)
 def test_a_foreign_annotations_file_is_a_clear_error(doc, content, message):
     default_out_path(doc).write_bytes(content)
     with pytest.raises(UserError, match=message) as err:
@@ -239,7 +256,7 @@ def test_next_uncertain_finds_unsure_spans_only(doc):
     s = opened(doc).state
     s.goto(2)
     assert s.next_uncertain() == ""
-    assert (s.cursor, s.text[s.focused().start:s.focused().end]) == (0, "Charles Babbage")  # confidence 0.55
+    assert (s.cursor, s.text[s.focused().start : s.focused().end]) == (0, "Charles Babbage")  # confidence 0.55
     s.accept()
     assert s.next_uncertain() == ""  # "Analytical Engine": 0.62
     assert s.cursor == 1
@@ -269,10 +286,16 @@ def test_exports_hold_the_accepted_sentences_only(doc, tmp_path):
     s.accept()
     assert store.export_jsonl(tmp_path / "x.jsonl") == 1
     gold = read_labelled(tmp_path / "x.jsonl")
-    assert len(gold) == 1 and [gold[0].text[a.start:a.end] for a in gold[0].spans] == ["Ada Lovelace", "Charles Babbage"]
+    assert len(gold) == 1 and [gold[0].text[a.start : a.end] for a in gold[0].spans] == [
+        "Ada Lovelace",
+        "Charles Babbage",
+    ]
     assert store.export_conll(tmp_path / "x.conll") == (1, 0)
     conll = read_labelled(tmp_path / "x.conll")
-    assert [(c.text[a.start:a.end], a.label) for c in conll for a in c.spans] == [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
+    assert [(c.text[a.start : a.end], a.label) for c in conll for a in c.spans] == [
+        ("Ada Lovelace", "person"),
+        ("Charles Babbage", "person"),
+    ]
     assert (tmp_path / "x.conll").read_text().splitlines()[:3] == ["Ada\tB-person", "Lovelace\tI-person", "met\tO"]
 
 
@@ -304,7 +327,7 @@ def test_user_keys_file(tmp_path, monkeypatch):
     path.write_text('[keys]\naccept = "r"\n')
     with pytest.raises(UserError, match="given to both"):
         keys_mod.load_keymap()
-    path.write_text('[keys\n')
+    path.write_text("[keys\n")
     with pytest.raises(UserError, match="not valid TOML"):
         keys_mod.load_keymap()
     monkeypatch.setenv("EL4NER_KEYS", str(tmp_path / "none.toml"))
@@ -322,13 +345,22 @@ def test_a_new_record_replaces_the_undecided_suggestions_of_the_old_one(doc):
     focus_on(s, "Charles Babbage")
     s.reject()
     # other models (or another schema) computed the sentence again: London is gone, Ada is new-typed
-    newer = hand_record(TEXT, 0, [("Ada Lovelace", "group", DEFAULT_MODELS[:1], True, 0.9),
-                                  ("Charles Babbage", "person", DEFAULT_MODELS[:1], True, 0.9)], models=DEFAULT_MODELS[:1])
+    newer = hand_record(
+        TEXT,
+        0,
+        [
+            ("Ada Lovelace", "group", DEFAULT_MODELS[:1], True, 0.9),
+            ("Charles Babbage", "person", DEFAULT_MODELS[:1], True, 0.9),
+        ],
+        models=DEFAULT_MODELS[:1],
+    )
     s.set_suggestions(0, newer, DEFAULT_MODELS[:1])
-    assert [(s.text[x.start:x.end], x.label, x.verdict) for x in s.current.spans] == [
-        ("Ada Lovelace", "group", None), ("Charles Babbage", "person", "rejected")]
+    assert [(s.text[x.start : x.end], x.label, x.verdict) for x in s.current.spans] == [
+        ("Ada Lovelace", "group", None),
+        ("Charles Babbage", "person", "rejected"),
+    ]
     assert s.current.spans[1].candidate is newer.candidates[1]
-    assert s.text[s.focused().start:s.focused().end] == "Charles Babbage"  # the focus stays on its span
+    assert s.text[s.focused().start : s.focused().end] == "Charles Babbage"  # the focus stays on its span
 
 
 def test_suggestions_arriving_after_a_sentence_was_accepted_change_nothing(doc):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from el4ner_local.tui.app import AnnotateApp
-from el4ner_local.tui.annotation_store import AnnotationStore
 from test_tui_support import DEFAULT_MODELS, LABELS, TEXT, default_records
+
+from el4ner_local.tui.annotation_store import AnnotationStore
+from el4ner_local.tui.app import AnnotateApp
 
 SIZE = (110, 34)
 

@@ -14,8 +14,9 @@ from el4ner_local.pipeline.records import Candidate, SentenceRecord
 
 DEFAULT_MODELS = ("qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m")
 LABELS = ["person", "location", "group"]
-TEXT = ("Ada Lovelace met Charles Babbage in London. She wrote notes on the Analytical Engine.\n"
-        "Babbage never finished it.")
+TEXT = (
+    "Ada Lovelace met Charles Babbage in London. She wrote notes on the Analytical Engine.\nBabbage never finished it."
+)
 
 
 def hand_record(text: str, sentence: int, spans: list[tuple], models=DEFAULT_MODELS) -> SentenceRecord:
@@ -25,20 +26,35 @@ def hand_record(text: str, sentence: int, spans: list[tuple], models=DEFAULT_MOD
     for surface, label, by, accepted, confidence in spans:
         start = text.index(surface, sent.start)
         probs = {m: ({label: 0.8, "none": 0.2} if m in by else {label: 0.3, "none": 0.7}) for m in models}
-        cands.append(Candidate(start, start + len(surface), surface, extracted_by=list(by),
-                               extracted_types={m: label for m in by}, type_probs=probs,
-                               label=label if accepted else None,
-                               verification={m: (0.9 if accepted else 0.2) for m in models},
-                               confidence=confidence, accepted=accepted,
-                               reason="" if accepted else "classified as not an entity"))
+        cands.append(
+            Candidate(
+                start,
+                start + len(surface),
+                surface,
+                extracted_by=list(by),
+                extracted_types={m: label for m in by},
+                type_probs=probs,
+                label=label if accepted else None,
+                verification={m: (0.9 if accepted else 0.2) for m in models},
+                confidence=confidence,
+                accepted=accepted,
+                reason="" if accepted else "classified as not an entity",
+            )
+        )
     return SentenceRecord(sent.start, sent.end, raw={"extraction": {m: "" for m in models}}, candidates=cands)
 
 
 def default_records(text: str = TEXT) -> dict[int, SentenceRecord]:
     return {
-        0: hand_record(text, 0, [("Ada Lovelace", "person", DEFAULT_MODELS, True, 0.81),
-                                 ("Charles Babbage", "person", DEFAULT_MODELS[:2], True, 0.55),
-                                 ("London", "location", DEFAULT_MODELS[1:2], False, 0.0)]),
+        0: hand_record(
+            text,
+            0,
+            [
+                ("Ada Lovelace", "person", DEFAULT_MODELS, True, 0.81),
+                ("Charles Babbage", "person", DEFAULT_MODELS[:2], True, 0.55),
+                ("London", "location", DEFAULT_MODELS[1:2], False, 0.0),
+            ],
+        ),
         1: hand_record(text, 1, [("Analytical Engine", "group", DEFAULT_MODELS[:1], True, 0.62)]),
     }
 
@@ -48,8 +64,16 @@ def screen_text(app) -> str:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                      record=True, legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -61,7 +85,9 @@ async def until(pilot, condition, cap: float = 60.0, step: float = 0.05) -> None
     deadline = time.monotonic() + cap
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {cap:.0f} s: {getattr(condition, '__doc__', None) or condition}")
+            raise AssertionError(
+                f"still not true after {cap:.0f} s: {getattr(condition, '__doc__', None) or condition}"
+            )
         await pilot.pause(step)
 
 

@@ -13,7 +13,7 @@ import shutil
 import pytest
 from tmux_support import kill_server, start_annotate, tmux, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 SENTENCE = "Ada Lovelace met Charles Babbage in London."
 
@@ -33,8 +33,9 @@ def test_votes_panel_names_the_default_models_in_a_real_terminal(tmp_path, defau
     name = "annotate"
     start_annotate(name, tmp_path, "news.txt")
     try:
-        text = wait_for(name, lambda t: "votes: “" in t and "ensemble:" in t or "EXITED" in t,
-                        "the votes panel of a suggested span")
+        text = wait_for(
+            name, lambda t: "votes: “" in t and "ensemble:" in t or "EXITED" in t, "the votes panel of a suggested span"
+        )
         assert "EXITED" not in text, text
         (tmp_path / "screen.txt").write_text(text, encoding="utf-8")
         print(text)  # pytest -s shows what the terminal showed

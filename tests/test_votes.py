@@ -7,8 +7,15 @@ MODELS = ["a", "b", "c"]
 
 
 def cand(start, end, text, extracted_by, types=None, probs=None, verification=None):
-    return Candidate(start, end, text, extracted_by=list(extracted_by), extracted_types=types or {},
-                     type_probs=probs or {}, verification=verification or {})
+    return Candidate(
+        start,
+        end,
+        text,
+        extracted_by=list(extracted_by),
+        extracted_types=types or {},
+        type_probs=probs or {},
+        verification=verification or {},
+    )
 
 
 def test_union_keeps_a_span_one_model_found_and_vote_rejects_it():
@@ -20,9 +27,11 @@ def test_union_keeps_a_span_one_model_found_and_vote_rejects_it():
 
 
 def test_soft_vote_weights_models():
-    probs = {"a": {"person": 0.9, "location": 0.1, "none": 0.0},
-             "b": {"person": 0.2, "location": 0.8, "none": 0.0},
-             "c": {"person": 0.2, "location": 0.8, "none": 0.0}}
+    probs = {
+        "a": {"person": 0.9, "location": 0.1, "none": 0.0},
+        "b": {"person": 0.2, "location": 0.8, "none": 0.0},
+        "c": {"person": 0.2, "location": 0.8, "none": 0.0},
+    }
     c = cand(0, 4, "Jordan", ["a", "b"], probs=probs)
     assert classify(c, VoteRule(type_source="classify"))[0] == "location"
     label, p = classify(c, VoteRule(type_source="classify", weights={"a": 5.0}))
@@ -38,8 +47,7 @@ def test_none_wins_rejects_and_out_of_schema_type_counts_as_none():
 
 
 def test_verification_drops_a_pair_below_threshold_and_scales_confidence():
-    c = cand(0, 5, "Paris", ["a", "b"], types={"a": "location", "b": "location"},
-             verification={"a": 0.2, "b": 0.4})
+    c = cand(0, 5, "Paris", ["a", "b"], types={"a": "location", "b": "location"}, verification={"a": 0.2, "b": 0.4})
     decide([c], 3, VoteRule(type_source="extract", verify=True, verify_threshold=0.5))
     assert not c.accepted and c.reason.startswith("failed verification")
     decide([c], 3, VoteRule(type_source="extract", verify=True, verify_threshold=0.25))
@@ -49,10 +57,15 @@ def test_verification_drops_a_pair_below_threshold_and_scales_confidence():
 
 
 def test_overlaps_keep_the_more_confident_span():
-    wide = cand(0, 17, "La Scala in Milan", ["a"], types={"a": "location"},
-                probs={"a": {"location": 0.5, "none": 0.5}})
-    narrow = cand(0, 8, "La Scala", ["a", "b"], types={"a": "location", "b": "location"},
-                  probs={"a": {"location": 0.9, "none": 0.1}, "b": {"location": 0.9, "none": 0.1}})
+    wide = cand(0, 17, "La Scala in Milan", ["a"], types={"a": "location"}, probs={"a": {"location": 0.5, "none": 0.5}})
+    narrow = cand(
+        0,
+        8,
+        "La Scala",
+        ["a", "b"],
+        types={"a": "location", "b": "location"},
+        probs={"a": {"location": 0.9, "none": 0.1}, "b": {"location": 0.9, "none": 0.1}},
+    )
     decide([wide, narrow], 3, VoteRule(type_source="both"))
     assert narrow.accepted and not wide.accepted and "overlaps 'La Scala'" in wide.reason
 
@@ -88,4 +101,6 @@ def test_the_rule_defaults_are_the_pipeline_defaults():
     from el4ner_local.config import PipelineSettings
 
     assert VoteRule() == VoteRule.from_settings(PipelineSettings())
-    assert VoteRule.from_settings(PipelineSettings(type_source="both", verify=True)) == VoteRule(type_source="both", verify=True)
+    assert VoteRule.from_settings(PipelineSettings(type_source="both", verify=True)) == VoteRule(
+        type_source="both", verify=True
+    )

@@ -3,6 +3,8 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from el4ner_local.config import PipelineSettings
 from el4ner_local.documents import tokenize
@@ -18,15 +20,21 @@ def spans(text: str, **kw) -> list[str]:
     return word_spans(text, tokenize(text), **kw)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Ada Lovelace was born in London.", ["Ada Lovelace", "born", "London"]),
-    ("Barack Obama visited the Eiffel Tower", ["Barack Obama", "visited", "Eiffel Tower"]),
-    ("Breast cancer in patients with ataxia-telangiectasia", ["Breast cancer", "patients", "ataxia-telangiectasia"]),
-    ("@justinbieber new song #Believe is out", ["@justinbieber", "new song", "#Believe"]),
-    ("It was her and it is 2012 !", []),  # pronouns, stopwords, numbers: nothing to propose
-    ("London , London and London", ["London"]),  # repeated mentions: one candidate
-    ("北京 is in China 😀 tonight", ["北京", "China", "tonight"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ada Lovelace was born in London.", ["Ada Lovelace", "born", "London"]),
+        ("Barack Obama visited the Eiffel Tower", ["Barack Obama", "visited", "Eiffel Tower"]),
+        (
+            "Breast cancer in patients with ataxia-telangiectasia",
+            ["Breast cancer", "patients", "ataxia-telangiectasia"],
+        ),
+        ("@justinbieber new song #Believe is out", ["@justinbieber", "new song", "#Believe"]),
+        ("It was her and it is 2012 !", []),  # pronouns, stopwords, numbers: nothing to propose
+        ("London , London and London", ["London"]),  # repeated mentions: one candidate
+        ("北京 is in China 😀 tonight", ["北京", "China", "tonight"]),
+    ],
+)
 def test_runs_of_name_like_and_noun_like_words(text, expected):
     assert spans(text) == expected
 
@@ -86,16 +94,16 @@ def test_classification_runs_only_when_its_votes_count():
     assert set(record.candidates[0].type_probs) == {"a", "b"}
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list("aZ@#-' \t\r\n.,😀北京") + ["The ", "London ", "of ", "it "]), max_size=30).map("".join),
-       st.integers(0, 5))
+@given(
+    st.lists(st.sampled_from(list("aZ@#-' \t\r\n.,😀北京") + ["The ", "London ", "of ", "it "]), max_size=30).map(
+        "".join
+    ),
+    st.integers(0, 5),
+)
 def test_every_proposal_is_a_piece_of_the_sentence(text, pad):
     found = word_spans(text, tokenize(text, pad), base=pad)  # the sentence starts `pad` characters into its document
     assert len(found) == len(set(found))
     for span in found:
         assert span in text and span == span.strip() and span
         assert tokenize(span)  # never punctuation or space alone
-

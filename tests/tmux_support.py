@@ -43,9 +43,11 @@ def start_annotate(name: str, folder: Path, *args: str, python_prelude: str = ""
     extra = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     env = {k: v for k, v in os.environ.items() if k not in ("EL4NER_MODELS", "EL4NER_KEYS", "TMUX")}
     env["XDG_CONFIG_HOME"] = str(folder / "config")  # no user key map
-    command = (f"cd {shlex.quote(str(folder))} && env -u EL4NER_MODELS -u EL4NER_KEYS "
-               f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])} {extra} {cli} annotate {shlex.join(args)} "
-               f"; echo EXITED $?; sleep 600")  # Textual draws on stderr: leave it on the terminal
+    command = (
+        f"cd {shlex.quote(str(folder))} && env -u EL4NER_MODELS -u EL4NER_KEYS "
+        f"XDG_CONFIG_HOME={shlex.quote(env['XDG_CONFIG_HOME'])} {extra} {cli} annotate {shlex.join(args)} "
+        f"; echo EXITED $?; sleep 600"
+    )  # Textual draws on stderr: leave it on the terminal
     tmux("new-session", "-d", "-s", name, "-x", "140", "-y", "42", command, env=env)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..checksums import sha256_file
 from ..config import cache_dir
@@ -24,9 +24,21 @@ from .records import sentence_id
 CACHE_VERSION = 1
 # The settings that change what the models are asked: the record file's key (the other settings only
 # change the vote, which is rescored from the records).
-KEYED_SETTINGS = ("k", "extract_min_votes", "type_source", "classify_threshold", "verify", "verifiers", "weights",
-                  "max_output_lines", "max_new_tokens", "zero_shot_votes", "max_junk_lines", "demo_words",
-                  "retrieval_spans")
+KEYED_SETTINGS = (
+    "k",
+    "extract_min_votes",
+    "type_source",
+    "classify_threshold",
+    "verify",
+    "verifiers",
+    "weights",
+    "max_output_lines",
+    "max_new_tokens",
+    "zero_shot_votes",
+    "max_junk_lines",
+    "demo_words",
+    "retrieval_spans",
+)
 # A renamed setting keeps its old name in the key, so the records taken before the rename stay valid.
 KEY_NAMES = {"retrieval_spans": "candidates"}
 # Settings added after the first records were taken, each with the value at which it behaves as before
@@ -65,8 +77,9 @@ def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], N
             pass  # damaged or stale: rebuild
     if progress:
         progress(f"building a demonstration index over {pool} into {target} (once)")
-    return DemoIndex.build(read_labelled(pool), target, sources=[str(pool)], extra={"pool_sha256": digest},
-                           progress=progress)
+    return DemoIndex.build(
+        read_labelled(pool), target, sources=[str(pool)], extra={"pool_sha256": digest}, progress=progress
+    )
 
 
 def model_identity(model) -> dict:
@@ -74,10 +87,17 @@ def model_identity(model) -> dict:
     if spec is None:
         return {"name": model.name, "identity": getattr(model, "identity", type(model).__name__)}
     source = spec.source
-    return {"name": spec.name, "sha256": source.sha256, "file": source.file, "prompt_style": spec.prompt_style,
-            "n_ctx": spec.n_ctx, "temperature": spec.temperature, "seed": spec.seed,
-            # a served member is known by where it is served, not by a file
-            **({"url": source.url, "model": source.model} if source.kind == "openai" else {})}
+    return {
+        "name": spec.name,
+        "sha256": source.sha256,
+        "file": source.file,
+        "prompt_style": spec.prompt_style,
+        "n_ctx": spec.n_ctx,
+        "temperature": spec.temperature,
+        "seed": spec.seed,
+        # a served member is known by where it is served, not by a file
+        **({"url": source.url, "model": source.model} if source.kind == "openai" else {}),
+    }
 
 
 def _prompt_hash() -> str:
@@ -99,16 +119,29 @@ def config_description(tagger, retrieval: str) -> dict:
     index_id = None
     if index is not None:
         m = index.manifest
-        index_id = {"pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
-                    "embedder": m["embedder"], "pos_weights": m["pos_weights"], "hnsw": m["hnsw"]}
+        index_id = {
+            "pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
+            "embedder": m["embedder"],
+            "pos_weights": m["pos_weights"],
+            "hnsw": m["hnsw"],
+        }
     values = {name: getattr(tagger.settings, name) for name in KEYED_SETTINGS}
     if retrieval != "span":
         values.pop("retrieval_spans")  # stage-1 spans only feed span retrieval
-    settings = {KEY_NAMES.get(name, name): list(v) if isinstance(v, tuple) else v for name, v in values.items()
-                if name not in AS_BEFORE_ADDED or v != AS_BEFORE_ADDED[name]}  # a later setting at its old behaviour: same key
-    return {"cache_version": CACHE_VERSION, "retrieval": retrieval, "settings": settings,
-            "schema": list(tagger.schema.labels), "models": [model_identity(m) for m in tagger.models],
-            "index": index_id, "prompts": _prompt_hash()}
+    settings = {
+        KEY_NAMES.get(name, name): list(v) if isinstance(v, tuple) else v
+        for name, v in values.items()
+        if name not in AS_BEFORE_ADDED or v != AS_BEFORE_ADDED[name]
+    }  # a later setting at its old behaviour: same key
+    return {
+        "cache_version": CACHE_VERSION,
+        "retrieval": retrieval,
+        "settings": settings,
+        "schema": list(tagger.schema.labels),
+        "models": [model_identity(m) for m in tagger.models],
+        "index": index_id,
+        "prompts": _prompt_hash(),
+    }
 
 
 def config_key(description: dict) -> str:
@@ -138,7 +171,7 @@ class RecordCache:
                         continue  # a line cut by an interruption
 
     @classmethod
-    def for_tagger(cls, tagger, retrieval: str, root: Path | None = None) -> "RecordCache":
+    def for_tagger(cls, tagger, retrieval: str, root: Path | None = None) -> RecordCache:
         description = config_description(tagger, retrieval)
         return cls(eval_folder("records", root) / f"{config_key(description)[:32]}.jsonl", description)
 

@@ -13,8 +13,9 @@ import hashlib
 import random
 import resource
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..documents import LabelledSentence
 from ..errors import UserError
@@ -26,8 +27,15 @@ if TYPE_CHECKING:
 
 RETRIEVAL_MODES = ("span", "sentence", "random", "none")  # "none" = zero-shot (no demonstrations)
 # The [pipeline] settings records are taken with (see above), whatever models.toml says.
-RECORDING = {"classify_threshold": 0.0, "verify": True, "verifiers": (), "extract_min_votes": 1, "type_source": "both",
-             "weights": (), "zero_shot_votes": True}
+RECORDING = {
+    "classify_threshold": 0.0,
+    "verify": True,
+    "verifiers": (),
+    "extract_min_votes": 1,
+    "type_source": "both",
+    "weights": (),
+    "zero_shot_votes": True,
+}
 # Lean records: extraction only (types as written at extraction, no stages 3 and 4), for large samples.
 # They rescore every rule with type_source "extract" and no verification, and nothing else.
 LEAN = {**RECORDING, "type_source": "extract", "verify": False}
@@ -48,10 +56,19 @@ def sentence_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def recording_tagger(index, retrieval: str = "span", *, models: str | Path | None = None,
-                     only: Sequence[str] | None = None, k: int | None = None, labels: Sequence[str] | None = None,
-                     llms: list | None = None, threads: int | None = None, overrides: dict | None = None,
-                     lean: bool = False):
+def recording_tagger(
+    index,
+    retrieval: str = "span",
+    *,
+    models: str | Path | None = None,
+    only: Sequence[str] | None = None,
+    k: int | None = None,
+    labels: Sequence[str] | None = None,
+    llms: list | None = None,
+    threads: int | None = None,
+    overrides: dict | None = None,
+    lean: bool = False,
+):
     """A Tagger (Tagger.load) in recording settings (`lean`: extraction only), on top of models.toml's
     [pipeline] and `overrides`. retrieval: span | sentence | random | none (zero-shot). `llms` replaces
     the models of models.toml (tests pass stand-ins). `threads` overrides each model's n_threads (a
@@ -69,9 +86,16 @@ def recording_tagger(index, retrieval: str = "span", *, models: str | Path | Non
     labels = list(labels) if labels else (list(index.labels) if index is not None else None)
     if not labels:
         raise UserError("no entity types: give a pool", fix="pass --pool TRAIN")
-    return Tagger.load(models=models, labels=labels, index=None if retrieval == "none" else index, only=only,
-                       threads=threads, llms=llms, retrieval_mode="span" if retrieval == "none" else retrieval,
-                       **settings)
+    return Tagger.load(
+        models=models,
+        labels=labels,
+        index=None if retrieval == "none" else index,
+        only=only,
+        threads=threads,
+        llms=llms,
+        retrieval_mode="span" if retrieval == "none" else retrieval,
+        **settings,
+    )
 
 
 def peak_rss_mb() -> float:
@@ -91,8 +115,12 @@ def _stats_delta(before: dict, after: StageStats) -> dict:
     return out
 
 
-def run_records(tagger, sentences: Sequence[LabelledSentence], cache: RecordCache | None,
-                progress: Callable[[int, int, bool], None] | None = None) -> list[dict]:
+def run_records(
+    tagger,
+    sentences: Sequence[LabelledSentence],
+    cache: RecordCache | None,
+    progress: Callable[[int, int, bool], None] | None = None,
+) -> list[dict]:
     """One entry per sentence, from the cache when there, else by running the tagger (and caching).
     The sentence text is the gold tokens joined by spaces; the gold token offsets are given as they are."""
     entries = []
@@ -104,11 +132,17 @@ def run_records(tagger, sentences: Sequence[LabelledSentence], cache: RecordCach
             started = time.perf_counter()
             record = tagger.tag_sentence(SentenceInput(sent.text, 0, [tuple(t) for t in sent.tokens]))
             seconds = time.perf_counter() - started
-            entry = {"id": sentence_id(sent.text), "text": sent.text, "record": record.to_json(),
-                     # the label each candidate's verification answers were about (None: not verified)
-                     "verified_labels": [c.label if c.verification else None for c in record.candidates],
-                     "seconds": round(seconds, 3), "stats": _stats_delta(before, tagger.stats),
-                     "peak_rss_mb": round(peak_rss_mb(), 1), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            entry = {
+                "id": sentence_id(sent.text),
+                "text": sent.text,
+                "record": record.to_json(),
+                # the label each candidate's verification answers were about (None: not verified)
+                "verified_labels": [c.label if c.verification else None for c in record.candidates],
+                "seconds": round(seconds, 3),
+                "stats": _stats_delta(before, tagger.stats),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
             if cache is not None:
                 cache.put(entry)
         entries.append(entry)

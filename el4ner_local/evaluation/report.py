@@ -9,9 +9,12 @@ def _f(x) -> str:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"data {report['data']}  pool {report['pool']}  sample {report['sample']['sentences']} of "
-             f"{report['sample']['of']} sentences (seed {report['sample']['seed']}), {report['sample']['entities']} gold entities",
-             f"models {', '.join(m['name'] for m in report.get('models', []))}  commit {report['commit']}", ""]
+    lines = [
+        f"data {report['data']}  pool {report['pool']}  sample {report['sample']['sentences']} of "
+        f"{report['sample']['of']} sentences (seed {report['sample']['seed']}), {report['sample']['entities']} gold entities",
+        f"models {', '.join(m['name'] for m in report.get('models', []))}  commit {report['commit']}",
+        "",
+    ]
     lines.append(f"{'system':44} {'P':>5} {'R':>5} {'F1':>5}")
     for mode, run in report["runs"].items():
         label = "zero-shot" if mode == "none" else f"{mode} retrieval"
@@ -31,10 +34,14 @@ def format_report(report: dict) -> str:
         t = run["throughput"]
         if not t:
             continue
-        lines.append(f"  {mode:10} {t['seconds_per_sentence']:7.2f} s/sentence ({t['sentences_per_second']} sentences/s), "
-                     f"peak RSS {t['peak_rss_mb']:.0f} MB")
+        lines.append(
+            f"  {mode:10} {t['seconds_per_sentence']:7.2f} s/sentence ({t['sentences_per_second']} sentences/s), "
+            f"peak RSS {t['peak_rss_mb']:.0f} MB"
+        )
         for stage, models in t["tokens_per_sentence"].items():
             for model, st in models.items():
-                lines.append(f"    {stage:18} {model:22} prompt {st['evaluated']:8.1f}  reused {st['reused']:8.1f}  "
-                             f"generated {st['generated']:6.1f}  calls {st['calls']:5.1f}  {st['seconds']:6.2f} s")
+                lines.append(
+                    f"    {stage:18} {model:22} prompt {st['evaluated']:8.1f}  reused {st['reused']:8.1f}  "
+                    f"generated {st['generated']:6.1f}  calls {st['calls']:5.1f}  {st['seconds']:6.2f} s"
+                )
     return "\n".join(lines)

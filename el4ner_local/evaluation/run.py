@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..config import load_config
 from ..errors import UserError
@@ -20,18 +20,37 @@ def git_commit(repo: Path | None = None) -> str:
     """The commit the numbers come from, "+dirty" with uncommitted changes to tracked files."""
     repo = repo or Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "") if head else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0, retrieval: Sequence[str] = RETRIEVAL_MODES,
-             models: str | Path | None = None, only: Sequence[str] | None = None, k: int | None = None,
-             root: Path | None = None, rule: VoteRule | None = None, llms: list | None = None,
-             threads: int | None = None, progress: Callable[[str], None] | None = None) -> dict:
+def evaluate(
+    data: Path,
+    pool: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    retrieval: Sequence[str] = RETRIEVAL_MODES,
+    models: str | Path | None = None,
+    only: Sequence[str] | None = None,
+    k: int | None = None,
+    root: Path | None = None,
+    rule: VoteRule | None = None,
+    llms: list | None = None,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Run (or resume) every retrieval mode on the sample and return the JSON report."""
     from ..formats import read_labelled
 
@@ -46,11 +65,22 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
     rule = rule or VoteRule.from_settings(config.pipeline)
     zs = config.pipeline.zero_shot_votes
     started_all = time.perf_counter()
-    report: dict = {"data": str(data), "pool": str(pool), "commit": git_commit(),
-                    "sample": {"limit": limit, "seed": seed, "sentences": len(chosen), "of": len(gold_all),
-                               "entities": sum(len(s.spans) for s in chosen)},
-                    "schema": list(index.labels), "pool_size": {"sentences": len(index), "spans": index.n_spans},
-                    "rule": rule_dict(rule), "runs": {}}
+    report: dict = {
+        "data": str(data),
+        "pool": str(pool),
+        "commit": git_commit(),
+        "sample": {
+            "limit": limit,
+            "seed": seed,
+            "sentences": len(chosen),
+            "of": len(gold_all),
+            "entities": sum(len(s.spans) for s in chosen),
+        },
+        "schema": list(index.labels),
+        "pool_size": {"sentences": len(index), "spans": index.n_spans},
+        "rule": rule_dict(rule),
+        "runs": {},
+    }
     main_entries = None
     for mode in retrieval:
         tagger = recording_tagger(index, mode, models=models, only=only, k=k, llms=llms, threads=threads)
@@ -61,13 +91,25 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
         n_cached = sum(1 for s in chosen if cache.get(s.text) is not None)
         say(f"{data.name} [{mode}]: {len(chosen)} sentences, {n_cached} cached; records in {cache.path}")
         t0 = time.perf_counter()
-        entries = run_records(tagger, chosen, cache,
-                              progress=lambda i, n, hit: say(f"  [{mode}] {i}/{n}{' (cached)' if hit else ''}"))
-        run = {"records": str(cache.path), "cached": n_cached, "computed": len(chosen) - n_cached,
-               "wall_seconds": round(time.perf_counter() - t0, 1), "k": tagger.settings.k,
-               "throughput": throughput(entries), "ensemble": score_entries(entries, chosen, rule, zero_shot=zs)}
-        run["members"] = {m: score_entries(entries, chosen, replace(rule, extract_min_votes=1), [m], [m], zero_shot=zs)
-                          for m in members}
+        entries = run_records(
+            tagger,
+            chosen,
+            cache,
+            progress=lambda i, n, hit, mode=mode: say(f"  [{mode}] {i}/{n}{' (cached)' if hit else ''}"),
+        )
+        run = {
+            "records": str(cache.path),
+            "cached": n_cached,
+            "computed": len(chosen) - n_cached,
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "k": tagger.settings.k,
+            "throughput": throughput(entries),
+            "ensemble": score_entries(entries, chosen, rule, zero_shot=zs),
+        }
+        run["members"] = {
+            m: score_entries(entries, chosen, replace(rule, extract_min_votes=1), [m], [m], zero_shot=zs)
+            for m in members
+        }
         if mode == retrieval[0]:
             main_entries = entries
             run["ablations"] = ablations(entries, chosen, rule, members, zero_shot=zs)
@@ -76,4 +118,3 @@ def evaluate(data: Path, pool: Path, *, limit: int | None = None, seed: int = 0,
     report["wall_seconds"] = round(time.perf_counter() - started_all, 1)
     report["main"] = retrieval[0] if main_entries is not None else None
     return report
-

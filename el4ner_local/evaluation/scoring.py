@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
 
 from ..documents import LabelledSentence, Span, bio_tags
 from ..pipeline.records import Candidate
@@ -74,16 +74,27 @@ def seqeval_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> di
     with warnings.catch_warnings():  # numpy's "mean of empty slice" when a sample has no entity at all
         warnings.simplefilter("ignore", RuntimeWarning)
         report = classification_report(gold_tags, pred_tags, output_dict=True, **kw)
-    per_type = {label: {"precision": round(v["precision"], 4), "recall": round(v["recall"], 4),
-                        "f1": round(v["f1-score"], 4), "support": int(v["support"])}
-                for label, v in report.items() if not label.endswith(" avg")}
-    return {"precision": round(precision_score(gold_tags, pred_tags, **kw), 4),
-            "recall": round(recall_score(gold_tags, pred_tags, **kw), 4),
-            "f1": round(f1_score(gold_tags, pred_tags, **kw), 4), "per_type": per_type}
+    per_type = {
+        label: {
+            "precision": round(v["precision"], 4),
+            "recall": round(v["recall"], 4),
+            "f1": round(v["f1-score"], 4),
+            "support": int(v["support"]),
+        }
+        for label, v in report.items()
+        if not label.endswith(" avg")
+    }
+    return {
+        "precision": round(precision_score(gold_tags, pred_tags, **kw), 4),
+        "recall": round(recall_score(gold_tags, pred_tags, **kw), 4),
+        "f1": round(f1_score(gold_tags, pred_tags, **kw), 4),
+        "per_type": per_type,
+    }
 
 
-def restrict(cand: Candidate, models: set[str] | None, verifiers: set[str] | None = None,
-             zero_shot: bool = True) -> Candidate | None:
+def restrict(
+    cand: Candidate, models: set[str] | None, verifiers: set[str] | None = None, zero_shot: bool = True
+) -> Candidate | None:
     """A copy of the candidate holding only what `models` said (None: all), and only the verification
     answers of `verifiers` (None: all); without `zero_shot`, votes that came only from the zero-shot
     stage-1 answers are taken out. None when no vote is left."""
@@ -115,22 +126,30 @@ class Rescored:
     unverified: int  # accepted labels with no verification answer for that label (see module doc)
 
 
-def rescore(entries: Sequence[dict], gold: Sequence[LabelledSentence], rule: VoteRule,
-            models: Sequence[str] | None = None, verifiers: Sequence[str] | None = None,
-            n_models: int | None = None, zero_shot: bool = True) -> Rescored:
+def rescore(
+    entries: Sequence[dict],
+    gold: Sequence[LabelledSentence],
+    rule: VoteRule,
+    models: Sequence[str] | None = None,
+    verifiers: Sequence[str] | None = None,
+    n_models: int | None = None,
+    zero_shot: bool = True,
+) -> Rescored:
     """Apply `rule` (votes.decide) to the recorded candidates, restricted to `models` (and their
     verification to `verifiers`), and return BIO tags over the gold tokens plus exact-match counts."""
     keep = set(models) if models is not None else None
     vkeep = set(verifiers) if verifiers is not None else None
-    all_models = {m for e in entries for m in e["record"].get("raw", {}).get("extraction", {})} | \
-        {m for e in entries for c in e["record"]["candidates"] for m in c["extracted_by"]}
+    all_models = {m for e in entries for m in e["record"].get("raw", {}).get("extraction", {})} | {
+        m for e in entries for c in e["record"]["candidates"] for m in c["extracted_by"]
+    }
     n = n_models or (len(keep) if keep is not None else max(len(all_models), 1))
     tags, counts, unverified = [], Counts(), 0
     for entry, sent in zip(entries, gold):
         assert entry["id"] == sentence_id(sent.text), "records and gold sentences out of step"
         cands = []
-        for raw, verified in zip(entry["record"]["candidates"], entry.get("verified_labels") or
-                                 [None] * len(entry["record"]["candidates"])):
+        for raw, verified in zip(
+            entry["record"]["candidates"], entry.get("verified_labels") or [None] * len(entry["record"]["candidates"])
+        ):
             c = restrict(Candidate.from_json(raw), keep, vkeep, zero_shot)
             if c is None:
                 continue
@@ -188,7 +207,8 @@ def ablations(entries, gold, rule: VoteRule, members: Sequence[str], zero_shot: 
         out["no verification"] = score_entries(entries, gold, replace(rule, verify=False), zero_shot=zero_shot)
     else:
         out[f"verification (all models, P(yes) >= {rule.verify_threshold})"] = score_entries(
-            entries, gold, replace(rule, verify=True), zero_shot=zero_shot)
+            entries, gold, replace(rule, verify=True), zero_shot=zero_shot
+        )
     if any(c.get("zero_shot_only") for e in entries for c in e["record"]["candidates"]):
         name = "no zero-shot votes" if zero_shot else "zero-shot votes counted"
         out[name] = score_entries(entries, gold, rule, zero_shot=not zero_shot)
@@ -196,14 +216,18 @@ def ablations(entries, gold, rule: VoteRule, members: Sequence[str], zero_shot: 
         name = "union at extraction (1 vote)" if ev == 1 else f"vote at extraction ({ev} of {len(members)})"
         out[name] = score_entries(entries, gold, replace(rule, extract_min_votes=ev), zero_shot=zero_shot)
     for source in ("classify", "extract", "both"):
-        out[f"type source: {source}"] = score_entries(entries, gold, replace(rule, type_source=source), zero_shot=zero_shot)
+        out[f"type source: {source}"] = score_entries(
+            entries, gold, replace(rule, type_source=source), zero_shot=zero_shot
+        )
     # weights estimated on one half of the sample, applied to the other half (2-fold cross-fitting)
     if len(members) > 1 and len(entries) >= 4:
         halves = [list(range(0, len(entries), 2)), list(range(1, len(entries), 2))]
         tags: dict[int, list[str]] = {}
         for fit, apply in (halves, halves[::-1]):
             w = estimate_weights([entries[i] for i in fit], [gold[i] for i in fit], members, rule)
-            res = rescore([entries[i] for i in apply], [gold[i] for i in apply], replace(rule, weights=w), zero_shot=zero_shot)
+            res = rescore(
+                [entries[i] for i in apply], [gold[i] for i in apply], replace(rule, weights=w), zero_shot=zero_shot
+            )
             tags.update(zip(apply, res.tags))
         ordered = [tags[i] for i in range(len(entries))]
         out["weights from members' F1 (2-fold)"] = {**seqeval_scores(gold_tags(gold), ordered)}
@@ -220,13 +244,20 @@ def throughput(entries: Sequence[dict]) -> dict:
     for e in entries:
         for stage, models in e.get("stats", {}).items():
             for model, st in models.items():
-                slot = per.setdefault(stage, {}).setdefault(model, {"evaluated": 0, "reused": 0, "generated": 0,
-                                                                   "calls": 0, "seconds": 0.0})
+                slot = per.setdefault(stage, {}).setdefault(
+                    model, {"evaluated": 0, "reused": 0, "generated": 0, "calls": 0, "seconds": 0.0}
+                )
                 for key in slot:
                     slot[key] += st.get(key, 0)
-    per_sentence = {stage: {model: {k: round(v / n, 2) for k, v in st.items()} for model, st in models.items()}
-                    for stage, models in sorted(per.items())}
-    return {"sentences": n, "seconds": round(seconds, 1), "sentences_per_second": round(n / seconds, 4) if seconds else None,
-            "seconds_per_sentence": round(seconds / n, 2), "tokens_per_sentence": per_sentence,
-            "peak_rss_mb": max((e.get("peak_rss_mb", 0.0) for e in entries), default=0.0)}
-
+    per_sentence = {
+        stage: {model: {k: round(v / n, 2) for k, v in st.items()} for model, st in models.items()}
+        for stage, models in sorted(per.items())
+    }
+    return {
+        "sentences": n,
+        "seconds": round(seconds, 1),
+        "sentences_per_second": round(n / seconds, 4) if seconds else None,
+        "seconds_per_sentence": round(seconds / n, 2),
+        "tokens_per_sentence": per_sentence,
+        "peak_rss_mb": max((e.get("peak_rss_mb", 0.0) for e in entries), default=0.0),
+    }

@@ -63,16 +63,25 @@ class TokenStats:
         self.seconds += other.seconds
 
     def minus(self, before: TokenStats) -> TokenStats:
-        return TokenStats(self.evaluated - before.evaluated, self.reused - before.reused,
-                          self.generated - before.generated, self.calls - before.calls,
-                          self.seconds - before.seconds)
+        return TokenStats(
+            self.evaluated - before.evaluated,
+            self.reused - before.reused,
+            self.generated - before.generated,
+            self.calls - before.calls,
+            self.seconds - before.seconds,
+        )
 
     def copy(self) -> TokenStats:
         return TokenStats(self.evaluated, self.reused, self.generated, self.calls, self.seconds)
 
     def as_dict(self) -> dict:
-        return {"evaluated": self.evaluated, "reused": self.reused, "generated": self.generated,
-                "calls": self.calls, "seconds": round(self.seconds, 3)}
+        return {
+            "evaluated": self.evaluated,
+            "reused": self.reused,
+            "generated": self.generated,
+            "calls": self.calls,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,16 @@ class LLM(Protocol):
     def render(self, prompt: Prompt) -> str:
         """The text handed to the model: its chat template applied, or plain completion."""
 
-    def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, prefill: str = "",
-                 stop_on_line: Callable[[str], bool] | None = None) -> str:
+    def generate(
+        self,
+        prompt: Prompt,
+        *,
+        stop: Sequence[str] = (),
+        max_tokens: int = 128,
+        max_lines: int | None = None,
+        prefill: str = "",
+        stop_on_line: Callable[[str], bool] | None = None,
+    ) -> str:
         """Greedy continuation after `prefill`, cut at a stop string or after max_lines lines;
         `stop_on_line(text_so_far)` is asked after each completed line and may end it early."""
 

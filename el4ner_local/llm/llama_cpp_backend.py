@@ -93,8 +93,10 @@ class LlamaCppModel:
             try:
                 from llama_cpp import Llama
             except ImportError as exc:
-                raise UserError(f"llama-cpp-python cannot be imported ({exc})",
-                                fix="pip install llama-cpp-python (it compiles llama.cpp, about 10 minutes)")
+                raise UserError(
+                    f"llama-cpp-python cannot be imported ({exc})",
+                    fix="pip install llama-cpp-python (it compiles llama.cpp, about 10 minutes)",
+                )
 
             _quiet_llama_logs()
             started = time.perf_counter()
@@ -105,13 +107,23 @@ class LlamaCppModel:
             threads = min(threads, cap) if cap > 0 else threads
             _LLAMA_ERRORS.clear()
             try:
-                llm = Llama(model_path=str(path), n_ctx=self.spec.n_ctx, n_gpu_layers=self.spec.n_gpu_layers,
-                            seed=self.spec.seed, n_threads=threads, n_threads_batch=threads,
-                            n_batch=512, verbose=False)
+                llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self.spec.n_ctx,
+                    n_gpu_layers=self.spec.n_gpu_layers,
+                    seed=self.spec.seed,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_batch=512,
+                    verbose=False,
+                )
             except (ValueError, RuntimeError) as exc:
                 reason = _LLAMA_ERRORS[0] if _LLAMA_ERRORS else str(exc)  # the first says why
-                fix = ("check the file, or that it is a GGUF this llama.cpp supports" if self.spec.source.kind == "path"
-                       else f"delete the file and run `el4ner-local models fetch {self.name}`")
+                fix = (
+                    "check the file, or that it is a GGUF this llama.cpp supports"
+                    if self.spec.source.kind == "path"
+                    else f"delete the file and run `el4ner-local models fetch {self.name}`"
+                )
                 raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {reason}", fix=fix)
             self.load_seconds = time.perf_counter() - started
             self._n_vocab = llm.n_vocab()
@@ -146,19 +158,27 @@ class LlamaCppModel:
             llm = self.llm
             template = llm.metadata.get("tokenizer.chat_template")
             if not template:
-                raise UserError(f"model {self.name!r} has no chat template in its GGUF",
-                                fix='set prompt_style = "completion" for it in models.toml')
+                raise UserError(
+                    f"model {self.name!r} has no chat template in its GGUF",
+                    fix='set prompt_style = "completion" for it in models.toml',
+                )
             text = llm._model.token_get_text
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(llm.token_eos()),
-                                                  bos_token=text(llm.token_bos()), add_generation_prompt=True)
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=text(llm.token_eos()),
+                bos_token=text(llm.token_bos()),
+                add_generation_prompt=True,
+            )
         return self._formatter
 
     def _tokens(self, text: str) -> list[int]:
         llm = self.llm
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
         if len(tokens) >= llm.n_ctx():
-            raise UserError(f"model {self.name!r}: prompt of {len(tokens)} tokens exceeds n_ctx={llm.n_ctx()}",
-                            fix="raise n_ctx in models.toml or lower k (demonstrations)")
+            raise UserError(
+                f"model {self.name!r}: prompt of {len(tokens)} tokens exceeds n_ctx={llm.n_ctx()}",
+                fix="raise n_ctx in models.toml or lower k (demonstrations)",
+            )
         return tokens
 
     # -- evaluation --------------------------------------------------------------------------
@@ -204,8 +224,12 @@ class LlamaCppModel:
         cached = llm.input_ids[: llm.n_tokens]
         start = 0
         for i, end in enumerate(bounds[:-1]):
-            if (i >= len(self._cached_bounds) or self._cached_bounds[i] != end or end > len(cached)
-                    or list(cached[start:end]) != tokens[start:end]):
+            if (
+                i >= len(self._cached_bounds)
+                or self._cached_bounds[i] != end
+                or end > len(cached)
+                or list(cached[start:end]) != tokens[start:end]
+            ):
                 break
             start = end
         stats.reused += start
@@ -231,9 +255,16 @@ class LlamaCppModel:
             return int(self._rng.choice(len(p), p=p / p.sum()))
         return int(np.argmax(logprobs))
 
-    def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, prefill: str = "",
-                 stop_on_line: Callable[[str], bool] | None = None) -> str:
+    def generate(
+        self,
+        prompt: Prompt,
+        *,
+        stop: Sequence[str] = (),
+        max_tokens: int = 128,
+        max_lines: int | None = None,
+        prefill: str = "",
+        stop_on_line: Callable[[str], bool] | None = None,
+    ) -> str:
         import llama_cpp
 
         with self._lock:
@@ -330,4 +361,3 @@ def _distinguishing_length(seq: tuple, seqs: list[tuple]) -> int:
         if not any(other != seq and other[:n] == seq[:n] for other in seqs):
             return n
     return len(seq)
-

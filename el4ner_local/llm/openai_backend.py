@@ -64,21 +64,27 @@ class RemoteModel:
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _fix(self) -> str:
-        return (f"start the server (e.g. llama-server -m MODEL.gguf --port PORT) or correct url = "
-                f"\"{self.url}\" of model {self.name!r} in models.toml")
+        return (
+            f"start the server (e.g. llama-server -m MODEL.gguf --port PORT) or correct url = "
+            f'"{self.url}" of model {self.name!r} in models.toml'
+        )
 
     def _garbled(self, exc: http.client.HTTPException) -> UserError:
-        return UserError(f"model {self.name!r}: the server at {self.url} answered something that is not HTTP "
-                         f"or cut it short ({type(exc).__name__})",
-                         fix=f"point url at an OpenAI-compatible server: {self.url}")
+        return UserError(
+            f"model {self.name!r}: the server at {self.url} answered something that is not HTTP "
+            f"or cut it short ({type(exc).__name__})",
+            fix=f"point url at an OpenAI-compatible server: {self.url}",
+        )
 
     def _open(self, path: str, payload: dict | None, *, base: str | None = None):
         url = (base or self.url) + path
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         if env := self.spec.source.api_key_env:
             if not os.environ.get(env):  # never an empty Bearer
-                raise UserError(f"model {self.name!r}: api_key_env names {env}, which is not set",
-                                fix=f"export {env}=THE_KEY, or remove api_key_env from its [models.source]")
+                raise UserError(
+                    f"model {self.name!r}: api_key_env names {env}, which is not set",
+                    fix=f"export {env}=THE_KEY, or remove api_key_env from its [models.source]",
+                )
             headers["Authorization"] = f"Bearer {os.environ[env]}"
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
@@ -88,8 +94,10 @@ class RemoteModel:
             detail = " ".join(exc.read(300).decode("utf-8", "replace").split())
             raise _HTTPStatus(exc.code, f"model {self.name!r}: {url} answered HTTP {exc.code}: {detail[:160]}")
         except _Redirected as exc:
-            raise UserError(f"model {self.name!r}: {url} redirects to {exc.target}, and redirects are not followed",
-                            fix="set url in models.toml to the address the server answers at itself")
+            raise UserError(
+                f"model {self.name!r}: {url} redirects to {exc.target}, and redirects are not followed",
+                fix="set url in models.toml to the address the server answers at itself",
+            )
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise UserError(f"model {self.name!r}: cannot reach the server at {url} ({reason})", fix=self._fix())
@@ -120,26 +128,44 @@ class RemoteModel:
             answer = None
         if not isinstance(answer, dict):
             shown = " ".join(body[:80].decode("utf-8", "replace").split())
-            raise UserError(f"model {self.name!r}: {self.url}{path} answered something that is not OpenAI-API JSON "
-                            f"({shown!r})", fix=f"point url at the server's API base (usually ending in /v1): {self.url}")
+            raise UserError(
+                f"model {self.name!r}: {self.url}{path} answered something that is not OpenAI-API JSON ({shown!r})",
+                fix=f"point url at the server's API base (usually ending in /v1): {self.url}",
+            )
         if "error" in answer and "choices" not in answer:
-            raise UserError(f"model {self.name!r}: {self.url}{path} answered an error: {str(answer['error'])[:160]}",
-                            fix="check that the server serves this model and accepts the request")
+            raise UserError(
+                f"model {self.name!r}: {self.url}{path} answered an error: {str(answer['error'])[:160]}",
+                fix="check that the server serves this model and accepts the request",
+            )
         return answer
 
     def _text_of(self, answer: dict, path: str) -> tuple[str, dict]:
         """The first choice's text and the choice itself, or a clear error for another shape."""
         choices = answer.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) \
-                or not isinstance(choices[0].get("text", ""), str):
-            raise UserError(f"model {self.name!r}: {self.url}{path} answered JSON without completion choices",
-                            fix=f"point url at an OpenAI-compatible completions server: {self.url}")
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or not isinstance(choices[0], dict)
+            or not isinstance(choices[0].get("text", ""), str)
+        ):
+            raise UserError(
+                f"model {self.name!r}: {self.url}{path} answered JSON without completion choices",
+                fix=f"point url at an OpenAI-compatible completions server: {self.url}",
+            )
         return choices[0].get("text") or "", choices[0]
 
     def _body(self, text: str, max_tokens: int, **extra) -> dict:
-        body = {"prompt": text, "max_tokens": max_tokens, "temperature": self.spec.temperature,
-                "seed": self.spec.seed, "top_p": 1.0, "repeat_penalty": 1.0,  # llama.cpp servers default to 1.1
-                "presence_penalty": 0.0, "frequency_penalty": 0.0, **extra}
+        body = {
+            "prompt": text,
+            "max_tokens": max_tokens,
+            "temperature": self.spec.temperature,
+            "seed": self.spec.seed,
+            "top_p": 1.0,
+            "repeat_penalty": 1.0,  # llama.cpp servers default to 1.1
+            "presence_penalty": 0.0,
+            "frequency_penalty": 0.0,
+            **extra,
+        }
         if self.spec.source.model:
             body["model"] = self.spec.source.model
         return body
@@ -169,8 +195,10 @@ class RemoteModel:
         started = time.perf_counter()
         answer = self._post_json("/models")
         if not isinstance(answer.get("data"), list):
-            raise UserError(f"model {self.name!r}: {self.url}/models is not an OpenAI model list",
-                            fix=f"point url at the server's API base (usually ending in /v1): {self.url}")
+            raise UserError(
+                f"model {self.name!r}: {self.url}/models is not an OpenAI model list",
+                fix=f"point url at the server's API base (usually ending in /v1): {self.url}",
+            )
         self.load_seconds = time.perf_counter() - started
 
     @property
@@ -200,8 +228,9 @@ class RemoteModel:
             with open(self.spec.source.chat_template, encoding="utf-8") as handle:
                 template = handle.read()
             # bos/eos render empty: the server's tokenizer adds BOS itself, as the local backend's does
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="",
-                                                  add_generation_prompt=True)
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token="", bos_token="", add_generation_prompt=True
+            )
         return self._formatter
 
     def _apply_template(self, messages: list[dict]) -> str:
@@ -212,16 +241,25 @@ class RemoteModel:
         except _HTTPStatus:
             answer = {}
         if not isinstance(answer.get("prompt"), str):
-            raise UserError(f"model {self.name!r}: the server at {self.url} does not render chat prompts "
-                            f"(no llama-server /apply-template)",
-                            fix='add chat_template = "FILE" (the model\'s Jinja chat template) to its [models.source], '
-                                'or set prompt_style = "completion"')
+            raise UserError(
+                f"model {self.name!r}: the server at {self.url} does not render chat prompts "
+                f"(no llama-server /apply-template)",
+                fix='add chat_template = "FILE" (the model\'s Jinja chat template) to its [models.source], '
+                'or set prompt_style = "completion"',
+            )
         return answer["prompt"]
 
     # -- the protocol ---------------------------------------------------------------------------------
-    def generate(self, prompt: Prompt, *, stop: Sequence[str] = (), max_tokens: int = 128,
-                 max_lines: int | None = None, prefill: str = "",
-                 stop_on_line: Callable[[str], bool] | None = None) -> str:
+    def generate(
+        self,
+        prompt: Prompt,
+        *,
+        stop: Sequence[str] = (),
+        max_tokens: int = 128,
+        max_lines: int | None = None,
+        prefill: str = "",
+        stop_on_line: Callable[[str], bool] | None = None,
+    ) -> str:
         """As the local backend: each streamed piece is one token; the stream is closed once a stop rule fires.
         `evaluated` counts prompt tokens only when the server reports usage (it does at the end of an
         answer it finished); `reused` stays 0, the server's KV cache being its own business."""
@@ -274,7 +312,7 @@ class RemoteModel:
                     if done not in tops:
                         tops[done] = self._top_logprobs(base + done, stats)
                     top = tops[done]
-                    rest = cont[len(done):]
+                    rest = cont[len(done) :]
                     pieces = [t for t in top if t and rest.startswith(t)]
                     if not pieces:
                         total += min(top.values())
@@ -297,9 +335,11 @@ class RemoteModel:
         stats.evaluated += int(usage.get("prompt_tokens") or 0)
         top = _first_top(choice.get("logprobs"))
         if not top:
-            raise UserError(f"model {self.name!r}: {self.url}/completions returned no log-probabilities",
-                            fix="use a server that supports logprobs on /v1/completions (llama-server, "
-                                "llama-cpp-python's server with logits_all, vLLM)")
+            raise UserError(
+                f"model {self.name!r}: {self.url}/completions returned no log-probabilities",
+                fix="use a server that supports logprobs on /v1/completions (llama-server, "
+                "llama-cpp-python's server with logits_all, vLLM)",
+            )
         return top
 
     def measure_speed(self, *, prompt_tokens: int = 128, generated_tokens: int = 32) -> tuple[float, float]:
@@ -329,8 +369,11 @@ def _first_top(logprobs) -> dict[str, float]:
     content = logprobs.get("content")
     if isinstance(content, list) and content and isinstance(content[0], dict):
         entries = content[0].get("top_logprobs") or []
-        return {str(e["token"]): float(e["logprob"]) for e in entries
-                if isinstance(e, dict) and "token" in e and isinstance(e.get("logprob"), (int, float))}
+        return {
+            str(e["token"]): float(e["logprob"])
+            for e in entries
+            if isinstance(e, dict) and "token" in e and isinstance(e.get("logprob"), (int, float))
+        }
     return {}
 
 

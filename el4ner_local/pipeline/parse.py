@@ -55,8 +55,9 @@ def locate(mention: str, text: str, tokens: list[tuple[int, int]], base: int = 0
     ends = {e - base for _, e in tokens}
     pattern = r"\s+".join(re.escape(part) for part in mention.split())
     for flags in (0, re.IGNORECASE):
-        found = [(m.start(), m.end()) for m in re.finditer(pattern, text, flags)
-                 if m.start() in starts and m.end() in ends]
+        found = [
+            (m.start(), m.end()) for m in re.finditer(pattern, text, flags) if m.start() in starts and m.end() in ends
+        ]
         if found:
             return [(s + base, e + base) for s, e in found]
     return []

@@ -39,8 +39,13 @@ def demo_window(demo: LabelledSentence, max_words: int = 0) -> tuple[str, list[S
     toks = demo.tokens
     if max_words <= 0 or len(toks) <= max_words:
         return _one_line(demo.text), list(demo.spans)
-    places = sorted((next(i for i, (s, e) in enumerate(toks) if e > sp.start),
-                     max(i for i, (s, e) in enumerate(toks) if s < sp.end)) for sp in demo.spans)
+    places = sorted(
+        (
+            next(i for i, (s, e) in enumerate(toks) if e > sp.start),
+            max(i for i, (s, e) in enumerate(toks) if s < sp.end),
+        )
+        for sp in demo.spans
+    )
     width = max([max_words, *(last - first + 1 for first, last in places)])
     lo, hi = 0, max_words
     if places:
@@ -91,5 +96,10 @@ class PromptBook:
     def verify(self, shared: str, span: str, label: str) -> Prompt:
         desc = self.schema.description(label)
         article = "an" if label[:1].lower() in "aeiou" else "a"
-        return Prompt(self.system, shared, template("verify").format(
-            span=_one_line(span), article=article, label=label, description=f" ({desc})" if desc else ""))
+        return Prompt(
+            self.system,
+            shared,
+            template("verify").format(
+                span=_one_line(span), article=article, label=label, description=f" ({desc})" if desc else ""
+            ),
+        )

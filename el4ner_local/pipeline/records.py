@@ -34,7 +34,7 @@ class Candidate:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "Candidate":
+    def from_json(cls, data: dict) -> Candidate:
         data = {k: v for k, v in data.items() if k != "type_votes"}
         return cls(**data)
 
@@ -52,12 +52,18 @@ class SentenceRecord:
     candidates: list[Candidate] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "window": self.window, "demonstrations": self.demonstrations,
-                "stage1_spans": self.stage1_spans, "raw": self.raw,
-                "candidates": [c.to_json() for c in self.candidates]}
+        return {
+            "start": self.start,
+            "end": self.end,
+            "window": self.window,
+            "demonstrations": self.demonstrations,
+            "stage1_spans": self.stage1_spans,
+            "raw": self.raw,
+            "candidates": [c.to_json() for c in self.candidates],
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "SentenceRecord":
+    def from_json(cls, data: dict) -> SentenceRecord:
         return cls(**{**data, "candidates": [Candidate.from_json(c) for c in data["candidates"]]})
 
 
@@ -70,8 +76,13 @@ class Entity:
     confidence: float
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "text": self.text, "label": self.label,
-                "confidence": round(self.confidence, 4)}
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+        }
 
 
 @dataclass
@@ -82,10 +93,21 @@ class TaggedDocument:
 
     @property
     def entities(self) -> list[Entity]:
-        return sorted((Entity(c.start, c.end, c.text, c.label, c.confidence)
-                       for s in self.sentences for c in s.candidates if c.accepted), key=lambda e: (e.start, e.end))
+        return sorted(
+            (
+                Entity(c.start, c.end, c.text, c.label, c.confidence)
+                for s in self.sentences
+                for c in s.candidates
+                if c.accepted
+            ),
+            key=lambda e: (e.start, e.end),
+        )
 
     def to_json(self) -> dict:
-        return {"name": self.name, "text": self.text, "entities": [e.to_json() for e in self.entities],
-                "split": {"sentences": len(self.sentences), "windows": sum(s.window for s in self.sentences)},
-                "sentences": [s.to_json() for s in self.sentences]}
+        return {
+            "name": self.name,
+            "text": self.text,
+            "entities": [e.to_json() for e in self.entities],
+            "split": {"sentences": len(self.sentences), "windows": sum(s.window for s in self.sentences)},
+            "sentences": [s.to_json() for s in self.sentences],
+        }

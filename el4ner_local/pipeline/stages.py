@@ -46,8 +46,10 @@ def _looping(text: str, sent: SentenceInput, max_junk: int) -> bool:
         if not key:
             continue
         mentions = parse_answer(line)
-        found = any(locate(m.text, sent.text, sent.tokens, sent.base) or locate(m.type_name, sent.text, sent.tokens, sent.base)
-                    for m in mentions)
+        found = any(
+            locate(m.text, sent.text, sent.tokens, sent.base) or locate(m.type_name, sent.text, sent.tokens, sent.base)
+            for m in mentions
+        )
         if key in seen or (mentions and not found):
             junk += 1
         seen.add(key)
@@ -72,10 +74,19 @@ class Stages:
         self.verifiers = [m for m in models if not settings.verifiers or m.name in settings.verifiers] or models
 
     def _extract(self, model: LLM, shared: str, stage: str, stats, sent: SentenceInput) -> str:
-        return _timed(stats, stage, model, lambda: model.generate(
-            self.book.extract(shared), prefill=prompts.EXTRACT_PREFILL, stop=prompts.STOP,
-            max_tokens=self.settings.max_new_tokens, max_lines=self.settings.max_output_lines,
-            stop_on_line=lambda text: _looping(text, sent, self.settings.max_junk_lines)))
+        return _timed(
+            stats,
+            stage,
+            model,
+            lambda: model.generate(
+                self.book.extract(shared),
+                prefill=prompts.EXTRACT_PREFILL,
+                stop=prompts.STOP,
+                max_tokens=self.settings.max_new_tokens,
+                max_lines=self.settings.max_output_lines,
+                stop_on_line=lambda text: _looping(text, sent, self.settings.max_junk_lines),
+            ),
+        )
 
     def retrieval_spans(self, sent: SentenceInput, record: SentenceRecord, stats=None) -> list[str]:
         """Stage 1, the spans that drive retrieval: every model lists spans zero-shot, and their union is used.
@@ -95,7 +106,9 @@ class Stages:
         record.stage1_spans = list(found)
         return record.stage1_spans
 
-    def run(self, sent: SentenceInput, demos: list[LabelledSentence], record: SentenceRecord, stats=None) -> SentenceRecord:
+    def run(
+        self, sent: SentenceInput, demos: list[LabelledSentence], record: SentenceRecord, stats=None
+    ) -> SentenceRecord:
         shared = self.book.shared(sent.text, demos, self.settings.demo_words)
         record.demonstrations = [d.text for d in demos]
         cands = self.extract(sent, shared, record, stats)
@@ -107,7 +120,9 @@ class Stages:
         decide(record.candidates, len(self.models), self.rule)
         return record
 
-    def extract(self, sent: SentenceInput, shared: str, record: SentenceRecord, stats) -> dict[tuple[int, int], Candidate]:
+    def extract(
+        self, sent: SentenceInput, shared: str, record: SentenceRecord, stats
+    ) -> dict[tuple[int, int], Candidate]:
         """Stage 2: each model lists entity spans with the demonstrations; union across models.
         With `zero_shot_votes`, a model's stage-1 (zero-shot) spans count as its votes too;
         such votes are listed in `zero_shot_only` so the evaluation can take them back out."""
@@ -150,8 +165,14 @@ class Stages:
                 if len(cand.extracted_by) < self.rule.extract_min_votes:
                     continue
                 prefill = prompts.classify_prefill(cand.text)
-                logps = _timed(stats, "3-classification", model, lambda: model.score(
-                    prompt, [f" {o}" for o in options], prefill=prefill))
+                logps = _timed(
+                    stats,
+                    "3-classification",
+                    model,
+                    lambda model=model, prefill=prefill: model.score(
+                        prompt, [f" {o}" for o in options], prefill=prefill
+                    ),
+                )
                 cand.type_probs[model.name] = dict(zip(options, _softmax(logps)))
 
     def verify(self, shared: str, cands: list[Candidate], stats) -> None:
@@ -164,8 +185,15 @@ class Stages:
                 continue
             cand.label = label
             for model in self.verifiers:
-                logps = _timed(stats, "4-verification", model, lambda: model.score(
-                    self.book.verify(shared, cand.text, label), [" yes", " Yes", " no", " No"],
-                    prefill=prompts.VERIFY_PREFILL))
+                logps = _timed(
+                    stats,
+                    "4-verification",
+                    model,
+                    lambda model=model, cand=cand, label=label: model.score(
+                        self.book.verify(shared, cand.text, label),
+                        [" yes", " Yes", " no", " No"],
+                        prefill=prompts.VERIFY_PREFILL,
+                    ),
+                )
                 probs = _softmax(logps)
                 cand.verification[model.name] = probs[0] + probs[1]

@@ -1,15 +1,15 @@
 """The Python API: load a tagger once, call it on text, get spans with offsets and votes.
 
-    tagger = Tagger.load(labels="person,location")
-    doc = tagger("Ada Lovelace was born in London.")
-    for e in doc.entities: print(e.start, e.end, e.text, e.label, e.confidence)
+tagger = Tagger.load(labels="person,location")
+doc = tagger("Ada Lovelace was born in London.")
+for e in doc.entities: print(e.start, e.end, e.text, e.label, e.confidence)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ..config import Config, PipelineSettings, load_config
 from ..documents import make_document
@@ -22,8 +22,9 @@ from .votes import VoteRule
 
 
 class Tagger:
-    def __init__(self, models: list[LLM], schema: Schema, settings: PipelineSettings, index=None,
-                 retrieval_mode: str = "span"):
+    def __init__(
+        self, models: list[LLM], schema: Schema, settings: PipelineSettings, index=None, retrieval_mode: str = "span"
+    ):
         self.models = models
         self.schema = schema
         self.settings = settings
@@ -33,10 +34,19 @@ class Tagger:
         self.stages = Stages(models, schema, settings, VoteRule.from_settings(settings, [m.name for m in models]))
 
     @classmethod
-    def load(cls, *, models: str | Path | None = None, labels: str | Sequence[str] | None = None,
-             schema_file: Path | None = None, index="default", only: list[str] | None = None,
-             threads: int | None = None, llms: list[LLM] | None = None, retrieval_mode: str = "span",
-             **overrides) -> "Tagger":
+    def load(
+        cls,
+        *,
+        models: str | Path | None = None,
+        labels: str | Sequence[str] | None = None,
+        schema_file: Path | None = None,
+        index="default",
+        only: list[str] | None = None,
+        threads: int | None = None,
+        llms: list[LLM] | None = None,
+        retrieval_mode: str = "span",
+        **overrides,
+    ) -> Tagger:
         """Build a tagger from a models.toml (default: built-in), a schema and a demonstration index
         ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot).
         `labels`: "person,location:a place,..." as on the command line, or a list of names. `overrides`
@@ -61,8 +71,10 @@ class Tagger:
         elif idx is not None:
             schema = Schema(tuple(idx.labels))
         else:
-            raise UserError("no entity types given and no demonstration pool to take them from",
-                            fix="pass --labels person,location,... or --schema FILE")
+            raise UserError(
+                "no entity types given and no demonstration pool to take them from",
+                fix="pass --labels person,location,... or --schema FILE",
+            )
         if llms is None:
             llms = [load_model(s) for s in specs]
         return cls(llms, schema, settings, idx, retrieval_mode)

@@ -3,8 +3,8 @@ evaluation can rescore other rules without rerunning any model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ..config import PipelineSettings
 from .records import Candidate
@@ -16,20 +16,29 @@ _DEFAULT = PipelineSettings()  # the rule's defaults are the pipeline's (config.
 @dataclass(frozen=True)
 class VoteRule:
     extract_min_votes: int = _DEFAULT.extract_min_votes  # models that must extract a span: 1 = union (recall)
-    type_source: str = _DEFAULT.type_source  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
+    type_source: str = (
+        _DEFAULT.type_source
+    )  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
     classify_threshold: float = _DEFAULT.classify_threshold  # least combined probability the winning label needs
     verify: bool = _DEFAULT.verify
     verify_threshold: float = _DEFAULT.verify_threshold  # least mean P(yes) over the verifiers
-    weights: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT.weights))  # per-model vote weight (default 1)
+    weights: dict[str, float] = field(
+        default_factory=lambda: dict(_DEFAULT.weights)
+    )  # per-model vote weight (default 1)
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> "VoteRule":
+    def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> VoteRule:
         """The vote rule of the settings; with `models`, only their weights (a tagger built with some of
         the configured models weighs their votes against each other, not against absent ones)."""
         weights = {m: w for m, w in settings.weights if models is None or m in models}
-        return cls(extract_min_votes=settings.extract_min_votes, type_source=settings.type_source,
-                   classify_threshold=settings.classify_threshold, verify=settings.verify,
-                   verify_threshold=settings.verify_threshold, weights=weights)
+        return cls(
+            extract_min_votes=settings.extract_min_votes,
+            type_source=settings.type_source,
+            classify_threshold=settings.classify_threshold,
+            verify=settings.verify,
+            verify_threshold=settings.verify_threshold,
+            weights=weights,
+        )
 
     def weight(self, model: str) -> float:
         return self.weights.get(model, 1.0)
@@ -47,8 +56,10 @@ def type_distribution(cand: Candidate, rule: VoteRule) -> dict[str, float]:
                 continue
             onehot = {label: 1.0}
             if model in per_model:  # average the model's two answers
-                mixed = {k: 0.5 * per_model[model].get(k, 0.0) + 0.5 * onehot.get(k, 0.0)
-                         for k in set(per_model[model]) | set(onehot)}
+                mixed = {
+                    k: 0.5 * per_model[model].get(k, 0.0) + 0.5 * onehot.get(k, 0.0)
+                    for k in set(per_model[model]) | set(onehot)
+                }
                 per_model[model] = mixed
             else:
                 per_model[model] = onehot

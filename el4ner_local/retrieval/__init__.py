@@ -22,8 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .index import DemoIndex
     from .pos_weights import PosWeights
 
-_WHERE = {"DemoIndex": ".index", "HnswSettings": ".hnsw", "PosWeights": ".pos_weights",
-          "open_default_index": ".default", "default_pool_path": ".default"}
+_WHERE = {
+    "DemoIndex": ".index",
+    "HnswSettings": ".hnsw",
+    "PosWeights": ".pos_weights",
+    "open_default_index": ".default",
+    "default_pool_path": ".default",
+}
 
 
 def __getattr__(name: str):

@@ -56,10 +56,19 @@ def open_default_index(path: str | Path | None = None, *, embedder=None, progres
             try:
                 if path is None:  # the cache root is ours: no one else reads it
                     private_dir(target, ours_from=cache_dir())
-                index = DemoIndex.build(sentences, target, embedder=embedder, labels=DEFAULT_LABELS, sources=["el4ner_local/data/default_pool.jsonl"],
-                                        extra={"default_pool_sha256": pool_sha}, progress=progress)
+                index = DemoIndex.build(
+                    sentences,
+                    target,
+                    embedder=embedder,
+                    labels=DEFAULT_LABELS,
+                    sources=["el4ner_local/data/default_pool.jsonl"],
+                    extra={"default_pool_sha256": pool_sha},
+                    progress=progress,
+                )
             except OSError as exc:
-                raise UserError(f"{target}: cannot write the default index ({exc.strerror})",
-                                fix="set EL4NER_CACHE to a writable directory") from None
+                raise UserError(
+                    f"{target}: cannot write the default index ({exc.strerror})",
+                    fix="set EL4NER_CACHE to a writable directory",
+                ) from None
         _OPEN[str(target)] = index
         return index

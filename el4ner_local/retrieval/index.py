@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..documents import LabelledSentence, tokenize
 from ..errors import UserError
@@ -32,17 +32,25 @@ def _validate(sentences: Iterable[LabelledSentence]) -> list[LabelledSentence]:
         if not isinstance(s, LabelledSentence):
             raise TypeError(f"expected LabelledSentence, got {type(s).__name__}")
         if not isinstance(s.text, str) or not s.text.strip():
-            raise UserError(f"{where}: empty sentence in the demonstration pool", fix="remove empty sentences from the pool")
+            raise UserError(
+                f"{where}: empty sentence in the demonstration pool", fix="remove empty sentences from the pool"
+            )
         spans = sorted(set(s.spans))
         for sp in spans:
             if not (0 <= sp.start < sp.end <= len(s.text)):
-                raise UserError(f"{where}: span {sp.start}-{sp.end} lies outside the sentence ({len(s.text)} characters)",
-                                fix="correct the span offsets")
+                raise UserError(
+                    f"{where}: span {sp.start}-{sp.end} lies outside the sentence ({len(s.text)} characters)",
+                    fix="correct the span offsets",
+                )
             if not isinstance(sp.label, str) or not sp.label.strip() or "\n" in sp.label:
-                raise UserError(f"{where}: span {sp.start}-{sp.end} has an empty or invalid label {sp.label!r}",
-                                fix="give every span an entity type")
-            if not s.text[sp.start:sp.end].strip():
-                raise UserError(f"{where}: span {sp.start}-{sp.end} covers only whitespace", fix="correct the span offsets")
+                raise UserError(
+                    f"{where}: span {sp.start}-{sp.end} has an empty or invalid label {sp.label!r}",
+                    fix="give every span an entity type",
+                )
+            if not s.text[sp.start : sp.end].strip():
+                raise UserError(
+                    f"{where}: span {sp.start}-{sp.end} covers only whitespace", fix="correct the span offsets"
+                )
         tokens = list(s.tokens) if s.tokens else tokenize(s.text)
         out.append(LabelledSentence(text=s.text, tokens=[tuple(t) for t in tokens], spans=spans, source=s.source))
     return out
@@ -70,7 +78,9 @@ class DemoIndex:
         self.pos_weights = PosWeights.from_dict(manifest["pos_weights"])
         self.hnsw = HnswSettings(**manifest["hnsw"])
         sizes = np.array([len(s.spans) for s in pool], dtype=np.int64)
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # sentence j owns spans offsets[j]:offsets[j+1]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(
+            np.int64
+        )  # sentence j owns spans offsets[j]:offsets[j+1]
         self._span_sentence = np.repeat(np.arange(len(pool), dtype=np.int64), sizes)
 
     # -- properties -----------------------------------------------------------------------------
@@ -101,9 +111,19 @@ class DemoIndex:
     # -- build ----------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, sentences: Iterable[LabelledSentence], path: str | Path, *, pos_weights: PosWeights | None = None,
-              embedder=None, hnsw: HnswSettings | None = None, labels: Sequence[str] = (),
-              sources: Sequence[str] = (), extra: dict | None = None, progress=None) -> "DemoIndex":
+    def build(
+        cls,
+        sentences: Iterable[LabelledSentence],
+        path: str | Path,
+        *,
+        pos_weights: PosWeights | None = None,
+        embedder=None,
+        hnsw: HnswSettings | None = None,
+        labels: Sequence[str] = (),
+        sources: Sequence[str] = (),
+        extra: dict | None = None,
+        progress=None,
+    ) -> DemoIndex:
         """Embed the pool's gold spans and sentences and write a new index at `path` (replacing one there).
 
         `labels` fixes the order of the schema (types of the pool not named follow in order of first
@@ -117,8 +137,10 @@ class DemoIndex:
         if not pool:
             raise UserError(f"{path}: the demonstration pool is empty", fix="give a pool file with labelled sentences")
         if not any(s.spans for s in pool):
-            raise UserError(f"{path}: the demonstration pool has no labelled entities (all {len(pool)} sentences have only O tags)",
-                            fix="give a pool annotated with entity types")
+            raise UserError(
+                f"{path}: the demonstration pool has no labelled entities (all {len(pool)} sentences have only O tags)",
+                fix="give a pool annotated with entity types",
+            )
         store.check_target_dir(path)
         pos_weights = pos_weights or PosWeights()
         hnsw = hnsw or HnswSettings()
@@ -129,7 +151,7 @@ class DemoIndex:
         ident = embedder.identity()
         say = progress or (lambda msg: None)
 
-        span_texts = [s.text[sp.start:sp.end] for s in pool for sp in s.spans]
+        span_texts = [s.text[sp.start : sp.end] for s in pool for sp in s.spans]
         t0 = time.perf_counter()
         say(f"embedding {len(span_texts)} spans and {len(pool)} sentences")
         span_vecs = _as_matrix(embedder.encode(span_texts), ident.dim)
@@ -149,18 +171,22 @@ class DemoIndex:
     # -- load -----------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path, *, embedder=None, check_embedder: bool = True) -> "DemoIndex":
+    def load(cls, path: str | Path, *, embedder=None, check_embedder: bool = True) -> DemoIndex:
         """Open an index directory; every file is checked against the manifest (sizes and sha256)."""
         path = Path(path)
         if not path.exists():
-            raise UserError(f"{path}: no such index directory", fix="build one with `el4ner-local index build POOL... -o DIR`")
+            raise UserError(
+                f"{path}: no such index directory", fix="build one with `el4ner-local index build POOL... -o DIR`"
+            )
         if not path.is_dir():
-            raise UserError(f"{path}: not an index directory", fix="pass the directory that `el4ner-local index build -o` wrote")
+            raise UserError(
+                f"{path}: not an index directory", fix="pass the directory that `el4ner-local index build -o` wrote"
+            )
         with store.locked(path, exclusive=False):
             return cls._load_unlocked(path, embedder, check_embedder)
 
     @classmethod
-    def _load_unlocked(cls, path: Path, embedder, check_embedder: bool) -> "DemoIndex":
+    def _load_unlocked(cls, path: Path, embedder, check_embedder: bool) -> DemoIndex:
         manifest = store.read_manifest(path)
         if check_embedder:
             if embedder is None:
@@ -173,8 +199,16 @@ class DemoIndex:
 
     # -- retrieve -------------------------------------------------------------------------------
 
-    def retrieve(self, sentence_text: str, candidate_spans: Sequence[str], k: int, mode: str = "span", seed: int = 0,
-                 *, pos_weights: PosWeights | None = None) -> list[LabelledSentence]:
+    def retrieve(
+        self,
+        sentence_text: str,
+        candidate_spans: Sequence[str],
+        k: int,
+        mode: str = "span",
+        seed: int = 0,
+        *,
+        pos_weights: PosWeights | None = None,
+    ) -> list[LabelledSentence]:
         """The k pool sentences to show as demonstrations for `sentence_text`, best first.
 
         mode="span": EL4NER's SpanSim over `candidate_spans` (the union of the models' zero-shot
@@ -256,11 +290,13 @@ class DemoIndex:
         with store.locked(path, exclusive=True):
             on_disk = store.read_manifest(path)
             if on_disk["counts"] != self.manifest["counts"] or on_disk["files"] != self.manifest["files"]:
-                raise UserError(f"{path}: the index changed on disk since it was loaded (another process added to it)",
-                                fix="load it again and retry")
+                raise UserError(
+                    f"{path}: the index changed on disk since it was loaded (another process added to it)",
+                    fix="load it again and retry",
+                )
             ident = self.embedder.identity().to_dict()
             store.check_embedder(path, self.manifest, ident)
-            span_texts = [s.text[sp.start:sp.end] for s in new for sp in s.spans]
+            span_texts = [s.text[sp.start : sp.end] for s in new for sp in s.spans]
             dim = ident["dim"]
             span_vecs = _as_matrix(self.embedder.encode(span_texts), dim) if span_texts else None
             sent_vecs = _as_matrix(self.embedder.encode([s.text for s in new]), dim)
@@ -271,8 +307,9 @@ class DemoIndex:
                     self._span_index.add_items(span_vecs, np.arange(n_span, n_span + len(span_texts)), num_threads=1)
                 ensure_capacity(self._sentence_index, n_sent + len(new))
                 self._sentence_index.add_items(sent_vecs, np.arange(n_sent, n_sent + len(new)), num_threads=1)
-                manifest = store.write_addition(path, self.manifest, self.pool, new,
-                                                self._span_index if span_texts else None, self._sentence_index)
+                manifest = store.write_addition(
+                    path, self.manifest, self.pool, new, self._span_index if span_texts else None, self._sentence_index
+                )
             except BaseException:
                 # the in-memory indexes may hold the new items: go back to what is on disk
                 fresh = DemoIndex._load_unlocked(path, self._embedder, check_embedder=False)

@@ -26,21 +26,25 @@ SCHEMES = ("heuristic", "uniform")
 
 _WORD_RE = re.compile(r"[@#]?\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
-PRONOUNS = frozenset("""
+PRONOUNS = frozenset(
+    """
 i me my mine myself you your yours yourself yourselves he him his himself she her hers herself
 it its itself we us our ours ourselves they them their theirs themselves this that these those
 who whom whose which what whoever whatever someone somebody something anyone anybody anything
 everyone everybody everything nobody nothing one ones u ur ya y'all
-""".split())
+""".split()
+)
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an the and or but nor so yet if then else than as of at by for from in into on onto out over
 under up down off to with without within about above below after before between through during
 against among around near via per is am are was were be been being have has had having do does
 did doing will would shall should can could may might must not no yes very too also just only
 here there when where why how all any both each few more most other some such own same again
 further once ever never always s t ll re ve d m 's 'm 're 've 'd 'll n't rt lol via amp gt lt
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,14 @@ class PosWeights:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PosWeights":
+    def from_dict(cls, data: dict) -> PosWeights:
         known = {"scheme", "proper", "common", "pronoun", "other"}
         if not isinstance(data, dict) or set(data) - known:
             raise UserError(f"invalid POS weight settings {data!r}", fix=f"use the keys {sorted(known)}")
         return cls(**data)
 
     @classmethod
-    def uniform(cls) -> "PosWeights":
+    def uniform(cls) -> PosWeights:
         return cls(scheme="uniform")
 
     def span_weight(self, span_text: str, sentence_initial: bool = False) -> float:

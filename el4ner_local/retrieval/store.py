@@ -24,8 +24,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..checksums import sha256_file
 from ..documents import LabelledSentence, Span
@@ -59,12 +59,20 @@ def check_target_dir(path: Path) -> None:
     if path.is_dir():
         strangers = sorted(p.name for p in path.iterdir() if p.name not in _OUR_FILES)
         if strangers:
-            raise UserError(f"{path}: directory holds other files ({', '.join(strangers[:3])}), not an index",
-                            fix="choose a new or empty directory for the index")
+            raise UserError(
+                f"{path}: directory holds other files ({', '.join(strangers[:3])}), not an index",
+                fix="choose a new or empty directory for the index",
+            )
 
 
-def new_manifest(embedder: dict, pos_weights: PosWeights, hnsw: HnswSettings, labels: Sequence[str],
-                 sources: Sequence[str], extra: dict | None) -> dict:
+def new_manifest(
+    embedder: dict,
+    pos_weights: PosWeights,
+    hnsw: HnswSettings,
+    labels: Sequence[str],
+    sources: Sequence[str],
+    extra: dict | None,
+) -> dict:
     """The manifest of a new index; counts and files are filled in by write_index."""
     now = _now()
     return {
@@ -99,8 +107,9 @@ def write_index(path: Path, manifest: dict, pool: list[LabelledSentence], span_i
         _commit(path, manifest, renames=(POOL, SPANS, SENTENCES))
 
 
-def write_addition(path: Path, manifest: dict, pool: list[LabelledSentence], new: list[LabelledSentence],
-                   span_index, sentence_index) -> dict:
+def write_addition(
+    path: Path, manifest: dict, pool: list[LabelledSentence], new: list[LabelledSentence], span_index, sentence_index
+) -> dict:
     """Commit `new` sentences after `pool`, whose vectors the in-memory indexes already hold
     (`span_index` None when `new` has no span: spans.bin stays). Returns the new manifest. The
     caller holds the exclusive lock."""
@@ -183,9 +192,13 @@ def read_manifest(path: Path) -> dict:
         raw = mpath.read_bytes()
     except FileNotFoundError:
         if any((path / n).exists() for n in (SPANS, SENTENCES, POOL, SPANS + NEW, POOL + NEW)):
-            raise UserError(f"{mpath}: missing; the index was never completely written (interrupted build?)", fix=fix) from None
-        raise UserError(f"{path}: not an index directory (no manifest.json)",
-                        fix="build one with `el4ner-local index build POOL... -o DIR`") from None
+            raise UserError(
+                f"{mpath}: missing; the index was never completely written (interrupted build?)", fix=fix
+            ) from None
+        raise UserError(
+            f"{path}: not an index directory (no manifest.json)",
+            fix="build one with `el4ner-local index build POOL... -o DIR`",
+        ) from None
     except OSError as exc:
         raise UserError(f"{mpath}: cannot read ({exc.strerror})", fix="check its permissions") from None
     try:
@@ -195,15 +208,24 @@ def read_manifest(path: Path) -> dict:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise UserError(f"{mpath}: not an el4ner-local demonstration index manifest", fix=fix)
     if m.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{mpath}: index format version {m.get('format_version')!r}, this el4ner-local reads version "
-                        f"{FORMAT_VERSION}", fix=fix)
+        raise UserError(
+            f"{mpath}: index format version {m.get('format_version')!r}, this el4ner-local reads version "
+            f"{FORMAT_VERSION}",
+            fix=fix,
+        )
     try:
-        ok = (isinstance(m["embedder"]["name"], str) and isinstance(m["embedder"]["dim"], int)
-              and isinstance(m["embedder"]["weights_sha256"], str)
-              and isinstance(m["counts"]["sentences"], int) and isinstance(m["counts"]["spans"], int)
-              and isinstance(m["labels"], list)
-              and all(isinstance(m["files"][n]["bytes"], int) and isinstance(m["files"][n]["sha256"], str)
-                      for n in (POOL, SPANS, SENTENCES)))
+        ok = (
+            isinstance(m["embedder"]["name"], str)
+            and isinstance(m["embedder"]["dim"], int)
+            and isinstance(m["embedder"]["weights_sha256"], str)
+            and isinstance(m["counts"]["sentences"], int)
+            and isinstance(m["counts"]["spans"], int)
+            and isinstance(m["labels"], list)
+            and all(
+                isinstance(m["files"][n]["bytes"], int) and isinstance(m["files"][n]["sha256"], str)
+                for n in (POOL, SPANS, SENTENCES)
+            )
+        )
         PosWeights.from_dict(m["pos_weights"])
         HnswSettings(**m["hnsw"])
     except (KeyError, TypeError, UserError):
@@ -218,23 +240,34 @@ def read_manifest(path: Path) -> dict:
 def check_embedder(path: Path, manifest: dict, current: dict) -> None:
     """The index's vectors are only comparable with the embedder that made them."""
     built = manifest["embedder"]
-    if built["name"] != current["name"] or built["weights_sha256"] != current["weights_sha256"] or built["dim"] != current["dim"]:
-        raise UserError(f"{path}: index was built with embedder {built['name']} (weights sha256 {built['weights_sha256'][:12]}...) "
-                        f"but this installation has {current['name']} ({current['weights_sha256'][:12]}...)",
-                        fix=REBUILD.format(path=path))
+    if (
+        built["name"] != current["name"]
+        or built["weights_sha256"] != current["weights_sha256"]
+        or built["dim"] != current["dim"]
+    ):
+        raise UserError(
+            f"{path}: index was built with embedder {built['name']} (weights sha256 {built['weights_sha256'][:12]}...) "
+            f"but this installation has {current['name']} ({current['weights_sha256'][:12]}...)",
+            fix=REBUILD.format(path=path),
+        )
 
 
 def read_index(path: Path, manifest: dict) -> tuple[list[LabelledSentence], object, object]:
     """(pool, span index, sentence index) as `manifest` commits them, every file checked against it."""
     fix = REBUILD.format(path=path)
-    files = {name: _resolve_file(path, name, manifest["files"][name], prefix=(name == POOL))
-             for name in (POOL, SPANS, SENTENCES)}
+    files = {
+        name: _resolve_file(path, name, manifest["files"][name], prefix=(name == POOL))
+        for name in (POOL, SPANS, SENTENCES)
+    }
     pool = _read_pool(files[POOL], manifest["files"][POOL]["bytes"])
     counts = manifest["counts"]
     n_spans = sum(len(s.spans) for s in pool)
     if len(pool) != counts["sentences"] or n_spans != counts["spans"]:
-        raise UserError(f"{path}: pool.jsonl holds {len(pool)} sentences / {n_spans} spans but the manifest says "
-                        f"{counts['sentences']} / {counts['spans']}", fix=fix)
+        raise UserError(
+            f"{path}: pool.jsonl holds {len(pool)} sentences / {n_spans} spans but the manifest says "
+            f"{counts['sentences']} / {counts['spans']}",
+            fix=fix,
+        )
     dim = manifest["embedder"]["dim"]
     span_index = load_hnsw(files[SPANS], dim, n_spans, fix)
     sentence_index = load_hnsw(files[SENTENCES], dim, len(pool), fix)
@@ -259,7 +292,9 @@ def _resolve_file(path: Path, name: str, record: dict, prefix: bool) -> Path:
                         pass
                 return candidate
     present = (path / name).exists()
-    problem = "does not match the manifest (size or sha256): interrupted write or corruption" if present else "is missing"
+    problem = (
+        "does not match the manifest (size or sha256): interrupted write or corruption" if present else "is missing"
+    )
     raise UserError(f"{path / name}: {problem}", fix=REBUILD.format(path=path))
 
 
@@ -293,12 +328,17 @@ def _encode(s: LabelledSentence) -> bytes:
 def _decode(line: bytes, where: str) -> LabelledSentence:
     try:
         r = json.loads(line)
-        return LabelledSentence(text=r["text"], tokens=[(int(a), int(b)) for a, b in r["tokens"]],
-                                spans=[Span(int(e["start"]), int(e["end"]), str(e["label"])) for e in r["entities"]],
-                                source=str(r.get("source", "")))
+        return LabelledSentence(
+            text=r["text"],
+            tokens=[(int(a), int(b)) for a, b in r["tokens"]],
+            spans=[Span(int(e["start"]), int(e["end"]), str(e["label"])) for e in r["entities"]],
+            source=str(r.get("source", "")),
+        )
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{where}: corrupt pool record ({exc.__class__.__name__})",
-                        fix=REBUILD.format(path=Path(where.rsplit(":", 1)[0]).parent)) from None
+        raise UserError(
+            f"{where}: corrupt pool record ({exc.__class__.__name__})",
+            fix=REBUILD.format(path=Path(where.rsplit(":", 1)[0]).parent),
+        ) from None
 
 
 @contextlib.contextmanager

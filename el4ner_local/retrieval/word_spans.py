@@ -24,7 +24,7 @@ def word_spans(text: str, tokens: list[tuple[int, int]], base: int = 0, max_word
     words: list[tuple[int, int, str]] = []  # (start, end, class), offsets into text
     for s, e in ((s - base, e - base) for s, e in tokens):
         prev = words[-1] if words else None
-        if prev and prev[1] == s and text[prev[0]:prev[1]] in ("@", "#"):  # @mention, #hashtag
+        if prev and prev[1] == s and text[prev[0] : prev[1]] in ("@", "#"):  # @mention, #hashtag
             words[-1] = (prev[0], e, "proper")
             continue
         words.append((s, e, word_class(text[s:e], sentence_initial=not words)))

@@ -12,8 +12,8 @@ document's own and tagging block by block gives what tagging the whole document 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from ..documents import sentence_ends
 

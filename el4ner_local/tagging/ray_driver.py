@@ -80,9 +80,11 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=10).close()
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot connect to the Ray cluster at {address} ({getattr(exc, 'strerror', None) or exc})",
-                        fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
-                            "and pass its address (host:port), or use --ray local for a cluster of this machine")
+        raise UserError(
+            f"cannot connect to the Ray cluster at {address} ({getattr(exc, 'strerror', None) or exc})",
+            fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
+            "and pass its address (host:port), or use --ray local for a cluster of this machine",
+        )
 
 
 def _connect(address: str):
@@ -98,15 +100,22 @@ def _connect(address: str):
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
     try:
         if address == "local":  # a cluster of this machine only, on loopback, without a dashboard
-            ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
-                     object_store_memory=_LOCAL_OBJECT_STORE, **quiet)
+            ray.init(
+                address="local",
+                _node_ip_address="127.0.0.1",
+                include_dashboard=False,
+                object_store_memory=_LOCAL_OBJECT_STORE,
+                **quiet,
+            )
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot connect to the Ray cluster at {address}: {first[:160]}",
-                        fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
-                            "and pass its address (host:port), or use --ray local for a cluster of this machine")
+        raise UserError(
+            f"cannot connect to the Ray cluster at {address}: {first[:160]}",
+            fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
+            "and pass its address (host:port), or use --ray local for a cluster of this machine",
+        )
     return ray
 
 
@@ -120,10 +129,14 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
     first = next(todo, None)  # nothing left to tag: no cluster needed
     # Workers run in Ray's own directory, without this process's environment: paths go absolute,
     # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
-    tagger_args = dict(models=str(config.path.absolute()), labels=labels,
-                       schema_file=schema and Path(schema).absolute(),
-                       index=index if index in (None, "default") else str(Path(index).absolute()),
-                       only=only, **overrides)
+    tagger_args = dict(
+        models=str(config.path.absolute()),
+        labels=labels,
+        schema_file=schema and Path(schema).absolute(),
+        index=index if index in (None, "default") else str(Path(index).absolute()),
+        only=only,
+        **overrides,
+    )
     try:
         if first is not None:
             ray = _connect(address)  # first: a cluster that cannot be reached leaves OUT as it was
@@ -166,13 +179,15 @@ def start_workers(ray, workers: int, tagger_args: dict) -> tuple[list, list[int]
     loaded = _get(ray, [a.load.remote(t, tagger_args) for a, t in zip(actors, threads)])
     for error, _ in loaded:
         if error:
-            raise UserError(error) if "(fix:" in error else UserError(f"a Ray worker could not load the models: {error}")
+            raise (
+                UserError(error) if "(fix:" in error else UserError(f"a Ray worker could not load the models: {error}")
+            )
     return actors, [used for _, used in loaded]
 
 
 def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) -> None:
-    from rich.console import Console
     from ray.util import ActorPool
+    from rich.console import Console
 
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1.0)))
     ahead = deque(_take(todo, 2 * workers))  # read ahead: as many workers as there are blocks, at most

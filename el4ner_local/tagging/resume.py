@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import UserError, say_error
 from .blocks import Block
@@ -69,10 +69,16 @@ def _add_record(done: Counter, path: Path, number: int, line: bytes) -> None:
         record = json.loads(line)
     except ValueError:
         record = None
-    if not (isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("text"), str)
-            and type(record.get("start")) is int):
-        raise UserError(f"{path}:{number}: not a record of `el4ner-local tag`, so it cannot be resumed",
-                        fix="choose another -o, or delete the file to start again")
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("name"), str)
+        and isinstance(record.get("text"), str)
+        and type(record.get("start")) is int
+    ):
+        raise UserError(
+            f"{path}:{number}: not a record of `el4ner-local tag`, so it cannot be resumed",
+            fix="choose another -o, or delete the file to start again",
+        )
     done[record["name"], record["start"], record["text"]] += 1
 
 
@@ -103,8 +109,9 @@ def blocks_to_tag(files: list[str], done: Counter, tally: Tally) -> Iterator[tup
             tally.failed += 1
 
 
-def plan_blocks(files: list[str], output: Path | None,
-                fmt: str) -> tuple[Iterator[tuple[int, str, int | None, Block]], Tally, str]:
+def plan_blocks(
+    files: list[str], output: Path | None, fmt: str
+) -> tuple[Iterator[tuple[int, str, int | None, Block]], Tally, str]:
     """The blocks left to tag, their tally and the mode to open the output in: with -o OUT.jsonl
     the blocks OUT holds are skipped and OUT is appended to; other outputs are written anew."""
     resume = output is not None and fmt == "jsonl"

@@ -35,8 +35,11 @@ def run_tag(files, *, output, fmt, labels, schema, index, only, models, override
                             progress.close()
                         current, progress = number, InputProgress(bar, "<stdin>" if name == "-" else name, total)
                     progress.block_starts(block)
-                    doc = tagger.tag(block.text, name=doc_name(name),
-                                     progress=lambda done, count, b=block, p=progress: p.sentence(b, done, count))
+                    doc = tagger.tag(
+                        block.text,
+                        name=doc_name(name),
+                        progress=lambda done, count, b=block, p=progress: p.sentence(b, done, count),
+                    )
                     write_block(doc, block.start, fmt, sink, table_console, output)
                 if progress:
                     progress.close()

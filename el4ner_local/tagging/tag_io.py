@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import UserError
 from . import writers
@@ -33,8 +33,10 @@ def _stdin_lines() -> Iterator[str]:
             seen += len(line)
             yield line
     except UnicodeDecodeError as exc:
-        raise InputError(f"<stdin>: not UTF-8 text (after character {seen}, byte 0x{exc.object[exc.start:exc.start + 1].hex()})",
-                         fix="convert it with iconv -t UTF-8") from None
+        raise InputError(
+            f"<stdin>: not UTF-8 text (after character {seen}, byte 0x{exc.object[exc.start : exc.start + 1].hex()})",
+            fix="convert it with iconv -t UTF-8",
+        ) from None
     finally:
         stream.detach()  # leave sys.stdin.buffer open for whoever owns it
     if not seen:
@@ -65,8 +67,15 @@ def progress_bar(err_console):
     """The bar both paths show on a terminal (none otherwise)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} chars"),
-                    TimeRemainingColumn(), console=err_console, transient=True, disable=not err_console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} chars"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
 
 
 class InputProgress:
@@ -125,4 +134,6 @@ def write_block(doc, start: int, fmt: str, sink, table_console, output) -> None:
 
 
 def cannot_write(output, exc: OSError) -> UserError:
-    return UserError(f"{output or '<stdout>'}: cannot write ({exc.strerror})", fix="free disk space or choose another -o")
+    return UserError(
+        f"{output or '<stdout>'}: cannot write ({exc.strerror})", fix="free disk space or choose another -o"
+    )

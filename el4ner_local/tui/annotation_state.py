@@ -34,8 +34,11 @@ class SpanState:
     @property
     def suggested(self) -> bool:
         """What the ensemble decided (False for a span the person added)."""
-        return bool(self.candidate is not None and self.candidate.accepted
-                    and (self.start, self.end) == (self.candidate.start, self.candidate.end))
+        return bool(
+            self.candidate is not None
+            and self.candidate.accepted
+            and (self.start, self.end) == (self.candidate.start, self.candidate.end)
+        )
 
     @property
     def is_entity(self) -> bool:
@@ -68,8 +71,9 @@ class SentenceState:
         """The sentence as gold data (offsets into its own text), for the demonstration index and exports."""
         base = self.start
         spans = sorted({Span(s.start - base, s.end - base, s.label) for s in self.entities() if s.label})
-        return LabelledSentence(text=self.text, tokens=[(a - base, b - base) for a, b in self.tokens],
-                                spans=spans, source=source)
+        return LabelledSentence(
+            text=self.text, tokens=[(a - base, b - base) for a, b in self.tokens], spans=spans, source=source
+        )
 
     def sort(self) -> None:
         self.spans.sort(key=lambda s: (s.start, s.end, s.origin))
@@ -108,8 +112,10 @@ class AnnotationState:
     def __init__(self, text: str, source_name: str = "", listener: Listener | None = None):
         self.text = text
         self.source_name = source_name  # the input's name, in the sources of labelled sentences
-        self.sentences = [SentenceState(i, s.start, s.end, s.text_of(text), list(s.tokens))
-                          for i, s in enumerate(make_document(text, source_name).sentences)]
+        self.sentences = [
+            SentenceState(i, s.start, s.end, s.text_of(text), list(s.tokens))
+            for i, s in enumerate(make_document(text, source_name).sentences)
+        ]
         self.labels: list[str] = []
         self.cursor = 0
         self.focus: int | None = None
@@ -279,7 +285,9 @@ class AnnotationState:
 
     def _push_undo(self, what: str, sent: SentenceState | None = None) -> None:
         sent = sent or self.current
-        self.undo_stack.append(_Undo(sent.index, _snapshot_spans(sent.spans), sent.status, self.cursor, self.focus, what))
+        self.undo_stack.append(
+            _Undo(sent.index, _snapshot_spans(sent.spans), sent.status, self.cursor, self.focus, what)
+        )
 
     def _changed(self, sent: SentenceState | None = None, focus_on: SpanState | None = None) -> None:
         sent = sent or self.current

@@ -51,8 +51,9 @@ def state_dir_for(out_path: Path) -> Path:
     return out_path.with_name(name + ".session")
 
 
-def lock_annotations(out_path: Path, *, writer: bool,
-                     fix: str = "quit that session first, or give --out another annotations file") -> FileLock:
+def lock_annotations(
+    out_path: Path, *, writer: bool, fix: str = "quit that session first, or give --out another annotations file"
+) -> FileLock:
     """Hold the annotations file `out_path` for this process (one session at a time on it): the
     lock file `.NAME.lock` beside it (el4ner_local/file_lock.py). UserError, one line naming the
     holder's PID and command line, when another session holds it. A `writer` makes the folder first."""
@@ -124,7 +125,9 @@ class AnnotationStore(Listener):
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise UserError(f"{path}: cannot read the annotations ({_why(exc)})", fix="check its permissions or give another --out")
+            raise UserError(
+                f"{path}: cannot read the annotations ({_why(exc)})", fix="check its permissions or give another --out"
+            )
         fix = f"move {path.name} away to start afresh, or give another --out"
         try:
             content = raw.decode("utf-8")
@@ -139,11 +142,17 @@ class AnnotationStore(Listener):
                 i = obj["sentence_index"]
                 sent = state.sentences[i] if isinstance(i, int) and 0 <= i < len(state.sentences) else None
                 if sent is None:
-                    raise UserError(f"{where}: sentence {i!r} does not exist in {self.input_path.name} "
-                                    f"({len(state.sentences)} sentences)", fix=fix)
+                    raise UserError(
+                        f"{where}: sentence {i!r} does not exist in {self.input_path.name} "
+                        f"({len(state.sentences)} sentences)",
+                        fix=fix,
+                    )
                 if obj["text"] != sent.text or obj["start"] != sent.start:
-                    raise UserError(f"{where}: sentence {i + 1} of {self.input_path.name} has changed since it was "
-                                    f"annotated (the annotations are of other text)", fix=fix)
+                    raise UserError(
+                        f"{where}: sentence {i + 1} of {self.input_path.name} has changed since it was "
+                        f"annotated (the annotations are of other text)",
+                        fix=fix,
+                    )
                 status = obj["status"]
                 if status not in STATUSES:
                     raise UserError(f"{where}: unknown status {status!r}", fix=fix)
@@ -153,8 +162,9 @@ class AnnotationStore(Listener):
             except UserError:
                 raise
             except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise UserError(f"{where}: not an annotation record of el4ner-local ({exc.__class__.__name__}: {exc})",
-                                fix=fix) from None
+                raise UserError(
+                    f"{where}: not an annotation record of el4ner-local ({exc.__class__.__name__}: {exc})", fix=fix
+                ) from None
             for s in sent.spans:
                 if s.label and s.label not in state.labels:
                     state.labels.append(s.label)
@@ -172,8 +182,9 @@ class AnnotationStore(Listener):
         if origin not in ("model", "person"):
             raise ValueError(f"unknown origin {origin!r}")
         ms = obj.get("model_span")
-        return SpanState(start, end, obj.get("label"), verdict, origin,
-                         (int(ms[0]) + base, int(ms[1]) + base) if ms else None)
+        return SpanState(
+            start, end, obj.get("label"), verdict, origin, (int(ms[0]) + base, int(ms[1]) + base) if ms else None
+        )
 
     def _load_suggestions(self) -> None:
         try:
@@ -226,8 +237,13 @@ class AnnotationStore(Listener):
     def _append_suggestion(self, sent: SentenceState) -> None:
         from ..formats.jsonl import dumps_record
 
-        line = {"sentence_index": sent.index, "start": sent.start, "text": sent.text,
-                "models": list(sent.record_models), "record": sent.record.to_json()}
+        line = {
+            "sentence_index": sent.index,
+            "start": sent.start,
+            "text": sent.text,
+            "models": list(sent.record_models),
+            "record": sent.record.to_json(),
+        }
         append_durable(self.suggestions_path, (dumps_record(line) + "\n").encode("utf-8"))
 
     # -- saving -------------------------------------------------------------------------------
@@ -240,20 +256,33 @@ class AnnotationStore(Listener):
             if sent.status == TODO and not decided:
                 continue
             base = sent.start
-            out.append({
-                "text": sent.text,
-                "entities": [{"start": s.start - base, "end": s.end - base, "label": s.label,
-                              "text": text[s.start:s.end]} for s in sent.entities() if s.label],
-                "sentence_index": sent.index,
-                "start": sent.start,
-                "end": sent.end,
-                "status": sent.status,
-                "spans": [{"start": s.start - base, "end": s.end - base, "label": s.label, "text": text[s.start:s.end],
-                           "verdict": s.verdict, "origin": s.origin,
-                           "model_span": [s.model_span[0] - base, s.model_span[1] - base] if s.model_span else None}
-                          for s in decided],
-                "source": self.state.source_name,
-            })
+            out.append(
+                {
+                    "text": sent.text,
+                    "entities": [
+                        {"start": s.start - base, "end": s.end - base, "label": s.label, "text": text[s.start : s.end]}
+                        for s in sent.entities()
+                        if s.label
+                    ],
+                    "sentence_index": sent.index,
+                    "start": sent.start,
+                    "end": sent.end,
+                    "status": sent.status,
+                    "spans": [
+                        {
+                            "start": s.start - base,
+                            "end": s.end - base,
+                            "label": s.label,
+                            "text": text[s.start : s.end],
+                            "verdict": s.verdict,
+                            "origin": s.origin,
+                            "model_span": [s.model_span[0] - base, s.model_span[1] - base] if s.model_span else None,
+                        }
+                        for s in decided
+                    ],
+                    "source": self.state.source_name,
+                }
+            )
         return out
 
     def save(self) -> bool:
@@ -274,14 +303,21 @@ class AnnotationStore(Listener):
 
     def save_state(self) -> bool:
         """The cursor (so a restart resumes here); a failure is reported like a failed save."""
-        state = {"version": FORMAT_VERSION, "input": str(self.input_path), "input_sha256": self.input_sha256,
-                 "cursor": self.state.cursor, "focus": self.state.focus}
+        state = {
+            "version": FORMAT_VERSION,
+            "input": str(self.input_path),
+            "input_sha256": self.input_sha256,
+            "cursor": self.state.cursor,
+            "focus": self.state.focus,
+        }
         try:
             private_dir(self.state_dir, ours_from=self.state_dir)
             atomic_write(self.state_path, (json.dumps(state) + "\n").encode("utf-8"))
         except OSError as exc:
             if not self.unsaved:
-                self.save_error = f"cannot write {self.state_path} ({_why(exc)}); the decisions are saved, the position is not"
+                self.save_error = (
+                    f"cannot write {self.state_path} ({_why(exc)}); the decisions are saved, the position is not"
+                )
             return False
         if not self.unsaved:
             self.save_error = None
@@ -312,7 +348,9 @@ class AnnotationStore(Listener):
             return False
         if self.lock is not None and not self.lock.covers(self.out_path):
             try:
-                new_lock = lock_annotations(self.out_path, writer=True, fix="quit that session first, or choose another path")
+                new_lock = lock_annotations(
+                    self.out_path, writer=True, fix="quit that session first, or choose another path"
+                )
             except UserError as exc:
                 self.out_path = old
                 self.save_error = exc.one_line()

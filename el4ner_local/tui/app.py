@@ -12,8 +12,8 @@ model-event handler on the App; each is a few lines of dispatch.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -67,9 +67,17 @@ class AnnotateApp(App[str | None]):
     TITLE = "el4ner-local annotate"
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, input_path: str | Path, out_path: str | Path | None = None, *,
-                 tagger_factory: Callable | None = None, keymap: dict[str, str] | None = None,
-                 labels: list[str] | None = None, ahead: int = 3, lock: FileLock | None = None) -> None:
+    def __init__(
+        self,
+        input_path: str | Path,
+        out_path: str | Path | None = None,
+        *,
+        tagger_factory: Callable | None = None,
+        keymap: dict[str, str] | None = None,
+        labels: list[str] | None = None,
+        ahead: int = 3,
+        lock: FileLock | None = None,
+    ) -> None:
         super().__init__()
         self.lock = lock  # the annotations file's lock, taken by the caller; the store carries it along
         self.input_path = Path(input_path)
@@ -172,11 +180,18 @@ class AnnotateApp(App[str | None]):
         except NoMatches:
             return
         counts = store.state.counts()
-        bar.show(self.model_status, counts["suggested"], len(store.state.sentences), store.out_path.name, store.save_error)
+        bar.show(
+            self.model_status, counts["suggested"], len(store.state.sentences), store.out_path.name, store.save_error
+        )
         if store.save_error != self._shown_save_error:
             if store.save_error is not None:
-                self.notify(f"{store.save_error}. Your decisions are kept in memory: ctrl+s tries again, "
-                            f"ctrl+o saves them elsewhere.", title="not saved", severity="error", timeout=10)
+                self.notify(
+                    f"{store.save_error}. Your decisions are kept in memory: ctrl+s tries again, "
+                    f"ctrl+o saves them elsewhere.",
+                    title="not saved",
+                    severity="error",
+                    timeout=10,
+                )
             elif self._shown_save_error is not None:
                 self.notify(f"every decision is saved in {store.out_path}", title="saved")
             self._shown_save_error = store.save_error
@@ -364,7 +379,7 @@ class AnnotateApp(App[str | None]):
         sent = self.state.current
         span = self.state.focused()
         if span is not None:
-            for i, (s, e) in enumerate(sent.tokens):
+            for i, (_, e) in enumerate(sent.tokens):
                 if e > span.start:
                     return i
         return 0
@@ -478,8 +493,10 @@ class AnnotateApp(App[str | None]):
             if not self.store.unsaved:
                 self.call_later(self._quit_now)
         elif choice == "save_as":
-            self.push_screen(SaveAsScreen(str(self.store.out_path), self.store.save_error),
-                             lambda path: self._saved_as(path, then_quit=True))
+            self.push_screen(
+                SaveAsScreen(str(self.store.out_path), self.store.save_error),
+                lambda path: self._saved_as(path, then_quit=True),
+            )
         elif choice == "quit":
             self.call_later(self._quit_now)
 

@@ -39,17 +39,35 @@ class HelpScreen(ModalScreen[None]):
                 cmds = [c for c in cmds if not c.id.startswith("label_")]
                 numbers = [k for n in range(1, 10) for k in self.keys[f"label_{n}"][:1]]
                 names = ", ".join(f"{n} {lab}" for n, lab in enumerate(self.labels[:9], 1)) or "the types in order"
-                table.add_row(" ".join(key_display(k) for k in numbers), f"give the focused span (or the selection) that type: {names}")
+                table.add_row(
+                    " ".join(key_display(k) for k in numbers),
+                    f"give the focused span (or the selection) that type: {names}",
+                )
             for cmd in cmds:
                 table.add_row(", ".join(key_display(k) for k in self.keys[cmd.id]), cmd.help)
             table.add_row("", "")
         parts = [table]
-        parts.append(Text.assemble(("Mouse  ", "bold"), "click a span to focus it, a token to select it, shift-click to extend "
-                                   "the selection; click a row of the span list, a type in the legend, or a key in the footer."))
-        parts.append(Text.assemble(("Colours  ", "bold"), "filled: accepted by you; underlined: suggested by the models; "
-                                   "dim underline: a candidate the models rejected; struck through: rejected by you."))
-        parts.append(Text.assemble(("Remap keys  ", "bold"), f"in {keys_file()} ($EL4NER_KEYS), e.g.\n",
-                                   ("[keys]\naccept = \"a,enter\"\nreject = \"d\"", "italic")))
+        parts.append(
+            Text.assemble(
+                ("Mouse  ", "bold"),
+                "click a span to focus it, a token to select it, shift-click to extend "
+                "the selection; click a row of the span list, a type in the legend, or a key in the footer.",
+            )
+        )
+        parts.append(
+            Text.assemble(
+                ("Colours  ", "bold"),
+                "filled: accepted by you; underlined: suggested by the models; "
+                "dim underline: a candidate the models rejected; struck through: rejected by you.",
+            )
+        )
+        parts.append(
+            Text.assemble(
+                ("Remap keys  ", "bold"),
+                f"in {keys_file()} ($EL4NER_KEYS), e.g.\n",
+                ('[keys]\naccept = "a,enter"\nreject = "d"', "italic"),
+            )
+        )
         return Group(*parts)
 
     def action_close(self) -> None:

@@ -37,8 +37,13 @@ class LabelBar(Widget):
         for n, label in enumerate(self.labels, 1):
             colour = label_colour(label, self.labels)
             key = str(n) if n <= 9 else " "
-            out.append_text(Text.assemble((f" {key} ", Style(color="#000000", bgcolor=colour, bold=True)),
-                                          (f" {label}  ", Style(color=colour)), style=Style(meta={"label": n})))
+            out.append_text(
+                Text.assemble(
+                    (f" {key} ", Style(color="#000000", bgcolor=colour, bold=True)),
+                    (f" {label}  ", Style(color=colour)),
+                    style=Style(meta={"label": n}),
+                )
+            )
         return out
 
     def on_click(self, event: events.Click) -> None:

@@ -27,12 +27,21 @@ class QuitScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="quit-box") as box:
             box.border_title = "decisions not saved"
-            yield Static(Text.assemble(
-                ("Some decisions are only in memory: ", "bold"), self.error, "\n\n",
-                ("r", "bold #61afef"), "  try saving again\n",
-                ("o", "bold #61afef"), "  save them under another path\n",
-                ("Q", "bold #61afef"), "  (shift+q) quit and lose them\n",
-                ("escape", "bold #61afef"), "  go back"))
+            yield Static(
+                Text.assemble(
+                    ("Some decisions are only in memory: ", "bold"),
+                    self.error,
+                    "\n\n",
+                    ("r", "bold #61afef"),
+                    "  try saving again\n",
+                    ("o", "bold #61afef"),
+                    "  save them under another path\n",
+                    ("Q", "bold #61afef"),
+                    "  (shift+q) quit and lose them\n",
+                    ("escape", "bold #61afef"),
+                    "  go back",
+                )
+            )
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)

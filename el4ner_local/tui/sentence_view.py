@@ -10,8 +10,8 @@ from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
-from .colours import label_colour
 from .annotation_state import ACCEPTED, AnnotationState, SpanState
+from .colours import label_colour
 
 CONTEXT_CHARS = 160
 
@@ -62,8 +62,11 @@ class SentenceView(Widget):
     def _span_style(self, span: SpanState, labels: list[str], focused: bool) -> Style:
         colour = label_colour(span.label, labels)
         if span.is_entity:
-            style = (Style(color="#000000", bgcolor=colour, bold=True) if span.verdict == "accepted"
-                     else Style(color=colour, bold=True, underline=True))
+            style = (
+                Style(color="#000000", bgcolor=colour, bold=True)
+                if span.verdict == "accepted"
+                else Style(color=colour, bold=True, underline=True)
+            )
         elif span.verdict == "rejected":
             style = Style(color="#7f848e", strike=True)
         else:  # a candidate the ensemble rejected, not decided yet

@@ -10,8 +10,8 @@ from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
-from .colours import label_colour
 from .annotation_state import AnnotationState, SpanState
+from .colours import label_colour
 
 MARKS = {  # (verdict, suggested) -> mark, meaning
     ("accepted", None): ("✓", "accepted by you"),
@@ -53,8 +53,10 @@ class SpanList(Widget):
         if not sent.spans:
             if sent.record is None:
                 return Text("waiting for the models…", style="dim italic")
-            return Text("no spans: the models found none.\nSelect tokens (←/→, shift+→) and press s to add one.",
-                        style="dim italic")
+            return Text(
+                "no spans: the models found none.\nSelect tokens (←/→, shift+→) and press s to add one.",
+                style="dim italic",
+            )
         n_models = len(state.model_names()) or None
         table = Table(box=None, show_header=False, expand=True, pad_edge=False, padding=(0, 1, 0, 0))
         table.add_column("mark", no_wrap=True, width=3)
@@ -65,7 +67,7 @@ class SpanList(Widget):
         for i, span in enumerate(sent.spans):
             focused = i == state.focus
             meta = Style(meta={"span": i}) + (Style(reverse=True) if focused else Style())
-            shown = state.text[span.start:span.end].replace("\n", " ")
+            shown = state.text[span.start : span.end].replace("\n", " ")
             if span.changed:
                 shown += " ↔"
             dim = span.verdict == "rejected" or (span.verdict is None and not span.suggested)
@@ -77,7 +79,9 @@ class SpanList(Widget):
                 conf, votes = "", "you" if span.origin == "person" else ""
             unsure = state.is_uncertain(span)
             table.add_row(
-                Text(f"{'▶' if focused else ' '}{mark_of(span)}{'!' if unsure else ' '}", style=meta + Style(bold=True)),
+                Text(
+                    f"{'▶' if focused else ' '}{mark_of(span)}{'!' if unsure else ' '}", style=meta + Style(bold=True)
+                ),
                 Text(shown, style=meta + Style(strike=span.verdict == "rejected", dim=dim and not focused)),
                 Text(span.label or "—", style=meta + Style(color=label_colour(span.label, state.labels))),
                 Text(conf, style=meta + Style(dim=True)),

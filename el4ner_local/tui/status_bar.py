@@ -74,8 +74,11 @@ class StatusBar(Widget):
             line.append(f"\n{problem}", Style(color="#e06c75"))
         line.append("\n")
         if self.save_error is not None:
-            line.append(f"NOT SAVED: {self.save_error}. Every decision is kept in memory; "
-                        f"ctrl+s tries again, ctrl+o saves elsewhere.", Style(color="#ffffff", bgcolor="#be5046", bold=True))
+            line.append(
+                f"NOT SAVED: {self.save_error}. Every decision is kept in memory; "
+                f"ctrl+s tries again, ctrl+o saves elsewhere.",
+                Style(color="#ffffff", bgcolor="#be5046", bold=True),
+            )
         else:
             line.append(f"✓ every decision is saved in {self.out_name}", Style(color="#98c379"))
         return line

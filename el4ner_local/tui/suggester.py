@@ -13,8 +13,8 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from textual.message import Message
 
@@ -112,8 +112,13 @@ def cancellable(tagger, stop: threading.Event):
     """The same tagger (same schema, settings and index) whose models stop when `stop` is set."""
     from ..pipeline.tagger import Tagger
 
-    return Tagger([_Cancellable(m, stop) for m in tagger.models], tagger.schema, tagger.settings,
-                  tagger.index, tagger.retrieval_mode)
+    return Tagger(
+        [_Cancellable(m, stop) for m in tagger.models],
+        tagger.schema,
+        tagger.settings,
+        tagger.index,
+        tagger.retrieval_mode,
+    )
 
 
 @dataclass
@@ -191,8 +196,14 @@ class Suggester:
         self.tagger = cancellable(tagger, self._stop)
         self.models = tuple(m.name for m in tagger.models)
         index = tagger.index
-        self._send(Loaded(self.models, tuple(tagger.schema.labels), str(index.path) if index is not None else None,
-                          len(index) if index is not None else 0))
+        self._send(
+            Loaded(
+                self.models,
+                tuple(tagger.schema.labels),
+                str(index.path) if index is not None else None,
+                len(index) if index is not None else 0,
+            )
+        )
         idle_sent = False
         while not self._stop.is_set():
             job = self._next()

@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from .colours import label_colour
 from .annotation_state import AnnotationState, SpanState
+from .colours import label_colour
 
 
 def _answer_lines(answer: str, limit: int = 2) -> str:
@@ -34,7 +34,7 @@ class VotesPanel(Widget):
         if selection_text is not None:
             self.border_title = "new span"
         else:
-            self.border_title = (f"votes: “{state.text[span.start:span.end]}”" if span is not None else "votes")
+            self.border_title = f"votes: “{state.text[span.start : span.end]}”" if span is not None else "votes"
         self.refresh(layout=True)
 
     def _model_names(self) -> list[str]:
@@ -52,9 +52,12 @@ class VotesPanel(Widget):
         span = state.focused()
         if self.selection_text is not None:
             label = state.labels[0] if state.labels else "a type"
-            return Text.assemble(("selected: ", "bold"), (f"“{self.selection_text}”", "bold"),
-                                 f"\npress s to add it as {label}, or a number key 1–9 for another type; escape drops it",
-                                 style="")
+            return Text.assemble(
+                ("selected: ", "bold"),
+                (f"“{self.selection_text}”", "bold"),
+                f"\npress s to add it as {label}, or a number key 1–9 for another type; escape drops it",
+                style="",
+            )
         if span is None:
             if sent.record is None:
                 names = ", ".join(self._model_names()) or "the models"
@@ -69,8 +72,9 @@ class VotesPanel(Widget):
         labels = state.labels
         cand = span.candidate
         parts = []
-        head = Text.assemble((f"“{state.text[span.start:span.end]}”", "bold"),
-                             (f"  characters {span.start}–{span.end}", "dim"))
+        head = Text.assemble(
+            (f"“{state.text[span.start : span.end]}”", "bold"), (f"  characters {span.start}–{span.end}", "dim")
+        )
         if span.changed and cand is not None:
             head.append(f"  (resized by you from “{cand.text}”)", Style(italic=True))
         parts.append(head)
@@ -87,8 +91,11 @@ class VotesPanel(Widget):
                 if name in cand.extracted_by:
                     written = cand.extracted_types.get(name) or ""
                     zero_shot = name in getattr(cand, "zero_shot_only", ())
-                    extracted = Text.assemble(("yes", "green"), (f" ({written})" if written else "", "dim"),
-                                              (" zero-shot" if zero_shot else "", "dim italic"))
+                    extracted = Text.assemble(
+                        ("yes", "green"),
+                        (f" ({written})" if written else "", "dim"),
+                        (" zero-shot" if zero_shot else "", "dim italic"),
+                    )
                 else:
                     extracted = Text("no", style="red")
                 vote = votes.get(name)
@@ -96,12 +103,14 @@ class VotesPanel(Widget):
                     type_vote = Text("—", style="dim")
                 else:
                     p = cand.type_probs[name].get(vote, 0.0)
-                    type_vote = Text.assemble((vote, label_colour(vote, labels) if vote != "none" else "red"),
-                                              (f" {p:.2f}", "dim"))
+                    type_vote = Text.assemble(
+                        (vote, label_colour(vote, labels) if vote != "none" else "red"), (f" {p:.2f}", "dim")
+                    )
                 if name in cand.verification:
                     p_yes = cand.verification[name]
-                    verifier = Text.assemble(("yes" if p_yes >= 0.5 else "no", "green" if p_yes >= 0.5 else "red"),
-                                             (f" {p_yes:.2f}", "dim"))
+                    verifier = Text.assemble(
+                        ("yes" if p_yes >= 0.5 else "no", "green" if p_yes >= 0.5 else "red"), (f" {p_yes:.2f}", "dim")
+                    )
                 else:
                     verifier = Text("—", style="dim")
                 table.add_row(name, extracted, type_vote, verifier)
@@ -111,15 +120,25 @@ class VotesPanel(Widget):
             if not cand.verification:
                 parts.append(Text("verifier —: the verification stage did not run for this span", style="dim"))
             if cand.accepted:
-                decision = Text.assemble(("ensemble: ", "bold"), ("accepted", "green"), " as ",
-                                         (cand.label or "?", label_colour(cand.label, labels)),
-                                         f", confidence {cand.confidence:.2f}")
+                decision = Text.assemble(
+                    ("ensemble: ", "bold"),
+                    ("accepted", "green"),
+                    " as ",
+                    (cand.label or "?", label_colour(cand.label, labels)),
+                    f", confidence {cand.confidence:.2f}",
+                )
             else:
-                decision = Text.assemble(("ensemble: ", "bold"), ("rejected", "red"), f" ({cand.reason})" if cand.reason else "",
-                                         f", confidence {cand.confidence:.2f}")
+                decision = Text.assemble(
+                    ("ensemble: ", "bold"),
+                    ("rejected", "red"),
+                    f" ({cand.reason})" if cand.reason else "",
+                    f", confidence {cand.confidence:.2f}",
+                )
             parts.append(decision)
         if span.verdict == "accepted":
-            mine = Text.assemble(("you: ", "bold"), ("accepted", "green"), " as ", (span.label or "?", label_colour(span.label, labels)))
+            mine = Text.assemble(
+                ("you: ", "bold"), ("accepted", "green"), " as ", (span.label or "?", label_colour(span.label, labels))
+            )
         elif span.verdict == "rejected":
             mine = Text.assemble(("you: ", "bold"), ("rejected", "red"))
         else:
