@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_models import ROOT, assert_one_line_error
+from test_cli_errors import fails as refused  # one line naming the fix, exit 2
+from test_cli_models import ROOT
 
 from el4ner_local.errors import UserError
 from el4ner_local.same_file import refuse_input_as_output, refuse_inputs_inside
@@ -32,12 +33,6 @@ def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
         timeout=600,
         stdin=subprocess.DEVNULL,
     )
-
-
-def refused(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    line = assert_one_line_error(proc, *needles)
-    assert "(fix: " in line, line
-    return line
 
 
 @pytest.fixture
