@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import io
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
+from corpora import shared_data
 
 from el4ner_local.documents import LabelledSentence, Span, make_document, tokenize
 from el4ner_local.errors import UserError
-from corpora import shared_data
-from el4ner_local.formats import (detect_scheme, dumps_record, labels_of, read_conll, read_jsonl,
-                                  read_labelled, read_text, record_of, write_conll)
+from el4ner_local.formats import (
+    detect_scheme,
+    dumps_record,
+    labels_of,
+    read_conll,
+    read_jsonl,
+    read_labelled,
+    read_text,
+    record_of,
+    write_conll,
+)
 
 
 def data_dir() -> Path:
     return shared_data()
 
 
-@lru_cache(maxsize=None)
+@cache
 def corpus(name: str) -> list[LabelledSentence]:
     """Each real file read once per test session (tests only read the result)."""
     return read_conll(data_dir() / name)
@@ -45,8 +54,17 @@ COUNTS = [
 LABELS = {
     "wnut17": ["corporation", "creative-work", "group", "location", "person", "product"],
     "ncbi_disease": ["Disease"],
-    "crossner/politics": ["country", "election", "event", "location", "misc", "organisation",
-                          "person", "politicalparty", "politician"],
+    "crossner/politics": [
+        "country",
+        "election",
+        "event",
+        "location",
+        "misc",
+        "organisation",
+        "person",
+        "politicalparty",
+        "politician",
+    ],
 }
 
 
@@ -63,6 +81,7 @@ def spans_text(sentence: LabelledSentence) -> list[tuple[str, str]]:
 
 
 # --- real data -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name,n_sentences,n_mentions", COUNTS)
 def test_real_corpus_counts_match_readme(name, n_sentences, n_mentions):
@@ -163,13 +182,16 @@ def test_docstart_alone_and_without_blank_lines(tmp_path):
     assert [s.text for s in sentences] == ["A", "B"]
 
 
-@pytest.mark.parametrize("scheme,tags", [
-    ("BIOES", ["S-PER", "O", "B-LOC", "I-LOC", "E-LOC", "E-ORG", "S-ORG"]),
-    ("BILOU", ["U-PER", "O", "B-LOC", "I-LOC", "L-LOC", "L-ORG", "U-ORG"]),
-])
+@pytest.mark.parametrize(
+    "scheme,tags",
+    [
+        ("BIOES", ["S-PER", "O", "B-LOC", "I-LOC", "E-LOC", "E-ORG", "S-ORG"]),
+        ("BILOU", ["U-PER", "O", "B-LOC", "I-LOC", "L-LOC", "L-ORG", "U-ORG"]),
+    ],
+)
 def test_bioes_and_bilou(tmp_path, scheme, tags):
     words = ["Ann", "in", "New", "York", "City", "IBM", "Sony"]
-    path = write(tmp_path, "x.bio", "".join(f"{w}\t{t}\n" for w, t in zip(words, tags)))
+    path = write(tmp_path, "x.bio", "".join(f"{w}\t{t}\n" for w, t in zip(words, tags, strict=True)))
     [sentence] = read_conll(path)
     assert spans_text(sentence) == [("Ann", "PER"), ("New York City", "LOC"), ("IBM", "ORG"), ("Sony", "ORG")]
     assert detect_scheme(tags) == "BIOES"
@@ -241,6 +263,7 @@ def test_read_labelled_dispatch(tmp_path):
 
 # --- writers ---------------------------------------------------------------------------------
 
+
 def test_write_conll_from_documents(tmp_path):
     doc = make_document("Ann Lee visited Paris.\r\nShe liked it  a lot 😀.")
     doc.sentences[0].spans = [Span(0, 7, "PER"), Span(16, 21, "LOC")]
@@ -282,9 +305,15 @@ def test_dumps_record_is_one_readable_line():
 
 def test_jsonl_reader_ignores_extra_keys_and_handles_crlf_bom(tmp_path):
     text = "Ann 😀 met Bob\r\nin Paris"
-    record = {"text": text, "votes": {"qwen": []}, "sentences": [[0, 13]],
-              "entities": [{"start": 18, "end": 23, "label": "LOC", "text": "Paris", "score": 0.9},
-                           {"start": 0, "end": 3, "label": "PER"}]}
+    record = {
+        "text": text,
+        "votes": {"qwen": []},
+        "sentences": [[0, 13]],
+        "entities": [
+            {"start": 18, "end": 23, "label": "LOC", "text": "Paris", "score": 0.9},
+            {"start": 0, "end": 3, "label": "PER"},
+        ],
+    }
     path = write(tmp_path, "t.jsonl", b"\xef\xbb\xbf" + (dumps_record(record) + "\r\n\r\n").encode())
     [sentence] = read_jsonl(path)
     assert sentence.text == text
@@ -294,6 +323,7 @@ def test_jsonl_reader_ignores_extra_keys_and_handles_crlf_bom(tmp_path):
 
 
 # --- errors name the file and the line -------------------------------------------------------
+
 
 def assert_user_error(call, path: Path, where: str, *fragments: str) -> None:
     with pytest.raises(UserError) as info:
@@ -305,26 +335,32 @@ def assert_user_error(call, path: Path, where: str, *fragments: str) -> None:
         assert fragment in message, message
 
 
-@pytest.mark.parametrize("content,line,fragment", [
-    ("a\tO\nb\tX-FOO\n", 2, "'X-FOO' is not a NER tag"),
-    ("a\tO\n\nb\tB-\n", 3, "'B-' is not a NER tag"),
-    ("a\tO\nlonely\n", 2, "one column"),
-    ("a\tO\nb\to\n", 2, "'o' is not a NER tag"),
-    ("B-PER\tJohn\nZZ\tSmith\nO\tsaid\n", 2, "'ZZ' is not a NER tag"),  # tag-first file, bad tag
-])
+@pytest.mark.parametrize(
+    "content,line,fragment",
+    [
+        ("a\tO\nb\tX-FOO\n", 2, "'X-FOO' is not a NER tag"),
+        ("a\tO\n\nb\tB-\n", 3, "'B-' is not a NER tag"),
+        ("a\tO\nlonely\n", 2, "one column"),
+        ("a\tO\nb\to\n", 2, "'o' is not a NER tag"),
+        ("B-PER\tJohn\nZZ\tSmith\nO\tsaid\n", 2, "'ZZ' is not a NER tag"),  # tag-first file, bad tag
+    ],
+)
 def test_conll_errors_name_file_and_line(tmp_path, content, line, fragment):
     path = write(tmp_path, "bad.conll", content)
     assert_user_error(read_conll, path, f":{line}:", fragment)
 
 
-@pytest.mark.parametrize("content,line,fragment", [
-    (b"a\tO\nb\xe9b\tO\n", 2, "not UTF-8"),
-    (b"a\tO\n\nb\x00\tO\n", 3, "binary"),
-    (b"\xff\xfea\x00\t\x00O\x00", 1, "UTF-16"),
-    (b"", 1, "no sentences"),
-    (b"\n\t\n  \r\n", 1, "no sentences"),
-    (b"-DOCSTART- -X- -X- O\n\n", 1, "no sentences"),
-])
+@pytest.mark.parametrize(
+    "content,line,fragment",
+    [
+        (b"a\tO\nb\xe9b\tO\n", 2, "not UTF-8"),
+        (b"a\tO\n\nb\x00\tO\n", 3, "binary"),
+        (b"\xff\xfea\x00\t\x00O\x00", 1, "UTF-16"),
+        (b"", 1, "no sentences"),
+        (b"\n\t\n  \r\n", 1, "no sentences"),
+        (b"-DOCSTART- -X- -X- O\n\n", 1, "no sentences"),
+    ],
+)
 def test_conll_unreadable_files(tmp_path, content, line, fragment):
     path = write(tmp_path, "bad.conll", content)
     assert_user_error(read_conll, path, f":{line}:", fragment)
@@ -336,21 +372,24 @@ def test_conll_directory_and_missing_file(tmp_path):
     assert_user_error(read_labelled, tmp_path / "nope.jsonl", ":", "no such file")
 
 
-@pytest.mark.parametrize("line2,fragment", [
-    ('{"text": "Ann", "entities": [', "not valid JSON"),
-    ('[1, 2]', "expected an object"),
-    ('{"entities": []}', '"text"'),
-    ('{"text": "Ann"}', '"entities"'),
-    ('{"text": "Ann", "entities": [{"start": 0, "end": 4, "label": "P"}]}', "outside the text"),
-    ('{"text": "Ann", "entities": [{"start": 2, "end": 2, "label": "P"}]}', "outside the text"),
-    ('{"text": "Ann", "entities": [{"start": -1, "end": 2, "label": "P"}]}', "outside the text"),
-    ('{"text": "Ann", "entities": [{"start": "0", "end": 2, "label": "P"}]}', "integers"),
-    ('{"text": "Ann", "entities": [{"start": false, "end": 2, "label": "P"}]}', "integers"),
-    ('{"text": "Ann", "entities": [{"start": 0, "end": 2.0, "label": "P"}]}', "integers"),
-    ('{"text": "Ann", "entities": [{"start": 0, "end": 2}]}', '"label"'),
-    ('{"text": "Ann", "entities": [7]}', "entity 1 is not an object"),
-    ('{"text": "Ann", "entities": [{"start": 0, "end": 2, "label": "P", "text": "An!"}]}', "not 'An!'"),
-])
+@pytest.mark.parametrize(
+    "line2,fragment",
+    [
+        ('{"text": "Ann", "entities": [', "not valid JSON"),
+        ("[1, 2]", "expected an object"),
+        ('{"entities": []}', '"text"'),
+        ('{"text": "Ann"}', '"entities"'),
+        ('{"text": "Ann", "entities": [{"start": 0, "end": 4, "label": "P"}]}', "outside the text"),
+        ('{"text": "Ann", "entities": [{"start": 2, "end": 2, "label": "P"}]}', "outside the text"),
+        ('{"text": "Ann", "entities": [{"start": -1, "end": 2, "label": "P"}]}', "outside the text"),
+        ('{"text": "Ann", "entities": [{"start": "0", "end": 2, "label": "P"}]}', "integers"),
+        ('{"text": "Ann", "entities": [{"start": false, "end": 2, "label": "P"}]}', "integers"),
+        ('{"text": "Ann", "entities": [{"start": 0, "end": 2.0, "label": "P"}]}', "integers"),
+        ('{"text": "Ann", "entities": [{"start": 0, "end": 2}]}', '"label"'),
+        ('{"text": "Ann", "entities": [7]}', "entity 1 is not an object"),
+        ('{"text": "Ann", "entities": [{"start": 0, "end": 2, "label": "P", "text": "An!"}]}', "not 'An!'"),
+    ],
+)
 def test_jsonl_errors_name_file_and_line(tmp_path, line2, fragment):
     path = write(tmp_path, "bad.jsonl", '{"text": "ok", "entities": []}\n' + line2 + "\n")
     assert_user_error(read_jsonl, path, ":2:", fragment)
@@ -370,18 +409,22 @@ def test_jsonl_empty_file(tmp_path):
 
 # --- plain text --------------------------------------------------------------------------------
 
+
 def test_read_text_keeps_crlf_and_drops_bom(tmp_path):
     path = write(tmp_path, "in.txt", b"\xef\xbb\xbfZo\xc3\xab met Bob.\r\nNext line\r\n")
     assert read_text(path) == "Zoë met Bob.\r\nNext line\r\n"
 
 
-@pytest.mark.parametrize("content,where,fragment", [
-    (b"ok\nstill ok\ncaf\xe9\n", ":3:", "not UTF-8"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", ":3:", "binary"),
-    (b"\xfe\xff\x00a", ":1:", "UTF-16"),
-    (b"", ":1:", "empty"),
-    (b" \r\n\t\n", ":1:", "empty"),
-])
+@pytest.mark.parametrize(
+    "content,where,fragment",
+    [
+        (b"ok\nstill ok\ncaf\xe9\n", ":3:", "not UTF-8"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", ":3:", "binary"),
+        (b"\xfe\xff\x00a", ":1:", "UTF-16"),
+        (b"", ":1:", "empty"),
+        (b" \r\n\t\n", ":1:", "empty"),
+    ],
+)
 def test_read_text_errors(tmp_path, content, where, fragment):
     assert_user_error(read_text, write(tmp_path, "in.txt", content), where, fragment)
 

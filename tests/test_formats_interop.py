@@ -30,14 +30,19 @@ TRICKY_SPANS = [
     [],
 ]
 # (format, file name): every format that reads back what it writes
-FORMATS = [("prodigy", "out.jsonl"), ("doccano", "out.jsonl"), ("spacy", "out.spacy"), ("hf", "out-dataset"),
-           ("hf", "out.parquet")]
+FORMATS = [
+    ("prodigy", "out.jsonl"),
+    ("doccano", "out.jsonl"),
+    ("spacy", "out.spacy"),
+    ("hf", "out-dataset"),
+    ("hf", "out.parquet"),
+]
 CARRIES_TOKENS = {"prodigy", "spacy", "hf"}  # doccano has no tokens: el4ner-local's tokenizer gives them
 
 
 def tricky_sentences() -> list[LabelledSentence]:
     out = []
-    for text, spans in zip(TRICKY, TRICKY_SPANS):
+    for text, spans in zip(TRICKY, TRICKY_SPANS, strict=True):
         for s in spans:
             assert text[s.start : s.end].strip() == text[s.start : s.end]  # the fixture itself is right
         out.append(LabelledSentence(text, tokenize(text), spans, "fixture"))
@@ -86,14 +91,28 @@ def test_doccano_sentences_get_our_tokens(tmp_path, politics):
 
 # -- spaCy, through spaCy ------------------------------------------------------------------------
 
+
 def suggestions() -> list[OutText]:
     """What `tag` writes: the tagger's spans with confidence and votes."""
     out = []
-    for i, (text, spans) in enumerate(zip(TRICKY, TRICKY_SPANS)):
-        out.append(OutText(text, [OutSpan(s.start, s.end, s.label, 0.5 + 0.1 * j,
-                                          {"extracted_by": ["qwen", "gemma"], "type_votes": {"qwen": s.label}})
-                                  for j, s in enumerate(spans)],
-                           {"name": "notes.txt", "start": 100 * i}, predicted=True))
+    for i, (text, spans) in enumerate(zip(TRICKY, TRICKY_SPANS, strict=True)):
+        out.append(
+            OutText(
+                text,
+                [
+                    OutSpan(
+                        s.start,
+                        s.end,
+                        s.label,
+                        0.5 + 0.1 * j,
+                        {"extracted_by": ["qwen", "gemma"], "type_votes": {"qwen": s.label}},
+                    )
+                    for j, s in enumerate(spans)
+                ],
+                {"name": "notes.txt", "start": 100 * i},
+                predicted=True,
+            )
+        )
     return out
 
 
@@ -104,8 +123,9 @@ def test_spacy_reads_the_docbin_with_the_same_text_entities_and_offsets(tmp_path
     write_all(suggestions(), "spacy", tmp_path / "tags.spacy", 0o600)
     docs = list(DocBin().from_disk(tmp_path / "tags.spacy").get_docs(Vocab()))
     assert [doc.text for doc in docs] == TRICKY
-    assert [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs] == \
-        [[(s.start, s.end, s.label) for s in spans] for spans in TRICKY_SPANS]
+    assert [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs] == [
+        [(s.start, s.end, s.label) for s in spans] for spans in TRICKY_SPANS
+    ]
     assert [e.text for e in docs[1].ents] == ["Bob", "Li Wei", "São Paulo"]
     stored = docs[0].user_data["el4ner_local"]
     assert stored["meta"] == {"name": "notes.txt", "start": 0}
@@ -136,6 +156,7 @@ def test_overlapping_spans_are_counted_not_written_to_the_docbin(tmp_path):
 
 # -- Hugging Face datasets, through datasets ---------------------------------------------------------
 
+
 def test_datasets_loads_the_saved_dataset_with_its_classlabel_names(tmp_path):
     from datasets import load_from_disk
 
@@ -145,10 +166,31 @@ def test_datasets_loads_the_saved_dataset_with_its_classlabel_names(tmp_path):
     assert names == ["O", "B-location", "I-location", "B-person", "I-person"]
     row = dataset[1]
     assert row["text"] == TRICKY[1]
-    assert row["tokens"] == ["👨", "\u200d", "👩", "\u200d", "👧", "Bob", "and", "Li", "Wei", "flew", "to", "São",
-                             "Paulo"]  # el4ner-local's tokenizer: word runs, or one other character
-    assert [names[i] for i in row["ner_tags"]] == \
-        ["O"] * 5 + ["B-person", "O", "B-person", "I-person", "O", "O", "B-location", "I-location"]
+    assert row["tokens"] == [
+        "👨",
+        "\u200d",
+        "👩",
+        "\u200d",
+        "👧",
+        "Bob",
+        "and",
+        "Li",
+        "Wei",
+        "flew",
+        "to",
+        "São",
+        "Paulo",
+    ]  # el4ner-local's tokenizer: word runs, or one other character
+    assert [names[i] for i in row["ner_tags"]] == ["O"] * 5 + [
+        "B-person",
+        "O",
+        "B-person",
+        "I-person",
+        "O",
+        "O",
+        "B-location",
+        "I-location",
+    ]
     assert row["spans"] == [{"start": s.start, "end": s.end, "label": s.label} for s in TRICKY_SPANS[1]]
     assert (row["name"], row["start"]) == ("notes.txt", 100)
 
@@ -170,10 +212,15 @@ def test_a_span_off_the_token_boundaries_is_counted_and_kept_out_of_ner_tags(tmp
 def test_a_dataset_without_text_is_read_with_its_tokens_joined_by_spaces(tmp_path):
     from datasets import ClassLabel, Dataset, Features, Sequence, Value
 
-    features = Features({"tokens": Sequence(Value("string")),
-                         "ner_tags": Sequence(ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]))})
-    Dataset.from_dict({"tokens": [["Ann", "Lee", "lives", "in", "Oslo", "."]], "ner_tags": [[1, 2, 0, 0, 3, 0]]},
-                      features=features).save_to_disk(str(tmp_path / "plain"))
+    features = Features(
+        {
+            "tokens": Sequence(Value("string")),
+            "ner_tags": Sequence(ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])),
+        }
+    )
+    Dataset.from_dict(
+        {"tokens": [["Ann", "Lee", "lives", "in", "Oslo", "."]], "ner_tags": [[1, 2, 0, 0, 3, 0]]}, features=features
+    ).save_to_disk(str(tmp_path / "plain"))
     [sentence] = read_labelled(tmp_path / "plain")
     assert sentence.text == "Ann Lee lives in Oslo ."
     assert [sentence.text[s.start : s.end] for s in sentence.spans] == ["Ann Lee", "Oslo"]
@@ -199,6 +246,8 @@ def test_writing_a_dataset_again_replaces_it_but_never_another_folder(tmp_path):
     with pytest.raises(UserError, match="not a saved dataset, so it is not replaced"):
         write_all(suggestions(), "hf", tmp_path / "mine", 0o600)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    with pytest.raises(UserError, match="is a directory"):
+        write_all(suggestions(), "spacy", tmp_path / "mine", 0o600)
 
 
 def test_written_files_get_the_mode_asked_for(tmp_path):
@@ -211,12 +260,19 @@ def test_written_files_get_the_mode_asked_for(tmp_path):
 
 # -- Prodigy and doccano ---------------------------------------------------------------------------
 
+
 def test_prodigy_tasks_carry_tokens_cut_at_span_ends_and_the_votes_in_meta(tmp_path):
     text = "the NATO-led force"
     with open(tmp_path / "p.jsonl", "w", encoding="utf-8") as handle:
         writer = StreamWriter("prodigy", handle)
-        writer.write(OutText(text, [OutSpan(4, 8, "org", 0.75, {"extracted_by": ["qwen"]})], {"name": "n.txt", "start": 0},
-                             predicted=True))
+        writer.write(
+            OutText(
+                text,
+                [OutSpan(4, 8, "org", 0.75, {"extracted_by": ["qwen"]})],
+                {"name": "n.txt", "start": 0},
+                predicted=True,
+            )
+        )
         writer.close()
     task = json.loads((tmp_path / "p.jsonl").read_text(encoding="utf-8"))
     assert [t["text"] for t in task["tokens"]] == ["the", "NATO", "-led", "force"]
@@ -227,22 +283,33 @@ def test_prodigy_tasks_carry_tokens_cut_at_span_ends_and_the_votes_in_meta(tmp_p
 
 
 def test_prodigy_rejected_and_ignored_tasks_are_skipped(tmp_path):
-    lines = [{"text": "Ann ran", "spans": [{"start": 0, "end": 3, "label": "PER"}], "answer": "accept"},
-             {"text": "Bob ran", "spans": [{"start": 0, "end": 3, "label": "PER"}], "answer": "reject"},
-             {"text": "Cy ran", "spans": [], "answer": "ignore"},
-             {"text": "Di ran", "spans": [{"start": 0, "end": 2, "label": "PER", "text": "Di"}]}]
+    lines = [
+        {"text": "Ann ran", "spans": [{"start": 0, "end": 3, "label": "PER"}], "answer": "accept"},
+        {"text": "Bob ran", "spans": [{"start": 0, "end": 3, "label": "PER"}], "answer": "reject"},
+        {"text": "Cy ran", "spans": [], "answer": "ignore"},
+        {"text": "Di ran", "spans": [{"start": 0, "end": 2, "label": "PER", "text": "Di"}]},
+    ]
     path = tmp_path / "db-out.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     assert [s.text for s in read_labelled(path)] == ["Ann ran", "Di ran"]
 
 
-@pytest.mark.parametrize("record", [
-    {"id": 7, "text": "Ann met Bo", "label": [[8, 10, "PER"], [0, 3, "PER"]], "Comments": []},
-    {"text": "Ann met Bo", "labels": [[0, 3, "PER"], [8, 10, "PER"]]},
-    {"id": 1, "text": "Ann met Bo", "entities": [{"id": 3, "label": "PER", "start_offset": 0, "end_offset": 3},
-                                                  {"id": 4, "label": "PER", "start_offset": 8, "end_offset": 10}],
-     "relations": []},
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": 7, "text": "Ann met Bo", "label": [[8, 10, "PER"], [0, 3, "PER"]], "Comments": []},
+        {"text": "Ann met Bo", "labels": [[0, 3, "PER"], [8, 10, "PER"]]},
+        {
+            "id": 1,
+            "text": "Ann met Bo",
+            "entities": [
+                {"id": 3, "label": "PER", "start_offset": 0, "end_offset": 3},
+                {"id": 4, "label": "PER", "start_offset": 8, "end_offset": 10},
+            ],
+            "relations": [],
+        },
+    ],
+)
 def test_doccano_exports_of_either_kind_are_read(tmp_path, record):
     path = tmp_path / "export.jsonl"
     path.write_text(json.dumps(record) + "\n")
@@ -259,8 +326,9 @@ def test_jsonl_kind_is_told_by_the_first_record_that_says(tmp_path):
     ours.write_text('{"text": "Ann", "entities": [{"start": 0, "end": 3, "label": "PER"}]}\n')
     assert detect_format(ours) == "jsonl"
     annotations = tmp_path / "notes.annotations.jsonl"  # the annotator's records hold "spans" with verdicts too
-    annotations.write_text('{"text": "Ann", "entities": [], "spans": [{"start": 0, "end": 3, "label": "P", '
-                           '"verdict": "rejected"}]}\n')
+    annotations.write_text(
+        '{"text": "Ann", "entities": [], "spans": [{"start": 0, "end": 3, "label": "P", "verdict": "rejected"}]}\n'
+    )
     assert detect_format(annotations) == "jsonl" and read_labelled(annotations)[0].spans == []
     assert detect_format(shared_data() / "crossner" / "politics" / "dev.txt") == "conll"
 
@@ -313,15 +381,23 @@ def check_task(task: dict, config: str) -> list[str]:
                     problems.append(f"missing {missing}")
                     continue
                 control = controls.get(r["from_name"])
-                if control is None or r["to_name"] not in control.get("toName").split(",") or r["to_name"] not in objects:
+                if (
+                    control is None
+                    or r["to_name"] not in control.get("toName").split(",")
+                    or r["to_name"] not in objects
+                ):
                     problems.append(f"from_name/to_name {r['from_name']}/{r['to_name']} not in the config")
                     continue
                 if r["type"] != control.tag.lower():
                     problems.append(f"type {r['type']} is not {control.tag.lower()}")
                 value = r["value"]
                 allowed = {label.get("value") for label in control}
-                if not (type(value.get("start")) is int and type(value.get("end")) is int
-                        and value.get("labels") and set(value["labels"]) <= allowed):
+                if not (
+                    type(value.get("start")) is int
+                    and type(value.get("end")) is int
+                    and value.get("labels")
+                    and set(value["labels"]) <= allowed
+                ):
                     problems.append(f"bad value {value}")
                 text = data[objects[r["to_name"]].get("value")[1:]]
                 if value.get("text") != text[value["start"] : value["end"]]:
@@ -350,24 +426,48 @@ def test_label_studio_tasks_fit_the_standard_ner_config_with_scores(tmp_path):
 
 
 def test_the_checker_catches_what_label_studio_refuses():
-    good = {"data": {"text": "Ann"}, "predictions": [{"result": [
-        {"id": "a", "from_name": "label", "to_name": "text", "type": "labels",
-         "value": {"start": 0, "end": 3, "text": "Ann", "labels": ["person"]}}]}]}
+    good = {
+        "data": {"text": "Ann"},
+        "predictions": [
+            {
+                "result": [
+                    {
+                        "id": "a",
+                        "from_name": "label",
+                        "to_name": "text",
+                        "type": "labels",
+                        "value": {"start": 0, "end": 3, "text": "Ann", "labels": ["person"]},
+                    }
+                ]
+            }
+        ],
+    }
     assert check_task(good, NER_CONFIG) == []
-    for change in ({"from_name": "tag"}, {"type": "choices"},
-                   {"value": {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}},
-                   {"value": {"start": 0, "end": 2, "text": "Ann", "labels": ["person"]}}):
+    for change in (
+        {"from_name": "tag"},
+        {"type": "choices"},
+        {"value": {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}},
+        {"value": {"start": 0, "end": 2, "text": "Ann", "labels": ["person"]}},
+    ):
         bad = json.loads(json.dumps(good))
         bad["predictions"][0]["result"][0].update(change)
         assert check_task(bad, NER_CONFIG), change
 
 
 def test_accepted_sentences_go_to_label_studio_as_annotations(tmp_path):
-    write_all([OutText.of_labelled(s, {"source": "notes.txt"}) for s in tricky_sentences()], "label-studio",
-              tmp_path / "a.json", 0o600)
+    write_all(
+        [OutText.of_labelled(s, {"source": "notes.txt"}) for s in tricky_sentences()],
+        "label-studio",
+        tmp_path / "a.json",
+        0o600,
+    )
     tasks = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
     assert all("predictions" not in t and check_task(t, NER_CONFIG) == [] for t in tasks)
-    assert [r["value"]["labels"] for r in tasks[0]["annotations"][0]["result"]] == [["person"], ["location"], ["location"]]
+    assert [r["value"]["labels"] for r in tasks[0]["annotations"][0]["result"]] == [
+        ["person"],
+        ["location"],
+        ["location"],
+    ]
 
 
 def test_an_empty_label_studio_output_is_an_empty_array(tmp_path):
@@ -377,6 +477,7 @@ def test_an_empty_label_studio_output_is_an_empty_array(tmp_path):
 
 # -- bad files: one line naming the file, the line or record, and the fix ---------------------------
 
+
 def one_line_error(path: Path, fmt: str | None = None) -> str:
     with pytest.raises(UserError) as info:
         read_labelled(path, fmt)
@@ -385,17 +486,39 @@ def one_line_error(path: Path, fmt: str | None = None) -> str:
     return message
 
 
-@pytest.mark.parametrize("fmt,content,where,fragment", [
-    ("prodigy", '{"text": "Ann", "spans": [{"start": 0, "end": 3, "label": "P"}]}\n{"text": "Bo", "spans": [{"start": 0, "end": 9, "label": "P"}]}\n',
-     ":2: span 1", "outside the text"),
-    ("prodigy", '{"text": "Ann", "spans": [{"start": 0, "end": 3, "label": "P", "text": "An"}]}\n', ":1: span 1", "not 'An'"),
-    ("prodigy", '{"text": "Ann", "spans": [], "tokens": [{"start": 0, "end": 7}]}\n', ":1: token 1", "character offsets"),
-    ("prodigy", '{"text": "Ann"}\n', ":1", 'no "spans" list'),
-    ("doccano", '{"text": "Ann", "label": [[0, 3]]}\n', ":1: label 1", "is not [start, end, label]"),
-    ("doccano", '{"text": "Ann", "entities": [{"start_offset": 0, "label": "P"}]}\n', ":1: entities 1", '"start_offset"'),
-    ("doccano", '{"text": "Ann"}\n', ":1", 'no "label" list'),
-    ("doccano", '{"text": "Ann", "label": []}\n{"text": \n', ":2", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "fmt,content,where,fragment",
+    [
+        (
+            "prodigy",
+            '{"text": "Ann", "spans": [{"start": 0, "end": 3, "label": "P"}]}\n{"text": "Bo", "spans": [{"start": 0, "end": 9, "label": "P"}]}\n',
+            ":2: span 1",
+            "outside the text",
+        ),
+        (
+            "prodigy",
+            '{"text": "Ann", "spans": [{"start": 0, "end": 3, "label": "P", "text": "An"}]}\n',
+            ":1: span 1",
+            "not 'An'",
+        ),
+        (
+            "prodigy",
+            '{"text": "Ann", "spans": [], "tokens": [{"start": 0, "end": 7}]}\n',
+            ":1: token 1",
+            "character offsets",
+        ),
+        ("prodigy", '{"text": "Ann"}\n', ":1", 'no "spans" list'),
+        ("doccano", '{"text": "Ann", "label": [[0, 3]]}\n', ":1: label 1", "is not [start, end, label]"),
+        (
+            "doccano",
+            '{"text": "Ann", "entities": [{"start_offset": 0, "label": "P"}]}\n',
+            ":1: entities 1",
+            '"start_offset"',
+        ),
+        ("doccano", '{"text": "Ann"}\n', ":1", 'no "label" list'),
+        ("doccano", '{"text": "Ann", "label": []}\n{"text": \n', ":2", "not valid JSON"),
+    ],
+)
 def test_a_bad_jsonl_line_is_named_with_its_line_and_the_fix(tmp_path, fmt, content, where, fragment):
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
@@ -422,7 +545,8 @@ def test_bad_datasets_are_one_line(tmp_path):
     Dataset.from_dict({"tokens": [["a"]], "ner_tags": [[1]]}, features=features).save_to_disk(str(tmp_path / "not-bio"))
     assert "'PER' of 'ner_tags' is not a NER tag" in one_line_error(tmp_path / "not-bio")
     Dataset.from_dict({"tokens": [["a", "b"], ["c"]], "ner_tags": [["O", "O"], ["O", "O"]]}).save_to_disk(
-        str(tmp_path / "short"))
+        str(tmp_path / "short")
+    )
     assert f"{tmp_path / 'short'}: row 2: 1 tokens but 2 ner_tags" in one_line_error(tmp_path / "short")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 nonsense")
     assert "not a readable parquet file" in one_line_error(tmp_path / "broken.parquet")
@@ -437,3 +561,23 @@ def test_a_missing_extra_is_one_line_naming_the_pip_command(tmp_path, monkeypatc
     assert "pip install -e '.[spacy]'" in one_line_error(tmp_path / "a.spacy")
     with pytest.raises(UserError, match=r"pip install -e '\.\[hf\]'"):
         write_all(suggestions(), "hf", tmp_path / "ds", 0o600)
+
+
+# -- a pool in each format builds the same demonstrations -------------------------------------------
+
+
+def test_a_pool_in_each_format_gives_the_demonstrations_of_its_conll(tmp_path, politics):
+    from el4ner_local.retrieval import DemoIndex
+
+    pool = politics[:30]
+    queries = [(s.text, [s.text[x.start : x.end] for x in s.spans]) for s in politics[30:36]]
+
+    def demonstrations(sentences, name):
+        index = DemoIndex.build(sentences, tmp_path / name)
+        return [[(d.text, d.spans) for d in index.retrieve(text, spans, k=3)] for text, spans in queries]
+
+    expected = demonstrations(pool, "conll-index")
+    assert all(len(demos) == 3 for demos in expected)
+    for fmt, name in FORMATS:
+        write_all([OutText.of_labelled(s) for s in pool], fmt, tmp_path / f"{fmt}-{name}", 0o600)
+        assert demonstrations(read_labelled(tmp_path / f"{fmt}-{name}"), f"{fmt}-{name}-index") == expected, fmt

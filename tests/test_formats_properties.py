@@ -6,21 +6,40 @@ import io
 from pathlib import Path
 
 import pytest
-
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from el4ner_local.documents import LabelledSentence, Span, make_document, tokenize
 from el4ner_local.errors import UserError
-from el4ner_local.formats import (dumps_record, read_conll, read_jsonl, read_labelled, read_text,
-                                  record_of, write_conll)
+from el4ner_local.formats import dumps_record, read_conll, read_jsonl, read_labelled, read_text, record_of, write_conll
 
 relaxed = settings(deadline=None)  # file I/O on a busy machine; other settings come from the active profile
 
 # Pieces that break naive offset handling: CRLF, tabs, blank lines, emoji (incl. ZWJ sequences and
 # flags), CJK, combining marks, line separators JSON leaves unescaped, zero-width characters.
-TRICKY = ["\r\n", "\n", "\r", "\t", "\n\n", " ", "  ", "😀", "👨\u200d👩\u200d👧", "🇫🇷", "中文", "東京",
-          "é", "e\u0301", "\u2028", "\u0085", "\ufeff", "\u200b", "\x00", '"', "\\"]
+TRICKY = [
+    "\r\n",
+    "\n",
+    "\r",
+    "\t",
+    "\n\n",
+    " ",
+    "  ",
+    "😀",
+    "👨\u200d👩\u200d👧",
+    "🇫🇷",
+    "中文",
+    "東京",
+    "é",
+    "e\u0301",
+    "\u2028",
+    "\u0085",
+    "\ufeff",
+    "\u200b",
+    "\x00",
+    '"',
+    "\\",
+]
 ANY_CHAR = st.characters(codec="utf-8")  # every code point except surrogates
 texts = st.lists(st.one_of(ANY_CHAR, st.sampled_from(TRICKY)), max_size=60).map("".join)
 labels = st.text(ANY_CHAR, min_size=1, max_size=12).filter(str.strip)
@@ -56,7 +75,7 @@ def test_jsonl_round_trip_keeps_offsets(folder, sentences):
     again = read_jsonl(path)
     assert read_labelled(path) == again
     assert len(again) == len(sentences)
-    for before, after in zip(sentences, again):
+    for before, after in zip(sentences, again, strict=True):
         assert after.text == before.text
         assert after.spans == sorted(before.spans)
         for span in after.spans:
@@ -66,11 +85,12 @@ def test_jsonl_round_trip_keeps_offsets(folder, sentences):
 
 # Tokens as a CoNLL line can hold them: no TAB or line break, no NUL, no zero-width characters (the
 # reader strips those), no leading/trailing spaces, not a document boundary.
-conll_tokens = st.text(st.characters(codec="utf-8", exclude_characters="\t\n\r\x00\ufeff\u200b\u2060"),
-                       min_size=1, max_size=8).filter(
-    lambda t: t == t.strip(" ") and t.removeprefix("en:") != "-DOCSTART-")
-conll_labels = st.text(st.characters(codec="utf-8", exclude_characters="\t\n\r\x00"),
-                       min_size=1, max_size=8).filter(lambda t: t == t.strip(" ") and t.strip())
+conll_tokens = st.text(
+    st.characters(codec="utf-8", exclude_characters="\t\n\r\x00\ufeff\u200b\u2060"), min_size=1, max_size=8
+).filter(lambda t: t == t.strip(" ") and t.removeprefix("en:") != "-DOCSTART-")
+conll_labels = st.text(st.characters(codec="utf-8", exclude_characters="\t\n\r\x00"), min_size=1, max_size=8).filter(
+    lambda t: t == t.strip(" ") and t.strip()
+)
 
 
 @st.composite
@@ -102,9 +122,13 @@ def test_conll_round_trip_keeps_tokens_and_spans(folder, sentences):
     assert [(s.text, s.tokens, s.spans) for s in again] == [(s.text, s.tokens, s.spans) for s in sentences]
 
 
-doc_texts = st.lists(st.one_of(st.characters(codec="utf-8", exclude_characters="\x00\ufeff\u200b\u2060"),
-                               st.sampled_from([t for t in TRICKY if t not in "\x00\ufeff\u200b"])),
-                     max_size=80).map("".join)
+doc_texts = st.lists(
+    st.one_of(
+        st.characters(codec="utf-8", exclude_characters="\x00\ufeff\u200b\u2060"),
+        st.sampled_from([t for t in TRICKY if t not in "\x00\ufeff\u200b"]),
+    ),
+    max_size=80,
+).map("".join)
 
 
 @relaxed
@@ -127,8 +151,9 @@ def test_documents_round_trip_through_conll(folder, text, data):
     for s in again:
         starts = [a for a, _ in s.tokens]
         ends = [b for _, b in s.tokens]
-        got.append(([s.text[a:b] for a, b in s.tokens],
-                     [(starts.index(span.start), ends.index(span.end)) for span in s.spans]))
+        got.append(
+            ([s.text[a:b] for a, b in s.tokens], [(starts.index(span.start), ends.index(span.end)) for span in s.spans])
+        )
     assert got == expected
 
 

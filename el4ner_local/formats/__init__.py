@@ -12,8 +12,20 @@ from el4ner_local.formats.conll import detect_scheme, labels_of, read_conll, wri
 from el4ner_local.formats.jsonl import dumps_record, read_jsonl, record_of
 from el4ner_local.formats.text import read_text, read_utf8
 
-__all__ = ["INPUT_FORMATS", "detect_format", "detect_scheme", "dumps_record", "labels_of", "read_conll",
-           "read_jsonl", "read_labelled", "read_text", "read_utf8", "record_of", "write_conll"]
+__all__ = [
+    "INPUT_FORMATS",
+    "detect_format",
+    "detect_scheme",
+    "dumps_record",
+    "labels_of",
+    "read_conll",
+    "read_jsonl",
+    "read_labelled",
+    "read_text",
+    "read_utf8",
+    "record_of",
+    "write_conll",
+]
 
 # what a labelled pool can be (`--input-format`); "jsonl" is el4ner-local's own labelled JSONL
 INPUT_FORMATS = ("conll", "jsonl", "prodigy", "doccano", "spacy", "hf")
@@ -64,8 +76,7 @@ def detect_format(path: Path) -> str:
         return "hf"
     if suffix == ".spacy":
         return "spacy"
-    lines = (line.strip() for line in read_utf8(path).split("\n"))
-    lines = [line for line in lines if line]
+    lines = [line.strip() for line in read_utf8(path).split("\n") if line.strip()]
     first = lines[0] if lines else ""
     if suffix in {".jsonl", ".json"} or (first.startswith("{") and first.endswith("}")):
         return _jsonl_kind(lines)  # (a CoNLL line never ends with a brace-only tag)

@@ -26,8 +26,10 @@ LANG_PREFIX = "en:"  # some multilingual dumps (e.g. WikiANN) prefix every token
 _TAG_RE = re.compile(r"O|([BIESLU])-(.*\S.*)")
 # Invisible characters seen inside tokens of real corpora (WNUT-17 dev); ZWJ stays: emoji need it.
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\ufeff\u200b\u2060"))
-_TAG_FIX = ("tags must be O or PREFIX-TYPE with PREFIX one of B, I (IOB1/IOB2), E, S (BIOES), L, U (BILOU), "
-            "in the last column (or the first)")
+_TAG_FIX = (
+    "tags must be O or PREFIX-TYPE with PREFIX one of B, I (IOB1/IOB2), E, S (BIOES), L, U (BILOU), "
+    "in the last column (or the first)"
+)
 
 
 @dataclass
@@ -41,8 +43,10 @@ def read_conll(path: str | Path) -> list[LabelledSentence]:
     path = Path(path)
     blocks = _blocks(path, read_utf8(path))
     if not blocks:
-        raise UserError(f"{path}:1: no sentences found (the file holds no token lines)",
-                        fix="give a CoNLL file: one 'token<TAB>tag' per line, a blank line between sentences")
+        raise UserError(
+            f"{path}:1: no sentences found (the file holds no token lines)",
+            fix="give a CoNLL file: one 'token<TAB>tag' per line, a blank line between sentences",
+        )
     rows = [row for block in blocks for row in block]
     tag_first = _tag_first(path, rows)
     strip_prefix = all(_token(r, tag_first).startswith(LANG_PREFIX) for r in rows)
@@ -50,7 +54,7 @@ def read_conll(path: str | Path) -> list[LabelledSentence]:
     for block in blocks:
         tokens = [_token(r, tag_first) for r in block]
         if strip_prefix:
-            tokens = [t[len(LANG_PREFIX):] for t in tokens]
+            tokens = [t[len(LANG_PREFIX) :] for t in tokens]
         sentence = labelled_sentence(tokens, [_tag(r, tag_first) for r in block], f"{path}:{block[0].line}")
         if sentence is not None:
             out.append(sentence)
@@ -88,7 +92,7 @@ def write_conll(items: Iterable[LabelledSentence | Document], handle: TextIO) ->
             continue
         tags, missed = aligned_bio(tokens, spans)
         lost += missed
-        for (start, end), tag in zip(tokens, tags):
+        for (start, end), tag in zip(tokens, tags, strict=True):
             token = text[start:end]
             if not token.strip(" ") or any(c in token for c in "\t\r\n"):
                 raise ValueError(f"token {token!r} cannot be written as a CoNLL line")
@@ -122,8 +126,10 @@ def _blocks(path: Path, text: str) -> list[list[_Row]]:
             current = []
             continue
         if len(fields) < 2:
-            raise UserError(f"{path}:{number}: one column ({fields[0][:40]!r}), expected a token and a tag",
-                            fix="separate token and tag with a TAB or a space; a blank line ends a sentence")
+            raise UserError(
+                f"{path}:{number}: one column ({fields[0][:40]!r}), expected a token and a tag",
+                fix="separate token and tag with a TAB or a space; a blank line ends a sentence",
+            )
         current.append(_Row(number, fields))
     if current:
         blocks.append(current)
@@ -171,11 +177,15 @@ def _tag(row: _Row, tag_first: bool) -> str:
 
 
 def decode_tags(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Entities as (first token, last token, label), for IOB1, IOB2 and BIOES/BILOU alike."""
+    """Entities as (first token, last token, label), for IOB1, IOB2 and BIOES/BILOU alike. Every tag
+    must be one (is_tag)."""
     entities: list[list] = []
     open_: list | None = None  # [first, last, label] of the entity that may still grow
     for i, tag in enumerate(tags):
-        prefix, label = _match_tag(tag).groups()
+        match = _match_tag(tag)
+        if match is None:
+            raise ValueError(f"not a NER tag: {tag!r}")
+        prefix, label = match.groups()
         if prefix is None:  # O
             open_ = None
             continue

@@ -30,8 +30,9 @@ def is_doccano(obj: dict) -> bool:
     if isinstance(obj.get("label"), list) or isinstance(obj.get("labels"), list):
         return True
     entities = obj.get("entities")
-    return isinstance(entities, list) and any(isinstance(e, list) or (isinstance(e, dict) and "start_offset" in e)
-                                              for e in entities)
+    return isinstance(entities, list) and any(
+        isinstance(e, list) or (isinstance(e, dict) and "start_offset" in e) for e in entities
+    )
 
 
 def _sentence(obj: dict, where: str) -> LabelledSentence:
@@ -45,11 +46,20 @@ def _sentence(obj: dict, where: str) -> LabelledSentence:
 
 def _span(item, text: str, where: str) -> Span:
     if isinstance(item, dict):
-        return checked_span(item.get("start_offset"), item.get("end_offset"), item.get("label"), None, text, where,
-                            _FIX, names=("start_offset", "end_offset", "label"))
+        return checked_span(
+            item.get("start_offset"),
+            item.get("end_offset"),
+            item.get("label"),
+            None,
+            text,
+            where,
+            _FIX,
+            names=("start_offset", "end_offset", "label"),
+        )
     if not (isinstance(item, list) and len(item) == 3):
         raise UserError(f"{where}: {item!r} is not [start, end, label]", fix=_FIX)
-    return checked_span(*item, None, text, where, _FIX, names=("start", "end", "label"))
+    start, end, label = item
+    return checked_span(start, end, label, None, text, where, _FIX)
 
 
 def record(item: OutText) -> dict:

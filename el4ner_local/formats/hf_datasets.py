@@ -31,8 +31,10 @@ from el4ner_local.formats.optional import require
 from el4ner_local.formats.tagged import OutText
 from el4ner_local.formats.tokens import aligned_bio
 
-_FIX = ("give a folder written by Dataset.save_to_disk (or a .parquet file) with a 'tokens' column and a "
-        "'ner_tags' column of ClassLabel ids named by BIO tags")
+_FIX = (
+    "give a folder written by Dataset.save_to_disk (or a .parquet file) with a 'tokens' column and a "
+    "'ner_tags' column of ClassLabel ids named by BIO tags"
+)
 _MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 
 
@@ -55,8 +57,10 @@ def read_hf(path: str | Path) -> list[LabelledSentence]:
         if not (isinstance(tokens, list) and all(isinstance(t, str) for t in tokens)):
             raise UserError(f"{where}: 'tokens' is not a list of strings", fix=_FIX)
         if not isinstance(ids, list) or len(ids) != len(tokens):
-            raise UserError(f"{where}: {len(tokens)} tokens but {len(ids) if isinstance(ids, list) else 'no'} ner_tags",
-                            fix="give one tag per token")
+            raise UserError(
+                f"{where}: {len(tokens)} tokens but {len(ids) if isinstance(ids, list) else 'no'} ner_tags",
+                fix="give one tag per token",
+            )
         tags = [_tag(names, value, where) for value in ids]
         sentence = _in_text(row["text"], tokens, tags, where) if has_text and isinstance(row["text"], str) else None
         if sentence is None:
@@ -76,17 +80,23 @@ def _load(path: Path):
         try:
             table = pq.read_table(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
-            raise UserError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0][:120]})", fix=_FIX) from None
+            raise UserError(
+                f"{path}: not a readable parquet file ({str(exc).splitlines()[0][:120]})", fix=_FIX
+            ) from None
         dataset = datasets.Dataset(table)  # features (ClassLabel names) from the file's metadata
     elif is_dataset_folder(path):
         try:
             dataset = datasets.load_from_disk(str(path))
         except Exception as exc:  # noqa: BLE001 - datasets raises FileNotFoundError, ValueError, JSON errors, ...
-            raise UserError(f"{path}: not a readable saved dataset ({str(exc).splitlines()[0][:120]})", fix=_FIX) from None
+            raise UserError(
+                f"{path}: not a readable saved dataset ({str(exc).splitlines()[0][:120]})", fix=_FIX
+            ) from None
         if isinstance(dataset, datasets.DatasetDict):
             if len(dataset) != 1:
-                raise UserError(f"{path}: a DatasetDict of {len(dataset)} splits ({', '.join(dataset)})",
-                                fix=f"name one split's folder, e.g. {path / next(iter(dataset))}")
+                raise UserError(
+                    f"{path}: a DatasetDict of {len(dataset)} splits ({', '.join(dataset)})",
+                    fix=f"name one split's folder, e.g. {path / next(iter(dataset))}",
+                )
             dataset = next(iter(dataset.values()))
     elif path.exists():
         raise UserError(f"{path}: not a saved Hugging Face dataset (no {' or '.join(_MARKERS)})", fix=_FIX)
@@ -94,8 +104,11 @@ def _load(path: Path):
         raise UserError(f"{path}: no such file or folder", fix="check the path")
     missing = [c for c in ("tokens", "ner_tags") if c not in dataset.column_names]
     if missing:
-        raise UserError(f"{path}: no {' and no '.join(repr(c) for c in missing)} column "
-                        f"(columns: {', '.join(dataset.column_names)})", fix=_FIX)
+        raise UserError(
+            f"{path}: no {' and no '.join(repr(c) for c in missing)} column "
+            f"(columns: {', '.join(dataset.column_names)})",
+            fix=_FIX,
+        )
     return dataset
 
 
@@ -106,12 +119,16 @@ def _tag_names(path: Path, features) -> list[str] | None:
     if names is None:
         if getattr(feature, "dtype", None) == "string":
             return None
-        raise UserError(f"{path}: 'ner_tags' holds ids without ClassLabel names, so their tags are unknown",
-                        fix="cast the column to Sequence(ClassLabel(names=[...])) before saving, or store tag strings")
+        raise UserError(
+            f"{path}: 'ner_tags' holds ids without ClassLabel names, so their tags are unknown",
+            fix="cast the column to Sequence(ClassLabel(names=[...])) before saving, or store tag strings",
+        )
     bad = [n for n in names if not is_tag(n)]
     if bad:
-        raise UserError(f"{path}: ClassLabel name {bad[0]!r} of 'ner_tags' is not a NER tag",
-                        fix="name the classes O, B-TYPE, I-TYPE (IOB2), or with E-/S- (BIOES)")
+        raise UserError(
+            f"{path}: ClassLabel name {bad[0]!r} of 'ner_tags' is not a NER tag",
+            fix="name the classes O, B-TYPE, I-TYPE (IOB2), or with E-/S- (BIOES)",
+        )
     return list(names)
 
 
@@ -155,27 +172,54 @@ class DatasetWriter:
         self.path, self.mode = Path(path), mode
         self.rows: list[dict] = []
         self.lost = 0
+        self._check_target()  # before any work is done for it
+
+    def _check_target(self) -> None:
+        path = self.path
+        if path.suffix.lower() == ".parquet":
+            if path.is_dir():
+                raise UserError(f"{path}: is a directory", fix="name a .parquet file, or a folder without the suffix")
+        elif path.exists() and not is_dataset_folder(path) and not (path.is_dir() and not any(path.iterdir())):
+            what = "a folder" if path.is_dir() else "a file"
+            raise UserError(
+                f"{path}: is {what}, not a saved dataset, so it is not replaced",
+                fix="name a new folder (or an old dataset folder) for the Hugging Face dataset",
+            )
 
     def write(self, item: OutText) -> None:
         tokens = item.token_offsets()
         tags, lost = aligned_bio(tokens, [s.span for s in item.spans])
         self.lost += lost
-        self.rows.append({"tokens": [item.text[a:b] for a, b in tokens], "tags": tags, "text": item.text,
-                          "spans": [{"start": s.start, "end": s.end, "label": s.label}
-                                    for s in sorted(item.spans, key=lambda s: (s.start, s.end, s.label))],
-                          **{k: v for k, v in item.meta.items() if k not in ("tokens", "ner_tags", "text", "spans")}})
+        self.rows.append(
+            {
+                "tokens": [item.text[a:b] for a, b in tokens],
+                "tags": tags,
+                "text": item.text,
+                "spans": [
+                    {"start": s.start, "end": s.end, "label": s.label}
+                    for s in sorted(item.spans, key=lambda s: (s.start, s.end, s.label))
+                ],
+                **{k: v for k, v in item.meta.items() if k not in ("tokens", "ner_tags", "text", "spans")},
+            }
+        )
 
     def dataset(self):
         from datasets import ClassLabel, Dataset, Features, Sequence, Value
 
         names = class_names(tag[2:] for row in self.rows for tag in row["tags"] if tag != "O")
         ids = {name: i for i, name in enumerate(names)}
-        columns = {"tokens": [r["tokens"] for r in self.rows],
-                   "ner_tags": [[ids[t] for t in r["tags"]] for r in self.rows],
-                   "text": [r["text"] for r in self.rows], "spans": [r["spans"] for r in self.rows]}
-        features = {"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=names)),
-                    "text": Value("string"),
-                    "spans": [{"start": Value("int64"), "end": Value("int64"), "label": Value("string")}]}
+        columns = {
+            "tokens": [r["tokens"] for r in self.rows],
+            "ner_tags": [[ids[t] for t in r["tags"]] for r in self.rows],
+            "text": [r["text"] for r in self.rows],
+            "spans": [r["spans"] for r in self.rows],
+        }
+        features = {
+            "tokens": Sequence(Value("string")),
+            "ner_tags": Sequence(ClassLabel(names=names)),
+            "text": Value("string"),
+            "spans": [{"start": Value("int64"), "end": Value("int64"), "label": Value("string")}],
+        }
         for key in dict.fromkeys(k for r in self.rows for k in r if k not in ("tokens", "tags", "text", "spans")):
             values = [r.get(key) for r in self.rows]
             columns[key] = values
@@ -215,11 +259,7 @@ class DatasetWriter:
         from el4ner_local.durable import fsync_dir
 
         path = self.path
-        if path.exists() and not is_dataset_folder(path):
-            what = "a file" if not path.is_dir() else ("an empty folder" if not any(path.iterdir()) else "a folder")
-            if what != "an empty folder":
-                raise UserError(f"{path}: is {what}, not a saved dataset, so it is not replaced",
-                                fix="name a new folder (or an old dataset folder) for the Hugging Face dataset")
+        self._check_target()  # (again: it may have changed while the texts were tagged)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
         old = path.with_name(f".{path.name}.{os.getpid()}.old")
         shutil.rmtree(tmp, ignore_errors=True)

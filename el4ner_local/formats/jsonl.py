@@ -29,9 +29,12 @@ def dumps_record(obj) -> str:
 
 def record_of(sentence: LabelledSentence) -> dict:
     """The JSONL record of a labelled sentence (the inverse of reading one line)."""
-    return {"text": sentence.text,
-            "entities": [{"start": s.start, "end": s.end, "label": s.label, "text": s.text_in(sentence.text)}
-                         for s in sentence.spans]}
+    return {
+        "text": sentence.text,
+        "entities": [
+            {"start": s.start, "end": s.end, "label": s.label, "text": s.text_in(sentence.text)} for s in sentence.spans
+        ],
+    }
 
 
 def read_jsonl(path: str | Path) -> list[LabelledSentence]:
@@ -39,8 +42,9 @@ def read_jsonl(path: str | Path) -> list[LabelledSentence]:
     return read_json_lines(path, _labelled, _FORMAT_FIX)
 
 
-def read_json_lines(path: str | Path, parse: Callable[[dict, str], LabelledSentence | None],
-                    fix: str) -> list[LabelledSentence]:
+def read_json_lines(
+    path: str | Path, parse: Callable[[dict, str], LabelledSentence | None], fix: str
+) -> list[LabelledSentence]:
     """`parse(object, "file:line")` of each non-blank line (None: the line holds no example, skipped).
     Shared by the JSONL-based formats (ours, Prodigy, doccano); `fix` says how a good line looks."""
     path = Path(path)
@@ -89,24 +93,37 @@ def _labelled(obj: dict, where: str) -> LabelledSentence:
 def _span(entity, text: str, where: str) -> Span:
     if not isinstance(entity, dict):
         raise UserError(f"{where} is not an object", fix=_FORMAT_FIX)
-    return checked_span(entity.get("start"), entity.get("end"), entity.get("label"), entity.get("text"), text, where,
-                        _FORMAT_FIX, names=("start", "end", "label"))
+    return checked_span(
+        entity.get("start"),
+        entity.get("end"),
+        entity.get("label"),
+        entity.get("text"),
+        text,
+        where,
+        _FORMAT_FIX,
+        names=("start", "end", "label"),
+    )
 
 
-def checked_span(start, end, label, given, text: str, where: str, fix: str,
-                 names: tuple[str, str, str] = ("start", "end", "label")) -> Span:
+def checked_span(
+    start, end, label, given, text: str, where: str, fix: str, names: tuple[str, str, str] = ("start", "end", "label")
+) -> Span:
     """A Span of `text` from a record's values, or a UserError saying which value is wrong and how to
     fix it; `given` is the record's own copy of the entity text (None if it has none), checked."""
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
         raise UserError(f'{where}: "{names[0]}" and "{names[1]}" must be integers, got {start!r} and {end!r}', fix=fix)
     if not 0 <= start < end <= len(text):
-        raise UserError(f"{where}: offsets {start}..{end} are outside the text (length {len(text)}) or empty",
-                        fix="use 0 <= start < end <= len(text), in characters (code points)")
+        raise UserError(
+            f"{where}: offsets {start}..{end} are outside the text (length {len(text)}) or empty",
+            fix="use 0 <= start < end <= len(text), in characters (code points)",
+        )
     if not isinstance(label, str) or not label.strip():
         raise UserError(f'{where}: "{names[2]}" must be a non-empty string, got {label!r}', fix=fix)
     if given is not None and given != text[start:end]:
-        raise UserError(f"{where}: text[{start}:{end}] is {text[start:end]!r}, not {given!r}",
-                        fix=_offset_hint(text, given, start, end))
+        raise UserError(
+            f"{where}: text[{start}:{end}] is {text[start:end]!r}, not {given!r}",
+            fix=_offset_hint(text, given, start, end),
+        )
     return Span(start, end, label)
 
 

@@ -17,6 +17,8 @@ Text tag counts them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from el4ner_local import __version__
 from el4ner_local.formats.tagged import OutText
 
@@ -25,10 +27,15 @@ MODEL_VERSION = f"el4ner-local {__version__}"
 
 
 def task(item: OutText) -> dict:
-    results = []
+    results: list[dict[str, Any]] = []
     for i, s in enumerate(sorted(item.spans, key=lambda s: (s.start, s.end, s.label))):
-        result = {"id": f"e{i}", "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
-                  "value": {"start": s.start, "end": s.end, "text": item.text[s.start : s.end], "labels": [s.label]}}
+        result: dict[str, Any] = {
+            "id": f"e{i}",
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": "labels",
+            "value": {"start": s.start, "end": s.end, "text": item.text[s.start : s.end], "labels": [s.label]},
+        }
         if s.confidence is not None:
             result["score"] = round(s.confidence, 4)
         results.append(result)

@@ -17,5 +17,7 @@ def require(module: str, why: str):
         return importlib.import_module(module)
     except ImportError:
         extra = EXTRAS[module.split(".")[0]]
-        raise UserError(f"{why} needs the {module.split('.')[0]} package, which is not installed",
-                        fix=f"pip install -e '.[{extra}]' (or pip install 'el4ner-local[{extra}]')") from None
+        raise UserError(
+            f"{why} needs the {module.split('.')[0]} package, which is not installed",
+            fix=f"pip install -e '.[{extra}]' (or pip install 'el4ner-local[{extra}]')",
+        ) from None

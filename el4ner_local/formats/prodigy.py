@@ -16,6 +16,7 @@ lowest confidence); an export's tasks are answered "accept".
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from el4ner_local.documents import LabelledSentence, tokenize
 from el4ner_local.errors import UserError
@@ -43,8 +44,17 @@ def _sentence(obj: dict, where: str) -> LabelledSentence | None:
     for i, span in enumerate(spans, 1):
         if not isinstance(span, dict):
             raise UserError(f"{where}: span {i} is not an object", fix=_FIX)
-        out.append(checked_span(span.get("start"), span.get("end"), span.get("label"), span.get("text"), text,
-                                f"{where}: span {i}", _FIX))
+        out.append(
+            checked_span(
+                span.get("start"),
+                span.get("end"),
+                span.get("label"),
+                span.get("text"),
+                text,
+                f"{where}: span {i}",
+                _FIX,
+            )
+        )
     tokens = _tokens(obj["tokens"], text, where) if obj.get("tokens") is not None else tokenize(text)
     return LabelledSentence(text=text, tokens=tokens, spans=sorted(out), source=where)
 
@@ -82,16 +92,23 @@ def task(item: OutText) -> tuple[dict, int]:
         else:
             unplaced += 1
         spans.append(span)
-    out = {"text": text,
-           "tokens": [{"text": text[a:b], "start": a, "end": b, "id": i, "ws": text[b : b + 1].isspace()}
-                      for i, (a, b) in enumerate(tokens)],
-           "spans": spans, "meta": dict(item.meta)}
+    out: dict[str, Any] = {
+        "text": text,
+        "tokens": [
+            {"text": text[a:b], "start": a, "end": b, "id": i, "ws": text[b : b + 1].isspace()}
+            for i, (a, b) in enumerate(tokens)
+        ],
+        "spans": spans,
+        "meta": dict(item.meta),
+    }
     if item.predicted:
         scores = [s.confidence for s in item.spans if s.confidence is not None]
         if scores:
             out["meta"]["score"] = round(min(scores), 4)
-        out["meta"]["votes"] = [{"start": s.start, "end": s.end, "label": s.label, "confidence": s.confidence,
-                                 **(s.votes or {})} for s in sorted(item.spans, key=lambda s: (s.start, s.end))]
+        out["meta"]["votes"] = [
+            {"start": s.start, "end": s.end, "label": s.label, "confidence": s.confidence, **(s.votes or {})}
+            for s in sorted(item.spans, key=lambda s: (s.start, s.end))
+        ]
     else:
         out["answer"] = "accept"
     return out, unplaced

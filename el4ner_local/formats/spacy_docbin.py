@@ -15,6 +15,7 @@ memory and the file is written when the writer is closed, atomically.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from el4ner_local.documents import LabelledSentence, Span
 from el4ner_local.errors import UserError
@@ -47,10 +48,15 @@ def read_docbin(path: str | Path) -> list[LabelledSentence]:
         raise UserError(f"{path}: not a spaCy DocBin ({str(exc).split('.')[0]})", fix=_FIX) from None
     if not docs:
         raise UserError(f"{path}: the DocBin holds no documents", fix=_FIX)
-    return [LabelledSentence(text=doc.text,
-                             tokens=[(t.idx, t.idx + len(t.text)) for t in doc if not t.text.isspace()],
-                             spans=sorted(Span(e.start_char, e.end_char, e.label_) for e in doc.ents),
-                             source=f"{path}: doc {i}") for i, doc in enumerate(docs, 1)]
+    return [
+        LabelledSentence(
+            text=doc.text,
+            tokens=[(t.idx, t.idx + len(t.text)) for t in doc if not t.text.isspace()],
+            spans=sorted(Span(e.start_char, e.end_char, e.label_) for e in doc.ents),
+            source=f"{path}: doc {i}",
+        )
+        for i, doc in enumerate(docs, 1)
+    ]
 
 
 class DocBinWriter:
@@ -64,6 +70,8 @@ class DocBinWriter:
         from spacy.vocab import Vocab
 
         self.path, self.mode = Path(path), mode
+        if self.path.is_dir():  # said before any work is done for it
+            raise UserError(f"{path}: is a directory", fix="name a .spacy file")
         self.vocab = Vocab()
         self.docbin = DocBin(store_user_data=True)
         self.lost = 0
@@ -80,19 +88,26 @@ class DocBinWriter:
         ends = span_ends(s.span for s in item.spans)
         starts_of_spans = {s.start for s in item.spans}
         ends_of_spans = {s.end for s in item.spans}
-        words, spaces = [], []
+        words: list[str] = []
+        spaces: list[bool] = []
         for start, end in pieces(text, item.token_offsets(), ends):
             piece = text[start:end]
             # a lone space after a word is that word's trailing space (as spaCy writes it), unless a span
             # begins with it or ends after it: then it must be a token of its own
-            if (piece == " " and words and not words[-1].isspace() and not spaces[-1]
-                    and start not in starts_of_spans and end not in ends_of_spans):
+            if (
+                piece == " "
+                and words
+                and not words[-1].isspace()
+                and not spaces[-1]
+                and start not in starts_of_spans
+                and end not in ends_of_spans
+            ):
                 spaces[-1] = True
                 continue
             words.append(piece)
             spaces.append(False)
         doc = Doc(self.vocab, words=words, spaces=spaces)
-        ents, lost, taken = [], 0, set()
+        ents, lost, taken = [], 0, set[int]()
         for s in sorted(item.spans, key=lambda s: (s.start, -s.end, s.label)):
             ent = doc.char_span(s.start, s.end, label=s.label)  # always aligned: the words are cut at span ends
             if ent is None or taken & set(range(ent.start, ent.end)):
@@ -101,10 +116,12 @@ class DocBinWriter:
             taken.update(range(ent.start, ent.end))
             ents.append(ent)
         doc.ents = sorted(ents, key=lambda e: e.start)
-        user = {"meta": dict(item.meta)}
+        user: dict[str, Any] = {"meta": dict(item.meta)}
         if item.predicted:
-            user["entities"] = [{"start": s.start, "end": s.end, "label": s.label, "confidence": s.confidence,
-                                 **(s.votes or {})} for s in sorted(item.spans, key=lambda s: (s.start, s.end))]
+            user["entities"] = [
+                {"start": s.start, "end": s.end, "label": s.label, "confidence": s.confidence, **(s.votes or {})}
+                for s in sorted(item.spans, key=lambda s: (s.start, s.end))
+            ]
         doc.user_data[USER_DATA_KEY] = user
         return doc, lost
 

@@ -38,5 +38,9 @@ class OutText:
 
     @classmethod
     def of_labelled(cls, sentence: LabelledSentence, meta: dict | None = None) -> OutText:
-        return cls(sentence.text, [OutSpan(s.start, s.end, s.label) for s in sentence.spans], dict(meta or {}),
-                   tokens=list(sentence.tokens))
+        return cls(
+            sentence.text,
+            [OutSpan(s.start, s.end, s.label) for s in sentence.spans],
+            dict(meta or {}),
+            tokens=list(sentence.tokens),
+        )

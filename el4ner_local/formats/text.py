@@ -28,14 +28,15 @@ def read_utf8(path: str | Path) -> str:
         raise UserError(f"{path}:1: UTF-16 text, not UTF-8", fix="re-save the file as UTF-8 (iconv -f utf-16 -t utf-8)")
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise UserError(f"{path}:{_line_at(data, nul)}: binary file (NUL byte), not text",
-                        fix="give a UTF-8 text file")
+        raise UserError(f"{path}:{_line_at(data, nul)}: binary file (NUL byte), not text", fix="give a UTF-8 text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = data[exc.start : exc.start + 1].hex()
-        raise UserError(f"{path}:{_line_at(data, exc.start)}: not UTF-8 text (byte 0x{bad})",
-                        fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+        raise UserError(
+            f"{path}:{_line_at(data, exc.start)}: not UTF-8 text (byte 0x{bad})",
+            fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def read_text(path: str | Path) -> str:
