@@ -581,3 +581,21 @@ def test_a_pool_in_each_format_gives_the_demonstrations_of_its_conll(tmp_path, p
     for fmt, name in FORMATS:
         write_all([OutText.of_labelled(s) for s in pool], fmt, tmp_path / f"{fmt}-{name}", 0o600)
         assert demonstrations(read_labelled(tmp_path / f"{fmt}-{name}"), f"{fmt}-{name}-index") == expected, fmt
+
+
+def test_a_pools_digest_follows_its_content_and_the_format_it_is_read_in(tmp_path, politics):
+    from el4ner_local.checksums import sha256_file
+    from el4ner_local.formats import checked_format, labelled_digest
+
+    write_all([OutText.of_labelled(s) for s in politics[:5]], "prodigy", tmp_path / "p.jsonl", 0o600)
+    assert labelled_digest(tmp_path / "p.jsonl") == sha256_file(tmp_path / "p.jsonl")  # as the caches keyed it before
+    assert labelled_digest(tmp_path / "p.jsonl", "prodigy") == sha256_file(tmp_path / "p.jsonl")
+    assert labelled_digest(tmp_path / "p.jsonl", "jsonl") != sha256_file(tmp_path / "p.jsonl")
+    write_all([OutText.of_labelled(s) for s in politics[:5]], "hf", tmp_path / "ds", 0o600)
+    before = labelled_digest(tmp_path / "ds")
+    assert labelled_digest(tmp_path / "ds") == before
+    write_all([OutText.of_labelled(s) for s in politics[:6]], "hf", tmp_path / "ds", 0o600)
+    assert labelled_digest(tmp_path / "ds") != before
+    assert checked_format(None) is None and checked_format("hf") == "hf"
+    with pytest.raises(UserError, match="unknown input format 'csv'"):
+        checked_format("csv")

@@ -3,7 +3,7 @@ the annotator itself is the tui package, its state tui/annotation_state.py, its 
 
 The demonstration index the suggestions learn from, and which accepted sentences are added to:
   --index DIR    an index built with `el4ner-local index build` (accepted sentences go into it)
-  --pool FILE    a labelled pool (CoNLL or JSONL): the session builds its own index from it
+  --pool FILE    a labelled pool (any format of `index build`): the session builds its own index from it
   (neither)      the built-in pool, copied into the session's own index, so the user's default
                  index in the cache never changes
   --index none   zero-shot: no demonstrations, nothing is added (needs --labels or --schema)
@@ -18,21 +18,29 @@ from typing import Callable, Optional
 
 import typer
 
-from ..checksums import sha256_file
 from ..errors import UserError
+from ..formats import checked_format, labelled_digest
+from ..formats.outputs import TOOL_FORMATS
 from ..same_file import refuse_input_as_output
-from .options import (KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
+from .options import (InputFormatOption, KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
                       tagger_overrides)
 
 
-def session_index(target: Path, pool: Path | None, progress: Callable[[str], None]):
-    """Load the session's own index from `target`, or (re)build it from `pool` (None = built-in pool)."""
+# --export's format by the file's suffix, unless --export-format names one
+EXPORT_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".conll": "conll", ".bio": "conll", ".txt": "conll",
+                   ".tsv": "conll", ".spacy": "spacy", ".parquet": "hf"}
+EXPORT_FORMATS = ("jsonl", "conll", *TOOL_FORMATS)
+
+
+def session_index(target: Path, pool: Path | None, progress: Callable[[str], None], fmt: str | None = None):
+    """Load the session's own index from `target`, or (re)build it from `pool` (None = built-in pool),
+    read in `fmt` (None: detected)."""
     from ..formats import read_labelled
     from ..retrieval import DemoIndex
     from ..retrieval.default import DEFAULT_LABELS, default_pool_path
 
     source = pool or default_pool_path()
-    sha = sha256_file(source)
+    sha = labelled_digest(source, fmt)
     if (target / "manifest.json").exists():
         try:
             index = DemoIndex.load(target)
@@ -42,7 +50,7 @@ def session_index(target: Path, pool: Path | None, progress: Callable[[str], Non
         except UserError as exc:
             progress(f"rebuilding the session's demonstration index ({exc.message})")
     progress(f"building the demonstration index from {source.name} (once per session)")
-    sentences = read_labelled(source)
+    sentences = read_labelled(source, fmt)
     try:
         return DemoIndex.build(sentences, target, labels=DEFAULT_LABELS if pool is None else (),
                                sources=[str(source)], extra={"session_pool_sha256": sha},
@@ -53,7 +61,7 @@ def session_index(target: Path, pool: Path | None, progress: Callable[[str], Non
 
 
 def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, index=None, pool=None, only=None,
-                   overrides=None) -> Callable:
+                   overrides=None, pool_format=None) -> Callable:
     """A function that loads the tagger (run by the annotator's background worker)."""
     overrides = dict(overrides or {})
 
@@ -65,7 +73,7 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
         elif index not in (None, "default"):
             idx = Path(index)
         else:
-            idx = session_index(state_dir / "index", Path(pool) if pool else None, progress)
+            idx = session_index(state_dir / "index", Path(pool) if pool else None, progress, pool_format)
         progress("loading the models")
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=idx, only=only, **overrides)
         for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so
@@ -79,7 +87,7 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
 def annotate(
     file: Path = typer.Argument(..., readable=False, help="text file to annotate"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"),
-    pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL/JSONL) for the session's own demonstration index"),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL, JSONL, .spacy, a saved dataset) for the session's own demonstration index"),
     index: Optional[str] = typer.Option(None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"),
     labels: Optional[str] = LabelsOption,
     schema: Optional[Path] = SchemaOption,
@@ -88,7 +96,9 @@ def annotate(
     no_verify: bool = NoVerifyOption,
     keys: Optional[Path] = typer.Option(None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"),
     ahead: int = typer.Option(3, "--ahead", help="sentences ahead whose suggestions are computed in the background"),
-    export: Optional[list[Path]] = typer.Option(None, "--export", help="write the accepted sentences to PATH (.jsonl or .conll) and exit"),
+    export: Optional[list[Path]] = typer.Option(None, "--export", help="write the accepted sentences to PATH (.jsonl, .conll, .spacy, .parquet) and exit"),
+    export_format: Optional[str] = typer.Option(None, "--export-format", help=f"format of every --export: {', '.join(EXPORT_FORMATS)} (default: by suffix)"),
+    input_format: Optional[str] = InputFormatOption,
     models: Optional[Path] = ModelsOption,
 ) -> None:
     """Annotate a text file in the terminal, with every model's vote per span; decisions are saved at once."""
@@ -98,8 +108,11 @@ def annotate(
     export = export or []
     if pool is not None and index not in (None, "default"):
         raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
-    if pool is not None and not Path(pool).is_file():
-        raise UserError(f"{pool}: no such pool file", fix="give a CoNLL or labelled JSONL file")
+    if pool is not None and not Path(pool).exists():
+        raise UserError(f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset")
+    checked_format(input_format)
+    if export_format is not None and export_format not in EXPORT_FORMATS:
+        raise UserError(f"unknown --export-format {export_format!r}", fix=f"use one of {', '.join(EXPORT_FORMATS)}")
     if index == "none" and not (labels or schema):
         raise UserError("--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE")
     out_path = Path(out) if out else default_out_path(Path(file))
@@ -112,7 +125,7 @@ def annotate(
         with lock_annotations(out_path, writer=False):  # not while a session is changing the file
             session = AnnotationStore.open(file, out_path)
             for path in export:
-                _export(session, path)
+                _export(session, path, export_format)
         return
     keymap = load_keymap(keys)
     AnnotationStore.open(file, out_path)  # an unreadable input or annotations file: one line, before the interface
@@ -130,7 +143,7 @@ def annotate(
             initial = list(parse_labels(labels).labels)
         factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
                                  index=index, pool=pool, only=model_names(only),
-                                 overrides=tagger_overrides(k, no_verify))
+                                 overrides=tagger_overrides(k, no_verify), pool_format=input_format)
         from ..tui.app import AnnotateApp
 
         app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead,
@@ -142,16 +155,22 @@ def annotate(
         raise app.fatal
 
 
-def _export(session, path: Path) -> None:
+def _export(session, path: Path, fmt: Optional[str] = None) -> None:
     suffix = path.suffix.lower()
+    fmt = fmt or EXPORT_SUFFIXES.get(suffix)
     try:
-        if suffix in (".jsonl", ".json"):
+        if fmt == "jsonl":
             n = session.export_jsonl(path)
             typer.echo(f"{path}: {n} accepted sentences (JSONL, character offsets)")
-        elif suffix in (".conll", ".bio", ".txt", ".tsv"):
+        elif fmt == "conll":
             n, lost = session.export_conll(path)
-            typer.echo(f"{path}: {n} accepted sentences (CoNLL, BIO)" + (f"; {lost} overlapping spans left out" if lost else ""))
+            typer.echo(f"{path}: {n} accepted sentences (CoNLL, BIO)"
+                       + (f"; {lost} spans left out (not on token boundaries, or overlapping)" if lost else ""))
+        elif fmt in TOOL_FORMATS:
+            n, lost, why = session.export_as(path, fmt)
+            typer.echo(f"{path}: {n} accepted sentences ({fmt})" + (f"; {lost} entities {why}" if lost else ""))
         else:
-            raise UserError(f"{path}: unknown export format {suffix or '(no suffix)'}", fix="name the file .jsonl or .conll")
+            raise UserError(f"{path}: unknown export format {suffix or '(no suffix)'}",
+                            fix="name the file .jsonl, .conll, .spacy or .parquet, or give --export-format")
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})", fix="choose a writable path") from None

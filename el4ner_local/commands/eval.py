@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import UserError, says_interrupted
-from .options import ModelsOption, OnlyOption, model_names
+from .options import InputFormatOption, ModelsOption, OnlyOption, model_names
 
 
 @says_interrupted
@@ -27,6 +27,7 @@ def eval_command(
     models: Optional[Path] = ModelsOption,
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per model (default: models.toml); 1 is fastest on a busy CPU"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines on stderr"),
+    input_format: Optional[str] = InputFormatOption,
 ) -> None:
     """Strict entity-level P/R/F1 (seqeval) of the ensemble, each member alone and the ablations.
 
@@ -43,14 +44,17 @@ def eval_command(
     if limit is not None and limit < 1:
         raise UserError(f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file")
     from ..config import load_config
+    from ..formats import checked_format
     from ..same_file import refuse_input_as_output
+
+    checked_format(input_format)
 
     refuse_input_as_output(output, [data, pool, models], option="-o")
     load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(data, pool, limit=limit, seed=seed, retrieval=modes, models=models,
                       only=model_names(only), k=k, root=cache, threads=threads,
-                      progress=say)
+                      progress=say, input_format=input_format)
     if output:
         try:
             from ..private_files import mode_beside, open_private

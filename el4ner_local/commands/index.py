@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
 from ..errors import UserError, says_interrupted
 from ..same_file import refuse_inputs_inside
+from .options import InputFormatOption
 
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes).")
 
@@ -20,16 +21,15 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _read_pools(pools: List[Path]):
-    from ..formats import read_labelled
+def _read_pools(pools: List[Path], fmt: Optional[str] = None):
+    from ..formats import checked_format, read_labelled
 
+    checked_format(fmt)
     sentences = []
     for pool in pools:
         if not pool.exists():
-            raise UserError(f"{pool}: no such pool file", fix="give a CoNLL (BIO/IOB1) or labelled JSONL file")
-        if pool.is_dir():
-            raise UserError(f"{pool}: is a directory, not a pool file", fix="give a CoNLL (BIO/IOB1) or labelled JSONL file")
-        got = read_labelled(pool)
+            raise UserError(f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset")
+        got = read_labelled(pool, fmt)  # (a folder is read as a saved dataset, or refused in one line)
         _say(f"{pool}: {len(got)} sentences, {sum(len(s.spans) for s in got)} entities")
         sentences.extend(got)
     return sentences
@@ -38,16 +38,17 @@ def _read_pools(pools: List[Path]):
 @index_app.command("build")
 @says_interrupted
 def build(
-    pools: List[Path] = typer.Argument(..., readable=False, help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-) or JSONL"),
+    pools: List[Path] = typer.Argument(..., readable=False, help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-), JSONL (ours, Prodigy, doccano), spaCy .spacy, Hugging Face dataset folders or .parquet"),
     output: Path = typer.Option(..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"),
     pos_weights: str = typer.Option("heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"),
+    input_format: Optional[str] = InputFormatOption,
 ) -> None:
     """Embed the gold spans and sentences of POOL files into an index directory."""
     from ..retrieval import DemoIndex, PosWeights
 
     refuse_inputs_inside(output, pools, option="-o")
     weights = PosWeights(scheme=pos_weights)
-    sentences = _read_pools(pools)
+    sentences = _read_pools(pools, input_format)
     index = DemoIndex.build(sentences, output, pos_weights=weights, sources=[str(p) for p in pools], progress=_say)
     counts = index.manifest["counts"]
     typer.echo(f"{output}: {counts['sentences']} sentences, {counts['spans']} spans, labels: {', '.join(index.labels)}")
@@ -58,13 +59,14 @@ def build(
 def add(
     index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
     pools: List[Path] = typer.Argument(..., help="more labelled pool files to add"),
+    input_format: Optional[str] = InputFormatOption,
 ) -> None:
     """Add the sentences of POOL files to an existing index (persisted at once)."""
     from ..retrieval import DemoIndex
 
     refuse_inputs_inside(index_dir, pools, option="index")
     index = DemoIndex.load(index_dir)
-    added = index.add(_read_pools(pools))
+    added = index.add(_read_pools(pools, input_format))
     counts = index.manifest["counts"]
     typer.echo(f"{index_dir}: added {added} sentences; now {counts['sentences']} sentences, {counts['spans']} spans")
 

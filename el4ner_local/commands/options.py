@@ -10,6 +10,9 @@ SchemaOption = typer.Option(None, "--schema", help="schema file (label = descrip
 OnlyOption = typer.Option(None, "--only", help="comma-separated model names to use")
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
+InputFormatOption = typer.Option(
+    None, "--input-format", help="format of the labelled pools: conll, jsonl, prodigy, doccano, spacy or hf "
+    "(default: by suffix and content)")
 
 
 def model_names(only: str | None) -> list[str] | None:

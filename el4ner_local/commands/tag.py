@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import UserError, says_interrupted
+from ..formats.outputs import FILE_FORMATS
 from ..same_file import refuse_input_as_output
 from ..tagging.writers import FORMATS
 from .options import (KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
@@ -36,6 +37,9 @@ def tag(
     """Tag entities in text files; one output record per block of about 500 characters of whole lines."""
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}", fix=f"use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+    if fmt in FILE_FORMATS and output is None:  # whole files, written at the end: not a stream
+        raise UserError(f"--format {fmt} writes a whole {'DocBin file' if fmt == 'spacy' else 'dataset'}, not a stream",
+                        fix=f"add -o {'OUT.spacy' if fmt == 'spacy' else 'OUT_FOLDER (or OUT.parquet)'}")
     if workers is not None and ray is None:
         raise UserError("--workers needs --ray", fix="add --ray local (or a cluster's address), or drop --workers")
     if ray is not None and not _ray_address(ray):

@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..checksums import sha256_file
 from ..config import cache_dir
 from ..durable import append_durable
 from ..errors import UserError
@@ -58,15 +57,18 @@ def eval_folder(name: str, root: Path | None = None) -> Path:
     return private_dir(folder, ours_from=folder if root else cache_dir())
 
 
-def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], None] | None = None):
-    """A DemoIndex over the gold spans of a pool file, built once into <cache>/eval/index/<sha256 of the file>."""
-    from ..formats import read_labelled
+def pool_index(
+    pool: Path, root: Path | None = None, progress: Callable[[str], None] | None = None, fmt: str | None = None
+):
+    """A DemoIndex over the gold spans of a pool (read in `fmt`, None: detected), built once into
+    <cache>/eval/index/<formats.labelled_digest of the pool>: for a file, its sha256."""
+    from ..formats import labelled_digest, read_labelled
     from ..retrieval import DemoIndex
 
     pool = Path(pool)
-    if not pool.is_file():
+    if not pool.exists():
         raise UserError(f"{pool}: no such pool file", fix="give the training split of the corpus as --pool")
-    digest = sha256_file(pool)
+    digest = labelled_digest(pool, fmt)
     target = eval_folder("index", root) / digest[:24]
     if (target / "manifest.json").exists():
         try:
@@ -78,7 +80,7 @@ def pool_index(pool: Path, root: Path | None = None, progress: Callable[[str], N
     if progress:
         progress(f"building a demonstration index over {pool} into {target} (once)")
     return DemoIndex.build(
-        read_labelled(pool), target, sources=[str(pool)], extra={"pool_sha256": digest}, progress=progress
+        read_labelled(pool, fmt), target, sources=[str(pool)], extra={"pool_sha256": digest}, progress=progress
     )
 
 

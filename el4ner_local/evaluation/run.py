@@ -50,17 +50,19 @@ def evaluate(
     llms: list | None = None,
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
+    input_format: str | None = None,
 ) -> dict:
-    """Run (or resume) every retrieval mode on the sample and return the JSON report."""
+    """Run (or resume) every retrieval mode on the sample and return the JSON report. `input_format`:
+    the format of `data` and `pool` (formats.INPUT_FORMATS; None: detected for each)."""
     from ..formats import read_labelled
 
     say = progress or (lambda message: None)
     data, pool = Path(data), Path(pool)
-    if not data.is_file():
+    if not data.exists():
         raise UserError(f"{data}: no such test file", fix="give a labelled CoNLL or JSONL file as --data")
-    gold_all = read_labelled(data)
+    gold_all = read_labelled(data, input_format)
     chosen = sample(gold_all, limit, seed)
-    index = pool_index(pool, root, progress=say)
+    index = pool_index(pool, root, progress=say, fmt=input_format)
     config = load_config(models)
     rule = rule or VoteRule.from_settings(config.pipeline)
     zs = config.pipeline.zero_shot_votes

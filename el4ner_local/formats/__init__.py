@@ -3,6 +3,7 @@ Prodigy, doccano, Label Studio, Hugging Face datasets) and plain input text."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from el4ner_local.formats.text import read_text, read_utf8
 
 __all__ = [
     "INPUT_FORMATS",
+    "checked_format",
     "detect_format",
     "detect_scheme",
     "dumps_record",
+    "labelled_digest",
     "labels_of",
     "read_conll",
     "read_jsonl",
@@ -35,28 +38,47 @@ def read_labelled(path: str | Path, fmt: str | None = None) -> list[LabelledSent
     """Gold sentences from a labelled file (or a saved Hugging Face dataset folder), in format `fmt`
     (one of INPUT_FORMATS), or the format detect_format finds."""
     path = Path(path)
-    fmt = fmt or detect_format(path)
-    if fmt == "conll":
-        return read_conll(path)
-    if fmt == "jsonl":
-        return read_jsonl(path)
-    if fmt == "prodigy":
-        from el4ner_local.formats.prodigy import read_prodigy
+    module, reader = _READERS[checked_format(fmt) or detect_format(path)]
+    return getattr(importlib.import_module(f"el4ner_local.formats.{module}"), reader)(path)
 
-        return read_prodigy(path)
-    if fmt == "doccano":
-        from el4ner_local.formats.doccano import read_doccano
 
-        return read_doccano(path)
-    if fmt == "spacy":
-        from el4ner_local.formats.spacy_docbin import read_docbin
+# each format's module and reader (a module that needs an extra imports it only when it reads)
+_READERS = {
+    "conll": ("conll", "read_conll"),
+    "jsonl": ("jsonl", "read_jsonl"),
+    "prodigy": ("prodigy", "read_prodigy"),
+    "doccano": ("doccano", "read_doccano"),
+    "spacy": ("spacy_docbin", "read_docbin"),
+    "hf": ("hf_datasets", "read_hf"),
+}
 
-        return read_docbin(path)
-    if fmt == "hf":
-        from el4ner_local.formats.hf_datasets import read_hf
 
-        return read_hf(path)
-    raise UserError(f"unknown input format {fmt!r}", fix=f"use one of {', '.join(INPUT_FORMATS)}")
+def checked_format(fmt: str | None) -> str | None:
+    """`fmt` if it is one of INPUT_FORMATS (None: detect), else a UserError listing them."""
+    if fmt is not None and fmt not in INPUT_FORMATS:
+        raise UserError(f"unknown input format {fmt!r}", fix=f"use one of {', '.join(INPUT_FORMATS)}")
+    return fmt
+
+
+def labelled_digest(path: str | Path, fmt: str | None = None) -> str:
+    """A sha256 naming what a pool holds, for the indexes cached per pool: the file's own sha256 (a
+    saved dataset folder: of its files' names and sha256s), and the format when one is named that
+    differs from the detected one (the same bytes read otherwise are another pool)."""
+    import hashlib
+
+    from el4ner_local.checksums import sha256_file
+
+    path = Path(path)
+    if path.is_dir():
+        h = hashlib.sha256()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+        digest = h.hexdigest()
+    else:
+        digest = sha256_file(path)
+    if fmt is None or fmt == detect_format(path):
+        return digest
+    return hashlib.sha256(f"{digest} as {fmt}".encode()).hexdigest()
 
 
 def detect_format(path: Path) -> str:

@@ -165,7 +165,7 @@ def class_names(labels) -> list[str]:
 class DatasetWriter:
     """Collects one row per text; `close()` saves the dataset to `path` (a folder, or a .parquet file)."""
 
-    lost_reason = "not on token boundaries, or overlapping another span (left out of ner_tags, kept in spans)"
+    lost_reason = "left out of ner_tags (kept in spans): not on token boundaries, or overlapping another span"
 
     def __init__(self, path: Path, mode: int):
         require("datasets", f"writing {path} (a Hugging Face dataset)")

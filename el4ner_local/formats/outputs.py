@@ -30,7 +30,7 @@ class StreamWriter:
 
         self.fmt, self.handle = fmt, handle
         self.lost = 0
-        self.lost_reason = "beginning or ending in whitespace: written without token_start/token_end"
+        self.lost_reason = "written without token_start/token_end: they begin or end in whitespace"
         self.count = 0
         self._make = {"prodigy": prodigy.task, "doccano": doccano.record, "label-studio": label_studio.task}[fmt]
 

@@ -62,7 +62,7 @@ def read_docbin(path: str | Path) -> list[LabelledSentence]:
 class DocBinWriter:
     """Collects one Doc per text; `close()` writes the DocBin to `path` atomically with file mode `mode`."""
 
-    lost_reason = "overlapping another entity (spaCy entities cannot overlap)"
+    lost_reason = "left out: they overlap another entity (spaCy entities cannot overlap)"
 
     def __init__(self, path: Path, mode: int):
         require("spacy", f"writing {path} (a spaCy DocBin)")

@@ -141,7 +141,7 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
         if first is not None:
             ray = _connect(address)  # first: a cluster that cannot be reached leaves OUT as it was
             try:
-                sink, table_console = open_output(output, mode, inputs=files)
+                sink, table_console = open_output(output, mode, inputs=files, fmt=fmt)
                 try:
                     _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output, tagger_args)
                 finally:

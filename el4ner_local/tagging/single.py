@@ -25,7 +25,7 @@ def run_tag(files, *, output, fmt, labels, schema, index, only, models, override
         if first is None:  # every block is already in OUT (or no input could be read)
             return tally.failed
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
-        sink, table_console = open_output(output, mode, inputs=files)
+        sink, table_console = open_output(output, mode, inputs=files, fmt=fmt)
         try:
             current, progress = None, None
             with progress_bar(Console(stderr=True)) as bar:

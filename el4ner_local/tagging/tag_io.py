@@ -97,22 +97,34 @@ class InputProgress:
         self.bar.remove_task(self.task)
 
 
-def open_output(output: Path | None, mode: str = "w", inputs=()):
-    """The sink and the console for table output: the file -o names, or standard output. The file is
-    no more readable than the `inputs` it is made from ("-" = standard input: private)."""
+def open_output(output: Path | None, mode: str = "w", inputs=(), fmt: str = "jsonl"):
+    """The sink and the console for table output: the file -o names, or standard output; for a
+    labelling tool's format, a writers.ToolOutput (no console). The file is no more readable than
+    the `inputs` it is made from ("-" = standard input: private)."""
     from rich.console import Console
 
     from ..private_files import mode_beside, open_private
 
+    if fmt in writers.FILE_FORMATS:  # written whole at close: nothing is opened yet
+        return writers.ToolOutput(fmt, output, None, mode_beside(inputs)), None
     try:
         sink = open_private(output, mode, mode_beside(inputs), encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
         raise UserError(f"{output}: cannot write output ({exc.strerror})", fix="choose a writable path with -o")
+    if fmt in writers.TOOL_FORMATS:
+        return writers.ToolOutput(fmt, output, sink, mode_beside(inputs)), None
     return sink, Console(file=sink) if output else Console()
 
 
 def close_output(sink, output: Path | None) -> None:
-    if output:
+    if isinstance(sink, writers.ToolOutput):
+        try:
+            note = sink.close()
+        except OSError as exc:
+            raise cannot_write(output, exc) from None
+        if note:
+            say(note)
+    elif output:
         try:
             sink.close()
         except OSError as exc:  # what the failed write left in the buffer fails again
@@ -125,7 +137,13 @@ def write_block(doc, start: int, fmt: str, sink, table_console, output) -> None:
         if fmt == "jsonl":
             writers.write_jsonl(doc, sink, start)
         elif fmt == "conll":
-            writers.write_conll(doc, sink, start)
+            lost = writers.write_conll(doc, sink, start)
+            if lost:
+                where = f"{doc.name or '<stdin>'}" + (f" from character {start}" if start else "")
+                say(f"{where}: {lost} entities left out of the CoNLL output: not on token boundaries "
+                    "(el4ner-local's tokenizer), overlapping another, or across a sentence end")
+        elif fmt in writers.TOOL_FORMATS:
+            sink.write(doc, start)
         else:
             writers.write_table(doc, table_console, start)
         sink.flush()

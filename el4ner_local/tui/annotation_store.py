@@ -397,3 +397,18 @@ class AnnotationStore(Listener):
         lost = write_conll(sents, buf)
         atomic_write(Path(path), buf.getvalue().encode("utf-8"), mode_beside([self.input_path]))
         return len(sents), lost
+
+    def export_as(self, path: str | Path, fmt: str) -> tuple[int, int, str]:
+        """The accepted sentences in a labelling tool's format (formats/outputs.py), each with where it
+        comes from. Returns (sentences, spans not written as they are, why)."""
+        from ..formats.outputs import write_all
+        from ..formats.tagged import OutText
+
+        items = [
+            OutText.of_labelled(
+                s.labelled(), {"source": self.state.source_name, "sentence_index": s.index, "start": s.start}
+            )
+            for s in self.state.accepted_sentences()
+        ]
+        lost, why = write_all(items, fmt, Path(path), mode_beside([self.input_path]))
+        return len(items), lost, why
