@@ -599,3 +599,9 @@ def test_a_pools_digest_follows_its_content_and_the_format_it_is_read_in(tmp_pat
     assert checked_format(None) is None and checked_format("hf") == "hf"
     with pytest.raises(UserError, match="unknown input format 'csv'"):
         checked_format("csv")
+
+
+def test_an_empty_dataset_is_refused_in_one_line_not_written(tmp_path):
+    with pytest.raises(UserError, match="no texts to write, and a dataset of none cannot be loaded"):
+        write_all([], "hf", tmp_path / "ds", 0o600)
+    assert not (tmp_path / "ds").exists()

@@ -167,3 +167,10 @@ def test_cli_tag_writes_label_studio_tasks_with_a_real_model(default_models, tmp
         assert (r["from_name"], r["to_name"], r["type"]) == ("label", "text", "labels")
         assert task["data"]["text"][r["value"]["start"] : r["value"]["end"]] == r["value"]["text"]
         assert r["value"]["labels"][0] in ("person", "location") and 0 <= r["score"] <= 1
+
+
+def test_a_whole_file_format_with_no_block_is_not_written(tmp_path, capsys):
+    sink, console = open_output(tmp_path / "t.spacy", "w", fmt="spacy")
+    close_output(sink, tmp_path / "t.spacy")  # e.g. interrupted before the first block was done
+    assert "t.spacy: no block was tagged, so it is not written" in capsys.readouterr().err
+    assert not (tmp_path / "t.spacy").exists()

@@ -232,6 +232,12 @@ class DatasetWriter:
     def close(self) -> None:
         import datasets
 
+        if not self.rows:  # datasets saves a dataset of no rows but cannot load it again
+            raise UserError(
+                f"{self.path}: no texts to write, and a dataset of none cannot be loaded",
+                fix="tag or accept some text first",
+            )
+
         was_disabled = datasets.are_progress_bars_disabled()
         datasets.disable_progress_bars()  # the caller says what was written
         try:

@@ -62,9 +62,11 @@ class ToolOutput:
     def __init__(self, fmt: str, output, sink, mode: int):
         self.fmt, self.output, self.sink = fmt, output, sink
         self.writer = file_writer(fmt, output, mode) if fmt in FILE_FORMATS else StreamWriter(fmt, sink)
+        self.blocks = 0
 
     def write(self, doc: TaggedDocument, start: int) -> None:
         self.writer.write(out_text(doc, start))
+        self.blocks += 1
 
     def flush(self) -> None:
         if self.sink is not None:
@@ -72,7 +74,10 @@ class ToolOutput:
 
     def close(self) -> str | None:
         """Finish the format (write a file format; end label-studio's array), then close the -o file.
-        Returns what to say about entities the format could not hold as they are (None: all were)."""
+        Returns what to say about entities the format could not hold as they are (None: all were).
+        A file format with no block (interrupted before the first) is not written."""
+        if self.fmt in FILE_FORMATS and not self.blocks:
+            return f"{self.output}: no block was tagged, so it is not written"
         try:
             self.writer.close()
             if self.sink is not None:
