@@ -97,7 +97,11 @@ def test_bad_models_files(files, command, monkeypatch):
 
 def test_missing_and_malformed_inputs(files, monkeypatch):
     monkeypatch.chdir(files)
-    fails(run("tag", "a.txt", "--format", "xml"), "unknown --format 'xml'", "use jsonl, conll, table, prodigy, doccano, label-studio, spacy or hf")
+    fails(
+        run("tag", "a.txt", "--format", "xml"),
+        "unknown --format 'xml'",
+        "use jsonl, conll, table, prodigy, doccano, label-studio, spacy or hf",
+    )
     fails(run("tag", "a.txt", "--workers", "2"), "--workers needs --ray", "add --ray local")
     fails(run("eval", "--data", "nope.conll", "--pool", "pool.conll"), "nope.conll: no such test file")
     fails(run("eval", "--data", "a.txt", "--pool", "pool.conll"), "a.txt:1: 'Lisbon.' is not a NER tag")

@@ -13,8 +13,8 @@ with the accepted sentences) when the pool changed or the index is damaged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 
@@ -22,13 +22,29 @@ from ..errors import UserError
 from ..formats import checked_format, labelled_digest
 from ..formats.outputs import TOOL_FORMATS
 from ..same_file import refuse_input_as_output
-from .options import (InputFormatOption, KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
-                      tagger_overrides)
-
+from .options import (
+    InputFormatOption,
+    KOption,
+    LabelsOption,
+    ModelsOption,
+    NoVerifyOption,
+    OnlyOption,
+    SchemaOption,
+    model_names,
+    tagger_overrides,
+)
 
 # --export's format by the file's suffix, unless --export-format names one
-EXPORT_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".conll": "conll", ".bio": "conll", ".txt": "conll",
-                   ".tsv": "conll", ".spacy": "spacy", ".parquet": "hf"}
+EXPORT_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".conll": "conll",
+    ".bio": "conll",
+    ".txt": "conll",
+    ".tsv": "conll",
+    ".spacy": "spacy",
+    ".parquet": "hf",
+}
 EXPORT_FORMATS = ("jsonl", "conll", *TOOL_FORMATS)
 
 
@@ -52,16 +68,33 @@ def session_index(target: Path, pool: Path | None, progress: Callable[[str], Non
     progress(f"building the demonstration index from {source.name} (once per session)")
     sentences = read_labelled(source, fmt)
     try:
-        return DemoIndex.build(sentences, target, labels=DEFAULT_LABELS if pool is None else (),
-                               sources=[str(source)], extra={"session_pool_sha256": sha},
-                               progress=lambda message: progress(f"index: {message}"))
+        return DemoIndex.build(
+            sentences,
+            target,
+            labels=DEFAULT_LABELS if pool is None else (),
+            sources=[str(source)],
+            extra={"session_pool_sha256": sha},
+            progress=lambda message: progress(f"index: {message}"),
+        )
     except OSError as exc:
-        raise UserError(f"{target}: cannot write the demonstration index ({exc.strerror})",
-                        fix="give --out a writable place, or --index none") from None
+        raise UserError(
+            f"{target}: cannot write the demonstration index ({exc.strerror})",
+            fix="give --out a writable place, or --index none",
+        ) from None
 
 
-def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, index=None, pool=None, only=None,
-                   overrides=None, pool_format=None) -> Callable:
+def tagger_factory(
+    *,
+    state_dir: Path,
+    models=None,
+    labels=None,
+    schema=None,
+    index=None,
+    pool=None,
+    only=None,
+    overrides=None,
+    pool_format=None,
+) -> Callable:
     """A function that loads the tagger (run by the annotator's background worker)."""
     overrides = dict(overrides or {})
 
@@ -86,35 +119,53 @@ def tagger_factory(*, state_dir: Path, models=None, labels=None, schema=None, in
 
 def annotate(
     file: Path = typer.Argument(..., readable=False, help="text file to annotate"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"),
-    pool: Optional[Path] = typer.Option(None, "--pool", help="labelled pool (CoNLL, JSONL, .spacy, a saved dataset) for the session's own demonstration index"),
-    index: Optional[str] = typer.Option(None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"),
-    labels: Optional[str] = LabelsOption,
-    schema: Optional[Path] = SchemaOption,
-    only: Optional[str] = OnlyOption,
-    k: Optional[int] = KOption,
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="annotations JSONL (default: FILE.annotations.jsonl beside FILE)"
+    ),
+    pool: Path | None = typer.Option(
+        None,
+        "--pool",
+        help="labelled pool (CoNLL, JSONL, .spacy, a saved dataset) for the session's own demonstration index",
+    ),
+    index: str | None = typer.Option(
+        None, "--index", help="demonstration index dir (accepted sentences are added to it); 'none' = zero-shot"
+    ),
+    labels: str | None = LabelsOption,
+    schema: Path | None = SchemaOption,
+    only: str | None = OnlyOption,
+    k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
-    keys: Optional[Path] = typer.Option(None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"),
+    keys: Path | None = typer.Option(
+        None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"
+    ),
     ahead: int = typer.Option(3, "--ahead", help="sentences ahead whose suggestions are computed in the background"),
-    export: Optional[list[Path]] = typer.Option(None, "--export", help="write the accepted sentences to PATH (.jsonl, .conll, .spacy, .parquet) and exit"),
-    export_format: Optional[str] = typer.Option(None, "--export-format", help=f"format of every --export: {', '.join(EXPORT_FORMATS)} (default: by suffix)"),
-    input_format: Optional[str] = InputFormatOption,
-    models: Optional[Path] = ModelsOption,
+    export: list[Path] | None = typer.Option(
+        None, "--export", help="write the accepted sentences to PATH (.jsonl, .conll, .spacy, .parquet) and exit"
+    ),
+    export_format: str | None = typer.Option(
+        None, "--export-format", help=f"format of every --export: {', '.join(EXPORT_FORMATS)} (default: by suffix)"
+    ),
+    input_format: str | None = InputFormatOption,
+    models: Path | None = ModelsOption,
 ) -> None:
     """Annotate a text file in the terminal, with every model's vote per span; decisions are saved at once."""
-    from ..tui.keys import load_keymap
     from ..tui.annotation_store import AnnotationStore, default_out_path, lock_annotations, state_dir_for
+    from ..tui.keys import load_keymap
 
     export = export or []
     if pool is not None and index not in (None, "default"):
         raise UserError("--pool and --index both name a demonstration pool", fix="give one of them")
     if pool is not None and not Path(pool).exists():
-        raise UserError(f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset")
+        raise UserError(
+            f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset"
+        )
     checked_format(input_format)
     if export_format is not None and export_format not in EXPORT_FORMATS:
         raise UserError(f"unknown --export-format {export_format!r}", fix=f"use one of {', '.join(EXPORT_FORMATS)}")
     if index == "none" and not (labels or schema):
-        raise UserError("--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE")
+        raise UserError(
+            "--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE"
+        )
     out_path = Path(out) if out else default_out_path(Path(file))
     inputs = [file, pool, schema, models, keys]
     index_dir = index if index not in (None, "default", "none") else None
@@ -141,13 +192,20 @@ def annotate(
             from ..schema import parse_labels
 
             initial = list(parse_labels(labels).labels)
-        factory = tagger_factory(state_dir=state_dir_for(out_path), models=models, labels=labels, schema=schema,
-                                 index=index, pool=pool, only=model_names(only),
-                                 overrides=tagger_overrides(k, no_verify), pool_format=input_format)
+        factory = tagger_factory(
+            state_dir=state_dir_for(out_path),
+            models=models,
+            labels=labels,
+            schema=schema,
+            index=index,
+            pool=pool,
+            only=model_names(only),
+            overrides=tagger_overrides(k, no_verify),
+            pool_format=input_format,
+        )
         from ..tui.app import AnnotateApp
 
-        app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead,
-                          lock=lock)
+        app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead, lock=lock)
         app.run()
     finally:
         lock.release()  # (a session that moved its annotations elsewhere gives back its new lock itself)
@@ -155,7 +213,7 @@ def annotate(
         raise app.fatal
 
 
-def _export(session, path: Path, fmt: Optional[str] = None) -> None:
+def _export(session, path: Path, fmt: str | None = None) -> None:
     suffix = path.suffix.lower()
     fmt = fmt or EXPORT_SUFFIXES.get(suffix)
     try:
@@ -164,13 +222,17 @@ def _export(session, path: Path, fmt: Optional[str] = None) -> None:
             typer.echo(f"{path}: {n} accepted sentences (JSONL, character offsets)")
         elif fmt == "conll":
             n, lost = session.export_conll(path)
-            typer.echo(f"{path}: {n} accepted sentences (CoNLL, BIO)"
-                       + (f"; {lost} spans left out (not on token boundaries, or overlapping)" if lost else ""))
+            typer.echo(
+                f"{path}: {n} accepted sentences (CoNLL, BIO)"
+                + (f"; {lost} spans left out (not on token boundaries, or overlapping)" if lost else "")
+            )
         elif fmt in TOOL_FORMATS:
             n, lost, why = session.export_as(path, fmt)
             typer.echo(f"{path}: {n} accepted sentences ({fmt})" + (f"; {lost} entities {why}" if lost else ""))
         else:
-            raise UserError(f"{path}: unknown export format {suffix or '(no suffix)'}",
-                            fix="name the file .jsonl, .conll, .spacy or .parquet, or give --export-format")
+            raise UserError(
+                f"{path}: unknown export format {suffix or '(no suffix)'}",
+                fix="name the file .jsonl, .conll, .spacy or .parquet, or give --export-format",
+            )
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})", fix="choose a writable path") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,18 +15,23 @@ from .options import InputFormatOption, ModelsOption, OnlyOption, model_names
 def eval_command(
     data: Path = typer.Option(..., "--data", readable=False, help="labelled test file (CoNLL BIO/IOB1 or JSONL)"),
     pool: Path = typer.Option(..., "--pool", readable=False, help="labelled demonstration pool (the training split)"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="score a fixed random sample of N sentences"),
+    limit: int | None = typer.Option(None, "--limit", help="score a fixed random sample of N sentences"),
     seed: int = typer.Option(0, "--seed", help="seed of the sample (the same seed and a larger N extend the sample)"),
-    retrieval: str = typer.Option("span,none,random,sentence", "--retrieval",
-                                  help="retrieval modes to run, the first is the main one: span, none (zero-shot), random, sentence"),
-    k: Optional[int] = typer.Option(None, "--k", help="demonstrations per sentence (default: models.toml)"),
-    only: Optional[str] = OnlyOption,
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the JSON report here"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="record cache directory (default: <cache>/eval)"),
-    models: Optional[Path] = ModelsOption,
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per model (default: models.toml); 1 is fastest on a busy CPU"),
+    retrieval: str = typer.Option(
+        "span,none,random,sentence",
+        "--retrieval",
+        help="retrieval modes to run, the first is the main one: span, none (zero-shot), random, sentence",
+    ),
+    k: int | None = typer.Option(None, "--k", help="demonstrations per sentence (default: models.toml)"),
+    only: str | None = OnlyOption,
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the JSON report here"),
+    cache: Path | None = typer.Option(None, "--cache", help="record cache directory (default: <cache>/eval)"),
+    models: Path | None = ModelsOption,
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads per model (default: models.toml); 1 is fastest on a busy CPU"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines on stderr"),
-    input_format: Optional[str] = InputFormatOption,
+    input_format: str | None = InputFormatOption,
 ) -> None:
     """Strict entity-level P/R/F1 (seqeval) of the ensemble, each member alone and the ablations.
 
@@ -40,9 +44,13 @@ def eval_command(
     modes = [m.strip() for m in retrieval.split(",") if m.strip()]
     bad = [m for m in modes if m not in RETRIEVAL_MODES]
     if bad or not modes:
-        raise UserError(f"unknown --retrieval mode {', '.join(bad) or '(empty)'}", fix=f"use some of: {', '.join(RETRIEVAL_MODES)}")
+        raise UserError(
+            f"unknown --retrieval mode {', '.join(bad) or '(empty)'}", fix=f"use some of: {', '.join(RETRIEVAL_MODES)}"
+        )
     if limit is not None and limit < 1:
-        raise UserError(f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file")
+        raise UserError(
+            f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file"
+        )
     from ..config import load_config
     from ..formats import checked_format
     from ..same_file import refuse_input_as_output
@@ -52,15 +60,30 @@ def eval_command(
     refuse_input_as_output(output, [data, pool, models], option="-o")
     load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
-    report = evaluate(data, pool, limit=limit, seed=seed, retrieval=modes, models=models,
-                      only=model_names(only), k=k, root=cache, threads=threads,
-                      progress=say, input_format=input_format)
+    report = evaluate(
+        data,
+        pool,
+        limit=limit,
+        seed=seed,
+        retrieval=modes,
+        models=models,
+        only=model_names(only),
+        k=k,
+        root=cache,
+        threads=threads,
+        progress=say,
+        input_format=input_format,
+    )
     if output:
         try:
             from ..private_files import mode_beside, open_private
 
-            with open_private(output, "w", mode_beside([data, pool]), encoding="utf-8") as f:  # about the user's data: no wider than it
+            with open_private(
+                output, "w", mode_beside([data, pool]), encoding="utf-8"
+            ) as f:  # about the user's data: no wider than it
                 f.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         except OSError as exc:
-            raise UserError(f"{output}: cannot write the report ({exc.strerror})", fix="choose a writable path with -o")
+            raise UserError(
+                f"{output}: cannot write the report ({exc.strerror})", fix="choose a writable path with -o"
+            ) from None
     typer.echo(format_report(report))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -14,21 +13,25 @@ from ..errors import UserError, says_interrupted
 from ..same_file import refuse_inputs_inside
 from .options import InputFormatOption
 
-index_app = typer.Typer(no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes).")
+index_app = typer.Typer(
+    no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes)."
+)
 
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _read_pools(pools: List[Path], fmt: Optional[str] = None):
+def _read_pools(pools: list[Path], fmt: str | None = None):
     from ..formats import checked_format, read_labelled
 
     checked_format(fmt)
     sentences = []
     for pool in pools:
         if not pool.exists():
-            raise UserError(f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset")
+            raise UserError(
+                f"{pool}: no such pool file", fix="give a labelled pool: CoNLL, JSONL, .spacy, or a saved dataset"
+            )
         got = read_labelled(pool, fmt)  # (a folder is read as a saved dataset, or refused in one line)
         _say(f"{pool}: {len(got)} sentences, {sum(len(s.spans) for s in got)} entities")
         sentences.extend(got)
@@ -38,10 +41,18 @@ def _read_pools(pools: List[Path], fmt: Optional[str] = None):
 @index_app.command("build")
 @says_interrupted
 def build(
-    pools: List[Path] = typer.Argument(..., readable=False, help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-), JSONL (ours, Prodigy, doccano), spaCy .spacy, Hugging Face dataset folders or .parquet"),
-    output: Path = typer.Option(..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"),
-    pos_weights: str = typer.Option("heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"),
-    input_format: Optional[str] = InputFormatOption,
+    pools: list[Path] = typer.Argument(
+        ...,
+        readable=False,
+        help="labelled pool files: CoNLL (BIO, IOB1, BIOES, -DOCSTART-), JSONL (ours, Prodigy, doccano), spaCy .spacy, Hugging Face dataset folders or .parquet",
+    ),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="index directory to write (created; an old index there is replaced)"
+    ),
+    pos_weights: str = typer.Option(
+        "heuristic", "--pos-weights", help="span weights for SpanSim: heuristic (POS-like) or uniform"
+    ),
+    input_format: str | None = InputFormatOption,
 ) -> None:
     """Embed the gold spans and sentences of POOL files into an index directory."""
     from ..retrieval import DemoIndex, PosWeights
@@ -58,8 +69,8 @@ def build(
 @says_interrupted
 def add(
     index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
-    pools: List[Path] = typer.Argument(..., help="more labelled pool files to add"),
-    input_format: Optional[str] = InputFormatOption,
+    pools: list[Path] = typer.Argument(..., help="more labelled pool files to add"),
+    input_format: str | None = InputFormatOption,
 ) -> None:
     """Add the sentences of POOL files to an existing index (persisted at once)."""
     from ..retrieval import DemoIndex
@@ -93,16 +104,28 @@ def info(
         return
     counts = data["counts"]
     emb = data["embedder"]
-    match = {True: "matches the installed one", False: "DIFFERS from the installed one: rebuild", None: "none installed"}
+    match = {
+        True: "matches the installed one",
+        False: "DIFFERS from the installed one: rebuild",
+        None: "none installed",
+    }
     typer.echo(f"index      {data['path']} (format {data['format_version']})")
-    typer.echo(f"pool       {counts['sentences']} sentences ({counts.get('sentences_without_spans', 0)} without entities), "
-               f"{counts['spans']} spans")
+    typer.echo(
+        f"pool       {counts['sentences']} sentences ({counts.get('sentences_without_spans', 0)} without entities), "
+        f"{counts['spans']} spans"
+    )
     for label in data["labels"]:
         typer.echo(f"  {label:24} {counts.get('per_label', {}).get(label, 0):6}")
-    typer.echo(f"embedder   {emb['name']} dim {emb['dim']} sha256 {emb['weights_sha256'][:16]}... "
-               f"({match[data['embedder_matches_installed']]})")
+    typer.echo(
+        f"embedder   {emb['name']} dim {emb['dim']} sha256 {emb['weights_sha256'][:16]}... "
+        f"({match[data['embedder_matches_installed']]})"
+    )
     pw = data["pos_weights"]
-    weights = "uniform" if pw["scheme"] == "uniform" else ", ".join(f"{k} {pw[k]}" for k in ("proper", "common", "pronoun", "other"))
+    weights = (
+        "uniform"
+        if pw["scheme"] == "uniform"
+        else ", ".join(f"{k} {pw[k]}" for k in ("proper", "common", "pronoun", "other"))
+    )
     typer.echo(f"weights    {pw['scheme']}: {weights}")
     typer.echo("hnswlib    " + ", ".join(f"{k} {v}" for k, v in data["hnsw"].items()))
     typer.echo("files      " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in data["bytes"].items()))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ def _select(config, names: list[str]):
 
 
 @models_app.command("list")
-def models_list(names: list[str] = typer.Argument(None), models: Optional[Path] = ModelsOption) -> None:
+def models_list(names: list[str] = typer.Argument(None), models: Path | None = ModelsOption) -> None:
     """Each model: where its file is, its size, whether it is present and verified."""
     from ..config import load_config
     from ..llm import sources
@@ -37,7 +36,7 @@ def models_list(names: list[str] = typer.Argument(None), models: Optional[Path] 
 
 
 @models_app.command("fetch")
-def models_fetch(names: list[str] = typer.Argument(None), models: Optional[Path] = ModelsOption) -> None:
+def models_fetch(names: list[str] = typer.Argument(None), models: Path | None = ModelsOption) -> None:
     """Download each model's file once into the cache and verify its sha256.
 
     What it does goes to stdout; stderr carries only errors (and the hub's progress bars)."""
@@ -54,14 +53,14 @@ def models_fetch(names: list[str] = typer.Argument(None), models: Optional[Path]
 
 
 @models_app.command("check")
-def models_check(names: list[str] = typer.Argument(None), models: Optional[Path] = ModelsOption) -> None:
+def models_check(names: list[str] = typer.Argument(None), models: Path | None = ModelsOption) -> None:
     """Load each model and run one short prompt: load time, prompt and generation speed.
 
     Every model is checked; a model that fails is reported on one line, and the exit status
     is non-zero when any failed."""
     from ..config import load_config
-    from ..llm.backend import Prompt
     from ..llm import load_model
+    from ..llm.backend import Prompt
 
     config = load_config(models)
     failed = 0
@@ -69,15 +68,20 @@ def models_check(names: list[str] = typer.Argument(None), models: Optional[Path]
         try:
             model = load_model(spec)
             model.load()  # now, so that load time is measured apart
-            question = (Prompt("", "The capital of France is") if spec.prompt_style == "completion" else
-                        Prompt("You are a helpful assistant.", "Name the capital of France in one word."))
+            question = (
+                Prompt("", "The capital of France is")
+                if spec.prompt_style == "completion"
+                else Prompt("You are a helpful assistant.", "Name the capital of France in one word.")
+            )
             answer = model.generate(question, max_tokens=16, max_lines=1)
             prompt_tps, gen_tps = model.measure_speed()
         except UserError as exc:
             say_error(exc.one_line())
             failed += 1
             continue
-        typer.echo(f"{spec.name:24} load {model.load_seconds:5.2f}s  prompt {prompt_tps:6.1f} tok/s  "
-                   f"generation {gen_tps:5.1f} tok/s  answer {answer.strip()!r}")
+        typer.echo(
+            f"{spec.name:24} load {model.load_seconds:5.2f}s  prompt {prompt_tps:6.1f} tok/s  "
+            f"generation {gen_tps:5.1f} tok/s  answer {answer.strip()!r}"
+        )
     if failed:
         raise typer.Exit(UserError.exit_code)

@@ -11,8 +11,10 @@ OnlyOption = typer.Option(None, "--only", help="comma-separated model names to u
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
 InputFormatOption = typer.Option(
-    None, "--input-format", help="format of the labelled pools: conll, jsonl, prodigy, doccano, spacy or hf "
-    "(default: by suffix and content)")
+    None,
+    "--input-format",
+    help="format of the labelled pools: conll, jsonl, prodigy, doccano, spacy or hf (default: by suffix and content)",
+)
 
 
 def model_names(only: str | None) -> list[str] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,39 +12,61 @@ from ..errors import UserError, says_interrupted
 from ..formats.outputs import FILE_FORMATS
 from ..same_file import refuse_input_as_output
 from ..tagging.writers import FORMATS
-from .options import (KOption, LabelsOption, ModelsOption, NoVerifyOption, OnlyOption, SchemaOption, model_names,
-                      tagger_overrides)
+from .options import (
+    KOption,
+    LabelsOption,
+    ModelsOption,
+    NoVerifyOption,
+    OnlyOption,
+    SchemaOption,
+    model_names,
+    tagger_overrides,
+)
 
 
 @says_interrupted  # the records written so far are whole
 def tag(
     files: list[str] = typer.Argument(..., help="text files to tag; - reads standard input"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write here instead of standard output"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write here instead of standard output"),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(FORMATS)),
-    labels: Optional[str] = LabelsOption,
-    schema: Optional[Path] = SchemaOption,
-    index: Optional[str] = typer.Option("default", "--index", help="demonstration index dir; 'default' = built-in pool; 'none' = zero-shot"),
-    only: Optional[str] = OnlyOption,
-    k: Optional[int] = KOption,
+    labels: str | None = LabelsOption,
+    schema: Path | None = SchemaOption,
+    index: str | None = typer.Option(
+        "default", "--index", help="demonstration index dir; 'default' = built-in pool; 'none' = zero-shot"
+    ),
+    only: str | None = OnlyOption,
+    k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
-    models: Optional[Path] = ModelsOption,
-    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
-                                      help="tag on a Ray cluster: host:port, auto, or local (one started here); "
-                                           "-o OUT.jsonl then skips the blocks already in OUT"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers, with --ray (default: one per CPU of the cluster)"),
+    models: Path | None = ModelsOption,
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="tag on a Ray cluster: host:port, auto, or local (one started here); "
+        "-o OUT.jsonl then skips the blocks already in OUT",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Ray workers, with --ray (default: one per CPU of the cluster)"
+    ),
 ) -> None:
     """Tag entities in text files; one output record per block of about 500 characters of whole lines."""
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}", fix=f"use {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
     if fmt in FILE_FORMATS and output is None:  # whole files, written at the end: not a stream
-        raise UserError(f"--format {fmt} writes a whole {'DocBin file' if fmt == 'spacy' else 'dataset'}, not a stream",
-                        fix=f"add -o {'OUT.spacy' if fmt == 'spacy' else 'OUT_FOLDER (or OUT.parquet)'}")
+        raise UserError(
+            f"--format {fmt} writes a whole {'DocBin file' if fmt == 'spacy' else 'dataset'}, not a stream",
+            fix=f"add -o {'OUT.spacy' if fmt == 'spacy' else 'OUT_FOLDER (or OUT.parquet)'}",
+        )
     if workers is not None and ray is None:
         raise UserError("--workers needs --ray", fix="add --ray local (or a cluster's address), or drop --workers")
     if ray is not None and not _ray_address(ray):
         raise UserError(f"--ray {ray!r} is not a Ray address", fix="use --ray local, --ray auto or --ray HOST:PORT")
-    refuse_input_as_output(output, [*files, schema, models], option="-o",
-                           folders=[index if index not in (None, "default", "none") else None])
+    refuse_input_as_output(
+        output,
+        [*files, schema, models],
+        option="-o",
+        folders=[index if index not in (None, "default", "none") else None],
+    )
     if ray is None:
         from ..tagging.single import run_tag as runner
     else:
@@ -54,9 +75,17 @@ def tag(
         from ..tagging.ray_driver import run_tag_ray  # Ray is imported only here
 
         runner = partial(run_tag_ray, address=ray, workers=workers)
-    failed = runner(files, output=output, fmt=fmt, labels=labels, schema=schema,
-                    index=None if index == "none" else index, only=model_names(only),
-                    models=models, overrides=tagger_overrides(k, no_verify))
+    failed = runner(
+        files,
+        output=output,
+        fmt=fmt,
+        labels=labels,
+        schema=schema,
+        index=None if index == "none" else index,
+        only=model_names(only),
+        models=models,
+        overrides=tagger_overrides(k, no_verify),
+    )
     if failed:
         raise typer.Exit(1)
 

@@ -31,8 +31,15 @@ def write_conll(doc: TaggedDocument, out: TextIO, start: int = 0) -> int:
     (a -DOCSTART- line before a named input's first block). Returns how many entities could not be
     written: not on token boundaries, overlapping another, or across a sentence end."""
     spans = [Span(e.start, e.end, e.label) for e in doc.entities]
-    sentences = [Sentence(s.start, s.end, tokenize(doc.text[s.start : s.end], s.start),
-                          spans=[x for x in spans if x.start >= s.start and x.end <= s.end]) for s in doc.sentences]
+    sentences = [
+        Sentence(
+            s.start,
+            s.end,
+            tokenize(doc.text[s.start : s.end], s.start),
+            spans=[x for x in spans if x.start >= s.start and x.end <= s.end],
+        )
+        for s in doc.sentences
+    ]
     out.write(f"-DOCSTART- O\t# {doc.name}\n\n" if doc.name and not start else "")
     outside = len(spans) - sum(len(s.spans) for s in sentences)
     return outside + formats.write_conll([Document(doc.text, sentences, doc.name)], out)
@@ -100,12 +107,22 @@ def write_table(doc: TaggedDocument, console, start: int = 0) -> None:
     for e in doc.entities:
         shown.stylize(f"bold {colour[e.label]}", e.start, e.end)
     where = f" from character {start}" if start else ""
-    console.print(Text(f"{doc.name or '<stdin>'}{where}: {len(doc.entities)} entities, {len(doc.sentences)} sentences",
-                       style="bold"))
+    console.print(
+        Text(
+            f"{doc.name or '<stdin>'}{where}: {len(doc.entities)} entities, {len(doc.sentences)} sentences",
+            style="bold",
+        )
+    )
     console.print(shown)
     table = Table("start", "end", "text", "label", "confidence", "extracted by")
     cands = {(c.start, c.end): c for s in doc.sentences for c in s.candidates}
     for e in doc.entities:
-        table.add_row(str(e.start), str(e.end), e.text, Text(e.label, style=colour[e.label]), f"{e.confidence:.2f}",
-                      ", ".join(cands[(e.start, e.end)].extracted_by))
+        table.add_row(
+            str(e.start),
+            str(e.end),
+            e.text,
+            Text(e.label, style=colour[e.label]),
+            f"{e.confidence:.2f}",
+            ", ".join(cands[(e.start, e.end)].extracted_by),
+        )
     console.print(table)
