@@ -111,7 +111,9 @@ def _is_abbreviation(text: str, end: int) -> bool:
         return False
     # look back a few characters only (longer than any abbreviation): a slice of the whole prefix
     # would make splitting a long text quadratic
-    word = re.search(r"[\w.]*$", text[max(0, end - 17) : end - 1]).group(0).lower()
+    match = re.search(r"[\w.]*$", text[max(0, end - 17) : end - 1])
+    assert match is not None  # matches every string (the empty run at its end, at least)
+    word = match.group(0).lower()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
@@ -133,15 +135,6 @@ def _windows(text: str, start: int, stop: int, max_chars: int) -> list[Sentence]
 
 def make_document(text: str, name: str = "") -> Document:
     return Document(text=text, sentences=split_sentences(text), name=name)
-
-
-def find_all(haystack: str, needle: str) -> list[int]:
-    """Start offsets of every occurrence of needle (non-overlapping)."""
-    out, i = [], haystack.find(needle) if needle else -1
-    while i >= 0:
-        out.append(i)
-        i = haystack.find(needle, i + len(needle))
-    return out
 
 
 def bio_tags(tokens: list[tuple[int, int]], spans: list[Span]) -> list[str]:

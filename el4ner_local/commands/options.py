@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from ..formats import INPUT_FORMATS
+
 ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
 LabelsOption = typer.Option(None, "--labels", help="entity types, e.g. person,location:a place")
 SchemaOption = typer.Option(None, "--schema", help="schema file (label = description)")
@@ -13,7 +15,7 @@ NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification 
 InputFormatOption = typer.Option(
     None,
     "--input-format",
-    help="format of the labelled pools: conll, jsonl, prodigy, doccano, spacy or hf (default: by suffix and content)",
+    help=f"format of the labelled pools: {', '.join(INPUT_FORMATS)} (default: by suffix and content)",
 )
 
 

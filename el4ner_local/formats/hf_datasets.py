@@ -62,7 +62,11 @@ def read_hf(path: str | Path) -> list[LabelledSentence]:
                 fix="give one tag per token",
             )
         tags = [_tag(names, value, where) for value in ids]
-        sentence = _in_text(row["text"], tokens, tags, where) if has_text and isinstance(row["text"], str) else None
+        sentence = (
+            _in_text(row["text"], tokens, tags, where, row.get("spans"))
+            if has_text and isinstance(row["text"], str)
+            else None
+        )
         if sentence is None:
             sentence = labelled_sentence(tokens, tags, where)
         if sentence is not None:
@@ -142,9 +146,13 @@ def _tag(names: list[str] | None, value, where: str) -> str:
     return names[value]
 
 
-def _in_text(text: str, tokens: list[str], tags: list[str], where: str) -> LabelledSentence | None:
+def _in_text(
+    text: str, tokens: list[str], tags: list[str], where: str, char_spans: object = None
+) -> LabelledSentence | None:
     """The sentence with offsets into `text`, if the tokens are found there in order with only
-    whitespace around them; else None (the tokens are then joined by spaces)."""
+    whitespace around them; else None (the tokens are then joined by spaces). Character `spans`
+    (what el4ner-local writes beside the tags) win over the tags when they are valid: they also hold
+    the spans that do not fall on token boundaries, which the tags could not."""
     offsets, pos = [], 0
     for token in tokens:
         start = text.find(token, pos) if token else -1
@@ -154,8 +162,27 @@ def _in_text(text: str, tokens: list[str], tags: list[str], where: str) -> Label
         pos = start + len(token)
     if text[pos:].strip() or not offsets:
         return None
-    spans = [Span(offsets[first][0], offsets[last][1], label) for first, last, label in decode_tags(tags)]
+    spans = _char_spans(char_spans, len(text))
+    if spans is None:
+        spans = [Span(offsets[first][0], offsets[last][1], label) for first, last, label in decode_tags(tags)]
     return LabelledSentence(text=text, tokens=offsets, spans=spans, source=where)
+
+
+def _char_spans(value: object, length: int) -> list[Span] | None:
+    """A `spans` column's list of {start, end, label} as Spans, or None where it is absent or not valid."""
+    if not isinstance(value, list):
+        return None
+    spans = []
+    for item in value:
+        if not isinstance(item, dict):
+            return None
+        start, end, label = item.get("start"), item.get("end"), item.get("label")
+        if not (
+            isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and 0 <= start < end <= length
+        ):
+            return None
+        spans.append(Span(start, end, label))
+    return spans
 
 
 def class_names(labels) -> list[str]:

@@ -30,7 +30,10 @@ class StreamWriter:
 
         self.fmt, self.handle = fmt, handle
         self.lost = 0
-        self.lost_reason = "written without token_start/token_end: they begin or end in whitespace"
+        # only Prodigy's tokens can miss a span; doccano and Label Studio keep character offsets alone
+        self.lost_reason = (
+            "written without token_start/token_end: they begin or end in whitespace" if fmt == "prodigy" else ""
+        )
         self.count = 0
         self._make = {"prodigy": prodigy.task, "doccano": doccano.record, "label-studio": label_studio.task}[fmt]
 
