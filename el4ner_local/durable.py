@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -65,10 +66,21 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
+def kept_narrow(path: Path, mode: int) -> int:
+    """`mode` less the group/other bits that the file at `path`, where there is one, lacks."""
+    try:
+        old = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return mode
+    return mode & ~(0o077 & ~old)
+
+
 def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE, *, tmp: Path | None = None) -> None:
     """Replace `path` by `data` atomically: a temporary file in the same directory, fsync, rename.
     The file gets `mode` (private by default; private_files.mode_beside for an output beside an input).
-    `tmp` names the temporary file (the index store's, which it knows as its own) instead of a fresh one."""
+    `tmp` names the temporary file (the index store's, which it knows as its own) instead of a fresh one.
+    A file already at `path` is never widened: the group/other bits it lacks stay off (a user's chmod)."""
+    mode = kept_narrow(path, mode)
     if tmp is None:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         f = os.fdopen(fd, "wb")

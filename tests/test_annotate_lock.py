@@ -334,6 +334,26 @@ def test_the_lock_of_one_file_under_two_names_is_one_lock(tmp_path):
     assert not lock_path_for(target).exists()
 
 
+def test_two_sessions_through_a_symlinked_out_are_refused(tmp_path):
+    """A session on `--out LINK` (a symlink to the annotations file) saves a decision: the link stays
+    a link (the file it names is written), so a second `annotate --out LINK` finds the same lock."""
+    doc, ann = annotated(tmp_path)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(ann)
+    first = AnnotationStore.open(doc, link)
+    first.lock = lock_annotations(link, writer=True)  # as `annotate` takes it
+    try:
+        first.state.set_labels(["person"])
+        first.state.next_sentence()
+        first.state.accept_sentence()
+        assert link.is_symlink() and len(ann.read_text(encoding="utf-8").splitlines()) == 2
+        proc = run_cli("annotate", str(doc), "--out", str(link), env={"EL4NER_MODELS": str(tmp_path / "none.toml")})
+        assert proc.returncode == 2, proc.stderr
+        assert f"open in another annotate session (process {os.getpid()}: " in one_error_line(proc)
+    finally:
+        first.release_lock()
+
+
 def test_an_export_from_a_read_only_folder_needs_no_lock(tmp_path):
     """Where no lock file can be made, nothing can be saved either: the export just reads."""
     ro = tmp_path / "ro"

@@ -67,3 +67,17 @@ def test_sha256_file_whole_or_a_prefix(tmp_path):
     assert sha256_file(path, 3) == hashlib.sha256(data[:3]).hexdigest()
     assert sha256_file(path, (1 << 20) + 1) == hashlib.sha256(data[: (1 << 20) + 1]).hexdigest()
     assert sha256_file(path, len(data) + 100) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_replaced_file_keeps_the_narrower_mode_its_user_gave_it(tmp_path):
+    """The annotations file written 0644 (beside a 0644 input), then chmod 0600 or 0640 by the user:
+    the next save keeps that, and never adds back a bit the file lacked."""
+    narrowed, group = tmp_path / "narrowed.jsonl", tmp_path / "group.jsonl"
+    for path, chosen in ((narrowed, 0o600), (group, 0o640)):
+        atomic_write(path, b"first\n", 0o644)
+        assert mode(path) == 0o644
+        os.chmod(path, chosen)
+        atomic_write(path, b"second\n", 0o644)
+        assert path.read_bytes() == b"second\n" and mode(path) == chosen
+    atomic_write(group, b"third\n", 0o600)  # a narrower mode asked for still narrows
+    assert mode(group) == 0o600

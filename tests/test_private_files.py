@@ -252,3 +252,31 @@ def test_tag_output_is_no_more_readable_than_its_input(default_models, tmp_path)
     assert mode(tmp_path / "s.jsonl") == 0o600
     assert mode(wider) == 0o640  # an existing output loses what the input does not allow
     assert "Lisbon" in json.loads((tmp_path / "g.jsonl").read_text().splitlines()[0])["text"]
+
+
+@pytest.mark.parametrize("name", ["tags.parquet", "tags"])
+def test_a_dataset_is_readable_by_no_one_else_until_it_is_in_place(tmp_path, monkeypatch, name):
+    """A Parquet file or saved dataset folder (0644/0755 beside a 0644 input) is written in a private
+    folder: at the final rename, nothing in the user's folder is readable by others (a SIGKILL then
+    would leave nothing readable), and afterwards only the output is there."""
+    pytest.importorskip("datasets")
+    from el4ner_local.formats.outputs import write_all
+    from el4ner_local.formats.tagged import OutSpan, OutText
+
+    folder = user_folder(tmp_path / "work")
+    target = folder / name
+    seen: list[tuple[str, int]] = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == target:
+            seen.extend((entry.name, mode(entry)) for entry in folder.iterdir() if entry != target)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    items = [OutText("Ada met Babbage.", [OutSpan(0, 3, "person")])]
+    write_all(items, "hf", target, 0o644)
+    write_all(items, "hf", target, 0o644)  # over the first one: the old one is moved aside meanwhile
+    assert seen and all(m & 0o077 == 0 for _, m in seen), seen
+    assert mode(target) == (0o644 if name.endswith(".parquet") else 0o755)
+    assert [p.name for p in folder.iterdir()] == [name]

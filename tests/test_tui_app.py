@@ -264,6 +264,32 @@ def test_export_writes_jsonl_and_conll_beside_the_annotations(doc):
     assert (folder / "notes.annotations.conll").read_text().startswith("Ada\tB-person\nLovelace\tI-person\n")
 
 
+def test_export_never_writes_over_an_input(doc):
+    """`annotate new.txt --out gold.jsonl --pool gold.conll`: the export key would write gold.conll
+    (the pool) beside gold.jsonl; it says so and writes neither file."""
+    pool = doc.parent / "gold.conll"
+    pool.write_text("Ada\tB-person\nLovelace\tI-person\n", encoding="utf-8")
+    before = pool.read_bytes()
+    out = doc.parent / "gold.jsonl"
+    with_suggestions(doc, out)
+
+    async def go():
+        app = AnnotateApp(doc, out, labels=LABELS, inputs=[pool])
+        app.notify = lambda message, **how: said.append((message, how.get("severity")))  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("A", "e", "q")
+        return app
+
+    said: list[tuple[str, str | None]] = []
+    run(go())
+    message, severity = said[-1]
+    assert severity == "error" and message.startswith("cannot export: ")
+    assert f"{pool}: is the input" in message
+    assert pool.read_bytes() == before
+    assert not (doc.parent / "gold.accepted.jsonl").exists()
+    assert records(out)[0]["status"] == ACCEPTED
+
+
 def test_each_model_event_reaches_its_own_handler(doc):
     """The model thread's events are Textual messages with a handler each (a misnamed handler would
     drop its event without a word): posted as that thread posts them, each changes what it should."""

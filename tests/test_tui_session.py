@@ -203,7 +203,7 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path):
     for name, message in [("missing.txt", "no such file"), ("bin.txt", "binary file"), ("empty.txt", "empty file")]:
         with pytest.raises(UserError, match=message):
             AnnotationStore.open(tmp_path / name)
-    with pytest.raises(UserError, match="overwrite the input"):
+    with pytest.raises(UserError, match="is the input"):
         (tmp_path / "a.txt").write_text("Hello there.")
         AnnotationStore.open(tmp_path / "a.txt", tmp_path / "a.txt")
 
@@ -238,6 +238,49 @@ def test_relocate_saves_everything_elsewhere(doc, tmp_path):
     assert lines(elsewhere)[0]["status"] == ACCEPTED
     again = AnnotationStore.open(doc, elsewhere).state
     assert again.sentences[0].status == ACCEPTED and again.sentences[0].record is not None
+
+
+def test_relocate_never_writes_over_an_input_or_another_file(doc, tmp_path):
+    """Save as (relocate) to the input text (by another name too), to another input of the session
+    (a pool), or to an unrelated file: refused in save_error, nothing written, the old path kept.
+    An empty file or annotations of this input may be replaced."""
+    pool = tmp_path / "pool.conll"
+    pool.write_text("Ada\tB-person\n", encoding="utf-8")
+    keep = tmp_path / "keep.txt"
+    keep.write_text("my own notes\n", encoding="utf-8")
+    os.link(doc, tmp_path / "hard.txt")
+    store = AnnotationStore.open(doc, inputs=[pool, None])
+    store.state.set_labels(LABELS)
+    store.state.accept_sentence()
+    ann, before = store.out_path, {p: p.read_bytes() for p in (doc, pool, keep)}
+    for dest, message in [
+        (doc, "is the input"),
+        (tmp_path / "hard.txt", "is the input"),
+        (tmp_path / "sub" / ".." / "pool.conll", "is the input"),
+        (keep, "choose a new name"),
+    ]:
+        assert store.relocate(dest) is False, dest
+        assert message in store.save_error and str(dest) in store.save_error
+        assert store.out_path == ann
+    assert {p: p.read_bytes() for p in before} == before
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert store.relocate(empty) and lines(empty)[0]["status"] == ACCEPTED
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(ann.read_bytes())  # an earlier copy of these annotations
+    assert store.relocate(copy) and store.out_path == copy
+
+
+def test_a_symlinked_annotations_file_stays_a_link(doc, tmp_path):
+    """Saving through a symlinked --out writes the file it names (so its lock, which follows the
+    link, stays the lock of the file written)."""
+    real = tmp_path / "real.jsonl"
+    real.write_bytes(b"")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    store = opened(doc, link)
+    store.state.accept_sentence()
+    assert link.is_symlink() and lines(real)[0]["status"] == ACCEPTED
 
 
 def test_a_read_only_output_path_is_reported_before_any_decision(doc, tmp_path):

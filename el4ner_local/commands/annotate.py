@@ -205,7 +205,17 @@ def annotate(
         )
         from ..tui.app import AnnotateApp
 
-        app = AnnotateApp(file, out_path, tagger_factory=factory, keymap=keymap, labels=initial, ahead=ahead, lock=lock)
+        app = AnnotateApp(
+            file,
+            out_path,
+            tagger_factory=factory,
+            keymap=keymap,
+            labels=initial,
+            ahead=ahead,
+            lock=lock,
+            inputs=inputs,
+            input_folders=[index_dir],
+        )
         app.run()
     finally:
         lock.release()  # (a session that moved its annotations elsewhere gives back its new lock itself)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from el4ner_local.documents import LabelledSentence, Span
@@ -278,25 +279,31 @@ class DatasetWriter:
                 datasets.enable_progress_bars()
 
     def _save_parquet(self, dataset) -> None:
-        from el4ner_local.durable import atomic_write
+        """Write in a private (0700) folder beside `path`, then move the file into place with its mode:
+        no one else can read a temporary copy, even one a SIGKILL leaves behind."""
+        from el4ner_local.durable import fsync_dir, fsync_file, kept_narrow
 
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        work = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
         try:
+            tmp = work / self.path.name
             dataset.to_parquet(str(tmp))
-            atomic_write(self.path, tmp.read_bytes(), self.mode)
+            os.chmod(tmp, kept_narrow(self.path, self.mode))
+            fsync_file(tmp)
+            os.replace(tmp, self.path)
+            fsync_dir(self.path.parent)
         finally:
-            tmp.unlink(missing_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
 
     def _save_folder(self, dataset) -> None:
-        """Save into a fresh folder beside `path`, then put it in place of the old dataset (if any)."""
+        """Save into a private (0700) folder beside `path`, then put the dataset in place of the old one
+        (if any); the old one goes into the private folder and is removed with it."""
         from el4ner_local.durable import fsync_dir
 
         path = self.path
         self._check_target()  # (again: it may have changed while the texts were tagged)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        old = path.with_name(f".{path.name}.{os.getpid()}.old")
-        shutil.rmtree(tmp, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new"))
         try:
+            tmp, old = work / "new", work / "old"
             dataset.save_to_disk(str(tmp))
             _set_modes(tmp, self.mode)
             if path.exists():
@@ -304,8 +311,7 @@ class DatasetWriter:
             os.replace(tmp, path)
             fsync_dir(path.parent)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _set_modes(folder: Path, mode: int) -> None:

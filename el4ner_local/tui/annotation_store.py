@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..durable import append_durable, atomic_write
@@ -37,6 +38,7 @@ from ..errors import UserError
 from ..file_lock import FileLock
 from ..pipeline.records import SentenceRecord
 from ..private_files import mode_beside, private_dir
+from ..same_file import refuse_input_as_output
 from .annotation_state import STATUSES, TODO, AnnotationState, Listener, SentenceState, SpanState
 
 FORMAT_VERSION = 1
@@ -44,6 +46,12 @@ FORMAT_VERSION = 1
 
 def default_out_path(input_path: Path) -> Path:
     return input_path.with_name(input_path.stem + ".annotations.jsonl")
+
+
+def followed(out_path: Path) -> Path:
+    """The file a symlinked annotations path names: it is written (atomic_write would replace the link
+    by a file) and locked (file_lock resolves links) there, so every session on it shares one lock."""
+    return Path(os.path.realpath(out_path)) if out_path.is_symlink() else out_path
 
 
 def state_dir_for(out_path: Path) -> Path:
@@ -72,9 +80,20 @@ def _why(exc: OSError) -> str:
 class AnnotationStore(Listener):
     """The files of one input's annotation state (`state`); every change is saved at once."""
 
-    def __init__(self, input_path: Path, out_path: Path, state: AnnotationState):
+    def __init__(
+        self,
+        input_path: Path,
+        out_path: Path,
+        state: AnnotationState,
+        inputs: tuple[Path, ...] = (),
+        input_folders: tuple[Path, ...] = (),
+    ):
         self.input_path = Path(input_path)
         self.out_path = Path(out_path)
+        # what the session reads, which no file it writes may replace: the input text, the files the
+        # command got (pool, schema, keys, models) and the folders (--index DIR)
+        self.inputs = (self.input_path, *inputs)
+        self.input_folders = input_folders
         self.state = state
         self.input_sha256 = hashlib.sha256(state.text.encode("utf-8")).hexdigest()
         self.save_error: str | None = None  # why the last save failed; None when all is on disk
@@ -86,21 +105,30 @@ class AnnotationStore(Listener):
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, input_path: str | Path, out_path: str | Path | None = None) -> AnnotationStore:
-        """Read the input and any earlier annotations of it; UserError (one line) when unreadable."""
+    def open(
+        cls,
+        input_path: str | Path,
+        out_path: str | Path | None = None,
+        *,
+        inputs: Iterable[str | Path | None] = (),
+        input_folders: Iterable[str | Path | None] = (),
+    ) -> AnnotationStore:
+        """Read the input and any earlier annotations of it; UserError (one line) when unreadable.
+        `inputs`/`input_folders`: the session's other inputs (None: not given), never written over."""
         from ..formats import read_text
 
         input_path = Path(input_path)
         text = read_text(input_path)
-        out = Path(out_path) if out_path else default_out_path(input_path)
+        out = followed(Path(out_path) if out_path else default_out_path(input_path))
         if out.exists() and out.is_dir():
             raise UserError(f"{out}: is a directory, not an annotations file", fix="give --out a file name")
-        if out.resolve() == input_path.resolve():
-            raise UserError(f"{out}: the annotations file would overwrite the input", fix="give --out another name")
+        others = tuple(Path(p) for p in inputs if p is not None)
+        folders = tuple(Path(p) for p in input_folders if p is not None)
+        refuse_input_as_output(out, [input_path, *others], option="--out", folders=folders)
         state = AnnotationState(text, input_path.name)
         if not state.sentences:
             raise UserError(f"{input_path}:1: no sentences to annotate", fix="give a file that holds text")
-        store = cls(input_path, out, state)
+        store = cls(input_path, out, state, others, folders)
         store._load_annotations()
         store._load_suggestions()
         store._load_position()
@@ -341,10 +369,17 @@ class AnnotationStore(Listener):
         A session holding its annotations file's lock takes the new file's lock first (and keeps the
         old path when another session holds the new one)."""
         old = self.out_path
-        self.out_path = Path(out_path).expanduser()
+        self.out_path = followed(Path(out_path).expanduser())
         if self.out_path.exists() and self.out_path.is_dir():
             self.out_path = old
             self.save_error = f"{out_path}: is a directory"
+            return False
+        try:
+            self.check_output(self.out_path, "save as")
+            self._check_replaceable(self.out_path, old)
+        except UserError as exc:
+            self.out_path = old
+            self.save_error = exc.one_line()
             return False
         if self.lock is not None and not self.lock.covers(self.out_path):
             try:
@@ -366,6 +401,26 @@ class AnnotationStore(Listener):
                     except OSError:
                         pass
         return ok
+
+    def check_output(self, path: Path, option: str) -> None:
+        """UserError (one line naming both) if writing `path` would replace one of the session's inputs."""
+        refuse_input_as_output(path, self.inputs, option=option, folders=self.input_folders)
+
+    def _check_replaceable(self, path: Path, current: Path) -> None:
+        """UserError unless `path` is new, empty, the current annotations file, or one of this input's."""
+        try:
+            if not path.exists() or path.stat().st_size == 0 or os.path.samefile(path, current):
+                return
+        except OSError:  # the current file is not there yet (nothing saved): `path` is another file
+            pass
+        probe = AnnotationStore(self.input_path, path, AnnotationState(self.state.text, self.state.source_name))
+        try:
+            probe._load_annotations()
+        except UserError:
+            raise UserError(
+                f"{path}: exists and is not an annotations file of {self.input_path.name}, so it is not replaced",
+                fix="choose a new name",
+            ) from None
 
     def release_lock(self) -> None:
         """The session ends: give back its annotations file's lock."""

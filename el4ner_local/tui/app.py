@@ -12,7 +12,7 @@ model-event handler on the App; each is a few lines of dispatch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import work
@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header
 from ..errors import UserError
 from ..file_lock import FileLock
 from ..pipeline.stages import SentenceInput
+from ..same_file import refuse_input_as_output
 from . import suggester as ev
 from .annotation_state import ACCEPTED, AnnotationState
 from .annotation_store import AnnotationStore
@@ -77,8 +78,11 @@ class AnnotateApp(App[str | None]):
         labels: list[str] | None = None,
         ahead: int = 3,
         lock: FileLock | None = None,
+        inputs: Iterable[str | Path | None] = (),
+        input_folders: Iterable[str | Path | None] = (),
     ) -> None:
         super().__init__()
+        self.inputs, self.input_folders = list(inputs), list(input_folders)  # never written over (the store's)
         self.lock = lock  # the annotations file's lock, taken by the caller; the store carries it along
         self.input_path = Path(input_path)
         self.out_path = Path(out_path) if out_path else None
@@ -104,7 +108,9 @@ class AnnotateApp(App[str | None]):
 
     def on_mount(self) -> None:
         try:
-            self.store = AnnotationStore.open(self.input_path, self.out_path)
+            self.store = AnnotationStore.open(
+                self.input_path, self.out_path, inputs=self.inputs, input_folders=self.input_folders
+            )
             self.store.lock = self.lock
             self.state = self.store.state
         except UserError as exc:
@@ -466,6 +472,14 @@ class AnnotateApp(App[str | None]):
         out = self.store.out_path
         stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
         jsonl, conll = out.with_name(stem + ".accepted.jsonl"), out.with_name(stem + ".conll")
+        try:  # neither is written when either would replace an input or the annotations file
+            for path in (jsonl, conll):
+                refuse_input_as_output(
+                    path, [*self.store.inputs, out], option="export", folders=self.store.input_folders
+                )
+        except UserError as exc:
+            self.notify(f"cannot export: {exc.one_line()}", severity="error")
+            return
         try:
             n = self.store.export_jsonl(jsonl)
             _, lost = self.store.export_conll(conll)
