@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .errors import UserError
 
@@ -115,13 +116,13 @@ def load_config(option: str | Path | None = None) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{path}: models file not found", fix="pass --models PATH or unset EL4NER_MODELS")
+        raise UserError(f"{path}: models file not found", fix="pass --models PATH or unset EL4NER_MODELS") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read models file ({exc.__class__.__name__})")
+        raise UserError(f"{path}: cannot read models file ({exc.__class__.__name__})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(path, text, exc)
+        raise _syntax_error(path, text, exc) from None
     return _parse(path, text, data)
 
 
@@ -252,7 +253,7 @@ def _parse(path: Path, text: str, data: dict) -> Config:
                 'use "chat" or "completion"',
                 scope,
             )
-        kwargs = {"name": name, "prompt_style": style}
+        kwargs: dict[str, Any] = {"name": name, "prompt_style": style}
         for key, (integer, minimum, example) in _MODEL_NUMBERS.items():
             if key not in raw:
                 continue
@@ -455,7 +456,7 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
     if not isinstance(raw, dict):
         raise fail("pipeline", "must be a table", "write [pipeline]")
     allowed = {f.name: f for f in fields(PipelineSettings)}
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _RENAMED_PIPELINE_KEYS:
             new_key = _RENAMED_PIPELINE_KEYS[key]

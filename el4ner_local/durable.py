@@ -81,6 +81,7 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE, *, tmp: Path
     `tmp` names the temporary file (the index store's, which it knows as its own) instead of a fresh one.
     A file already at `path` is never widened: the group/other bits it lacks stay off (a user's chmod)."""
     mode = kept_narrow(path, mode)
+    tmp_name: str | Path
     if tmp is None:
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         f = os.fdopen(fd, "wb")

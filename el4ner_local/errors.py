@@ -16,7 +16,7 @@ class UserError(Exception):
         return " ".join(text.split())
 
 
-_OS_FIXES = {
+_OS_FIXES: dict[int | None, str] = {  # by errno, which an OSError may lack (None)
     13: "check its permissions",
     1: "check its permissions",
     28: "free disk space",

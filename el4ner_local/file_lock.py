@@ -107,7 +107,7 @@ class FileLock:
                 raise refusal from None
             if self._is_at_path(fd):
                 self._fd = fd
-                self._record()
+                self._record(fd)
                 return self
             os.close(fd)  # we locked a file its holder had just removed: take the new one
         raise UserError(f"{self.target}: its lock file {self.path} keeps changing", fix="try again")
@@ -156,12 +156,12 @@ class FileLock:
             return False
         return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
-    def _record(self) -> None:
+    def _record(self, fd: int) -> None:
         """Our PID and command line in the lock file (a killed holder's stale ones are replaced)."""
         data = f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode("utf-8", "replace")
         try:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, data, 0)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
         except OSError:  # a read-only descriptor: the lock holds all the same
             pass
 

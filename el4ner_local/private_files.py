@@ -62,13 +62,12 @@ def private_dir(path: str | Path, *, ours_from: str | Path | None = None) -> Pat
 def narrow(fd_or_path: int | str | Path, perms: int = PRIVATE_FILE) -> None:
     """Take from an existing file or folder the group/other bits that `perms` lacks; never adds one.
     Pipes and devices are left alone; best effort where the OS refuses (not ours, no Unix modes)."""
-    by_fd = isinstance(fd_or_path, int)
     try:
-        st = os.fstat(fd_or_path) if by_fd else os.stat(fd_or_path)
+        st = os.fstat(fd_or_path) if isinstance(fd_or_path, int) else os.stat(fd_or_path)
         extra = stat.S_IMODE(st.st_mode) & 0o077 & ~perms
         if extra and (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             new = stat.S_IMODE(st.st_mode) & ~extra
-            if by_fd:
+            if isinstance(fd_or_path, int):
                 os.fchmod(fd_or_path, new)
             else:
                 os.chmod(fd_or_path, new)

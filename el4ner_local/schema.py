@@ -48,7 +48,9 @@ class Schema:
 
     def describe(self) -> str:
         """One line: a bulleted list here gets copied by small models as if it were an answer."""
-        return "; ".join(label + (f" ({desc})" if desc else "") for label, desc in zip(self.labels, self.descriptions))
+        return "; ".join(
+            label + (f" ({desc})" if desc else "") for label, desc in zip(self.labels, self.descriptions, strict=True)
+        )
 
     def match(self, name: str) -> str | None:
         """The schema label a model meant by `name`, or None (not an entity / unknown type)."""
@@ -86,7 +88,9 @@ def load_schema(path: Path) -> Schema:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read schema file ({exc.__class__.__name__})", fix="pass a readable UTF-8 file")
+        raise UserError(
+            f"{path}: cannot read schema file ({exc.__class__.__name__})", fix="pass a readable UTF-8 file"
+        ) from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
@@ -99,7 +103,7 @@ def load_schema(path: Path) -> Schema:
                     name, _, desc = line.partition(":")
                     data[name.strip()] = desc.strip()
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: invalid schema file: {exc}", fix='write label = "description" pairs')
+        raise UserError(f"{path}: invalid schema file: {exc}", fix='write label = "description" pairs') from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise UserError(
             f"{path}: a schema maps each label to a description string", fix='write person = "names of people"'

@@ -142,9 +142,11 @@ def bench_size(n_spans: int, n_queries: int, tmp: Path) -> dict:
         times.append(time.perf_counter() - t0)
     exact = statistics.median(times)
     approx_ids, _ = raw.knn_query(q, k=hnsw.knn_per_span, num_threads=1)
-    recall = statistics.mean(len(set(a) & set(e)) / hnsw.knn_per_span for a, e in zip(approx_ids, exact_ids))
+    recall = statistics.mean(
+        len(set(a) & set(e)) / hnsw.knn_per_span for a, e in zip(approx_ids, exact_ids, strict=True)
+    )
     top10 = [np.argsort(-(vecs @ row))[:10] for row in q]
-    recall10 = statistics.mean(len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, top10))
+    recall10 = statistics.mean(len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, top10, strict=True))
 
     queries = [
         (f"someone met {a} and {b} in {c}", [a, b, c])

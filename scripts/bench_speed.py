@@ -90,7 +90,7 @@ def measure(limit: int, overrides: dict) -> dict:
 def scores(rows, sents) -> dict:
     """Strict entity-level micro precision, recall and F1: same offsets and same label."""
     tp = pred = gold = 0
-    for row, sent in zip(rows, sents):
+    for row, sent in zip(rows, sents, strict=True):
         g = {(s.start, s.end, s.label) for s in sent.spans}
         p = {tuple(x) for x in row["predicted"]}
         tp, pred, gold = tp + len(g & p), pred + len(p), gold + len(g)

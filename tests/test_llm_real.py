@@ -143,7 +143,7 @@ def test_scores_equal_a_fresh_evaluation_of_the_whole_sequence(smol):
     lengths = [_distinguishing(seq, seqs) for seq in seqs]
     assert lengths == [1, 2, 2, 2, 1]  # so that the multi-token path is exercised
     slow = []
-    for seq, n in zip(seqs, lengths):
+    for seq, n in zip(seqs, lengths, strict=True):
         reference.reset()
         reference.eval(base + seq)
         logits = np.asarray(reference.scores[: len(base) + len(seq)], dtype=np.float64)

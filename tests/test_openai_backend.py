@@ -130,7 +130,7 @@ def test_remote_scores_are_the_local_log_probabilities_for_the_top_options(remot
     here = local.score(prompt, options, prefill="The capital of France is")
     assert near[:3] == pytest.approx(here[:3], abs=0.01)  # these are in the server's top 20
     assert max(range(len(options)), key=near.__getitem__) == max(range(len(options)), key=here.__getitem__) == 0
-    assert all(n >= h - 0.01 for n, h in zip(near, here))  # outside the top list: an upper bound
+    assert all(n >= h - 0.01 for n, h in zip(near, here, strict=True))  # outside the top list: an upper bound
 
 
 def test_tag_with_the_remote_member_gives_the_local_answer(models_toml, default_models, tmp_path):

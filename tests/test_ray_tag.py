@@ -49,7 +49,7 @@ def sample(tmp_path_factory) -> list[Path]:
     wiki = "".join(s.text + "\n" for s in read_conll(DATA / "crossner" / "politics" / "test.txt")[7:12])
     assert len(list(iter_blocks(lines_of(wiki)))) == 3
     files = [folder / "tweet0.txt", folder / "politics.txt", folder / "tweet1.txt"]
-    for path, text in zip(files, [tweets[0].text + "\n", wiki, tweets[1].text + "\n"]):
+    for path, text in zip(files, [tweets[0].text + "\n", wiki, tweets[1].text + "\n"], strict=True):
         path.write_text(text, encoding="utf-8")
     return files
 

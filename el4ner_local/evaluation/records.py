@@ -130,7 +130,7 @@ def run_records(
         if entry is None:
             before = _stats_snapshot(tagger.stats)
             started = time.perf_counter()
-            record = tagger.tag_sentence(SentenceInput(sent.text, 0, [tuple(t) for t in sent.tokens]))
+            record = tagger.tag_sentence(SentenceInput(sent.text, 0, [(a, b) for a, b in sent.tokens]))
             seconds = time.perf_counter() - started
             entry = {
                 "id": sentence_id(sent.text),

@@ -92,13 +92,12 @@ def evaluate(
         members = [m.name for m in tagger.models]
         n_cached = sum(1 for s in chosen if cache.get(s.text) is not None)
         say(f"{data.name} [{mode}]: {len(chosen)} sentences, {n_cached} cached; records in {cache.path}")
+
+        def said(i: int, n: int, hit: bool, mode: str = mode) -> None:
+            say(f"  [{mode}] {i}/{n}{' (cached)' if hit else ''}")
+
         t0 = time.perf_counter()
-        entries = run_records(
-            tagger,
-            chosen,
-            cache,
-            progress=lambda i, n, hit, mode=mode: say(f"  [{mode}] {i}/{n}{' (cached)' if hit else ''}"),
-        )
+        entries = run_records(tagger, chosen, cache, progress=said)
         run = {
             "records": str(cache.path),
             "cached": n_cached,

@@ -55,7 +55,9 @@ def accepted_spans(candidates: Iterable[Candidate]) -> list[Span]:
 
 def entity_set(tags: list[str]) -> set[tuple[int, int, str]]:
     """Strict IOB2 entities (token start, token end, type): a span starts with B- and continues with I- of its type."""
-    out, start, label = set(), None, None
+    out: set[tuple[int, int, str]] = set()
+    start: int | None = None
+    label = ""  # the type of the entity begun at `start`
     for i, tag in enumerate(list(tags) + ["O"]):
         if start is not None and not (tag.startswith("I-") and tag[2:] == label):
             out.add((start, i, label))
@@ -144,11 +146,13 @@ def rescore(
     }
     n = n_models or (len(keep) if keep is not None else max(len(all_models), 1))
     tags, counts, unverified = [], Counts(), 0
-    for entry, sent in zip(entries, gold):
+    for entry, sent in zip(entries, gold, strict=True):
         assert entry["id"] == sentence_id(sent.text), "records and gold sentences out of step"
         cands = []
         for raw, verified in zip(
-            entry["record"]["candidates"], entry.get("verified_labels") or [None] * len(entry["record"]["candidates"])
+            entry["record"]["candidates"],
+            entry.get("verified_labels") or [None] * len(entry["record"]["candidates"]),
+            strict=True,
         ):
             c = restrict(Candidate.from_json(raw), keep, vkeep, zero_shot)
             if c is None:
@@ -165,15 +169,15 @@ def rescore(
                     unverified += 1
             cands.append(c)
         decide(cands, n, rule)
-        pred = bio_tags([tuple(t) for t in sent.tokens], accepted_spans(cands))
-        gold_tags = bio_tags([tuple(t) for t in sent.tokens], list(sent.spans))
+        pred = bio_tags([(a, b) for a, b in sent.tokens], accepted_spans(cands))
+        gold_tags = bio_tags([(a, b) for a, b in sent.tokens], list(sent.spans))
         tags.append(pred)
         counts.add(entity_set(gold_tags), entity_set(pred))
     return Rescored(tags, counts, unverified)
 
 
 def gold_tags(gold: Sequence[LabelledSentence]) -> list[list[str]]:
-    return [bio_tags([tuple(t) for t in s.tokens], list(s.spans)) for s in gold]
+    return [bio_tags([(a, b) for a, b in s.tokens], list(s.spans)) for s in gold]
 
 
 def score_entries(entries, gold, rule: VoteRule, models=None, verifiers=None, zero_shot: bool = True) -> dict:
@@ -228,7 +232,7 @@ def ablations(entries, gold, rule: VoteRule, members: Sequence[str], zero_shot: 
             res = rescore(
                 [entries[i] for i in apply], [gold[i] for i in apply], replace(rule, weights=w), zero_shot=zero_shot
             )
-            tags.update(zip(apply, res.tags))
+            tags.update(zip(apply, res.tags, strict=True))
         ordered = [tags[i] for i in range(len(entries))]
         out["weights from members' F1 (2-fold)"] = {**seqeval_scores(gold_tags(gold), ordered)}
     return out

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
+
     from ..config import ModelSpec
 
 _T = TypeVar("_T")
@@ -98,8 +100,9 @@ class Prompt:
         user = self.shared + self.question
         return f"{self.system}\n\n{user}" if self.system else user
 
-    def messages(self) -> list[dict]:
-        """The conversation for a chat template."""
+    def messages(self) -> list[ChatCompletionRequestMessage]:
+        """The conversation for a chat template, typed as llama_cpp's messages (its formatter renders
+        the templates of both backends)."""
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.shared + self.question}]
 
 

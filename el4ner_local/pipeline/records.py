@@ -23,7 +23,7 @@ class Candidate:
 
     def type_votes(self) -> dict[str, str]:
         """Each model's own choice: the most probable label, or "none"."""
-        return {m: max(p, key=p.get) for m, p in self.type_probs.items() if p}
+        return {m: max(p, key=p.__getitem__) for m, p in self.type_probs.items() if p}
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -93,15 +93,13 @@ class TaggedDocument:
 
     @property
     def entities(self) -> list[Entity]:
-        return sorted(
-            (
-                Entity(c.start, c.end, c.text, c.label, c.confidence)
-                for s in self.sentences
-                for c in s.candidates
-                if c.accepted
-            ),
-            key=lambda e: (e.start, e.end),
-        )
+        found = []
+        for s in self.sentences:
+            for c in s.candidates:
+                if c.accepted:
+                    assert c.label is not None  # votes.decide accepts only labelled candidates
+                    found.append(Entity(c.start, c.end, c.text, c.label, c.confidence))
+        return sorted(found, key=lambda e: (e.start, e.end))
 
     def to_json(self) -> dict:
         return {

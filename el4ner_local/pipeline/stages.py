@@ -173,7 +173,7 @@ class Stages:
                         prompt, [f" {o}" for o in options], prefill=prefill
                     ),
                 )
-                cand.type_probs[model.name] = dict(zip(options, _softmax(logps)))
+                cand.type_probs[model.name] = dict(zip(options, _softmax(logps), strict=True))
 
     def verify(self, shared: str, cands: list[Candidate], stats) -> None:
         """Stage 4: the verifiers answer 'is span X of type T here?'; P(yes) is recorded."""

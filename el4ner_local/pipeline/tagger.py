@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, PipelineSettings, load_config
-from ..documents import make_document
+from ..documents import LabelledSentence, Sentence, make_document
 from ..errors import UserError
 from ..llm.backend import LLM, StageStats
 from ..schema import Schema, load_schema, parse_labels
@@ -20,11 +21,19 @@ from .records import SentenceRecord, TaggedDocument
 from .stages import SentenceInput, Stages
 from .votes import VoteRule
 
+if TYPE_CHECKING:
+    from ..retrieval import DemoIndex
+
 
 class Tagger:
     def __init__(
-        self, models: list[LLM], schema: Schema, settings: PipelineSettings, index=None, retrieval_mode: str = "span"
-    ):
+        self,
+        models: list[LLM],
+        schema: Schema,
+        settings: PipelineSettings,
+        index: DemoIndex | None = None,
+        retrieval_mode: str = "span",
+    ) -> None:
         self.models = models
         self.schema = schema
         self.settings = settings
@@ -40,12 +49,12 @@ class Tagger:
         models: str | Path | None = None,
         labels: str | Sequence[str] | None = None,
         schema_file: Path | None = None,
-        index="default",
-        only: list[str] | None = None,
+        index: str | Path | DemoIndex | None = "default",
+        only: Sequence[str] | None = None,
         threads: int | None = None,
         llms: list[LLM] | None = None,
         retrieval_mode: str = "span",
-        **overrides,
+        **overrides: Any,
     ) -> Tagger:
         """Build a tagger from a models.toml (default: built-in), a schema and a demonstration index
         ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot).
@@ -62,10 +71,8 @@ class Tagger:
             if threads:
                 specs = [replace(s, n_threads=threads) for s in specs]
         idx = _open_index(index)
-        if labels and not isinstance(labels, str):
-            schema = Schema(tuple(labels))
-        elif labels:
-            schema = parse_labels(labels)
+        if labels:
+            schema = parse_labels(labels) if isinstance(labels, str) else Schema(tuple(labels))
         elif schema_file:
             schema = load_schema(Path(schema_file))
         elif idx is not None:
@@ -87,7 +94,9 @@ class Tagger:
         records = list(self.iter_sentences(text, doc.sentences, progress))
         return TaggedDocument(text=text, sentences=records, name=name)
 
-    def iter_sentences(self, text: str, sentences, progress=None) -> Iterator[SentenceRecord]:
+    def iter_sentences(
+        self, text: str, sentences: Sequence[Sentence], progress: Callable[[int, int], None] | None = None
+    ) -> Iterator[SentenceRecord]:
         for i, sent in enumerate(sentences):
             yield self.tag_sentence(SentenceInput(sent.text_of(text), sent.start, sent.tokens, sent.window))
             if progress:
@@ -95,14 +104,14 @@ class Tagger:
 
     def tag_sentence(self, sent: SentenceInput) -> SentenceRecord:
         record = SentenceRecord(start=sent.base, end=sent.base + len(sent.text), window=sent.window)
-        demos = []
+        demos: list[LabelledSentence] = []
         if self.index is not None and self.settings.k > 0:
             spans = self.stages.retrieval_spans(sent, record, self.stats) if self.retrieval_mode == "span" else []
             demos = self.index.retrieve(sent.text, spans, self.settings.k, mode=self.retrieval_mode)
         return self.stages.run(sent, demos, record, self.stats)
 
 
-def _open_index(index):
+def _open_index(index: str | Path | DemoIndex | None) -> DemoIndex | None:
     """None, "default", an index directory, or an already open DemoIndex."""
     if index is None or not isinstance(index, (str, Path)):
         return index

@@ -14,10 +14,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..checksums import sha256_file
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHTS_FILE = "model.safetensors"
@@ -65,7 +68,7 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self._model = None
         self._identity: EmbedderIdentity | None = None
-        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -123,7 +126,7 @@ class MiniLMEmbedder:
                     show_progress_bar=False,
                 )
                 vecs = np.asarray(vecs, dtype=np.float32)
-                fresh = dict(zip(todo, vecs))
+                fresh = dict(zip(todo, vecs, strict=True))
                 for i in missing:
                     out[i] = fresh[texts[i]]
                 for text, vec in fresh.items():

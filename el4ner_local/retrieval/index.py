@@ -52,7 +52,7 @@ def _validate(sentences: Iterable[LabelledSentence]) -> list[LabelledSentence]:
                     f"{where}: span {sp.start}-{sp.end} covers only whitespace", fix="correct the span offsets"
                 )
         tokens = list(s.tokens) if s.tokens else tokenize(s.text)
-        out.append(LabelledSentence(text=s.text, tokens=[tuple(t) for t in tokens], spans=spans, source=s.source))
+        out.append(LabelledSentence(text=s.text, tokens=[(a, b) for a, b in tokens], spans=spans, source=s.source))
     return out
 
 
@@ -253,7 +253,7 @@ class DemoIndex:
         neighbours, _ = self._span_index.knn_query(q, k=kk, num_threads=1)
         cand = np.unique(self._span_sentence[neighbours.ravel()])  # sorted = pool order
         starts, ends = self._offsets[cand], self._offsets[cand + 1]
-        span_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        span_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
         vecs = np.asarray(self._span_index.get_items(span_ids, return_type="numpy"), dtype=np.float32)
         local = np.concatenate([[0], np.cumsum(ends - starts)])
         scores = span_sim_many(q, weights, vecs, local)
@@ -315,7 +315,9 @@ class DemoIndex:
                 fresh = DemoIndex._load_unlocked(path, self._embedder, check_embedder=False)
                 self.__dict__.update(fresh.__dict__)
                 raise
-        self.__init__(path, manifest, self.pool + new, self._span_index, self._sentence_index, self._embedder)
+        DemoIndex.__init__(
+            self, path, manifest, self.pool + new, self._span_index, self._sentence_index, self._embedder
+        )
         return len(new)
 
     # -- report ---------------------------------------------------------------------------------

@@ -353,7 +353,7 @@ def locked(directory: Path, exclusive: bool):
         fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     except OSError:  # read-only directory: readers go without the lock
         if exclusive:
-            raise UserError(f"{directory}: cannot write to the index directory", fix="check its permissions")
+            raise UserError(f"{directory}: cannot write to the index directory", fix="check its permissions") from None
         yield
         return
     try:

@@ -38,7 +38,8 @@ def lines_of(text: str) -> Iterator[str]:
 
 def iter_blocks(lines: Iterable[str], size: int = BLOCK_CHARS) -> Iterator[Block]:
     """Blocks of about `size` characters from lines that keep their line ends (a text stream's lines)."""
-    start, parts, held = 0, [], 0
+    start, held = 0, 0
+    parts: list[str] = []
     for line in lines:
         if held and len(line) > size:  # an over-long line starts a block of its own, not a word's tail
             text = "".join(parts)

@@ -27,8 +27,10 @@ import os
 from collections import Counter, deque
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 from ..errors import UserError
+from .blocks import Block
 from .resume import plan_blocks, say_skipped
 from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, say, write_block
 
@@ -84,7 +86,7 @@ def _check_reachable(address: str) -> None:
             f"cannot connect to the Ray cluster at {address} ({getattr(exc, 'strerror', None) or exc})",
             fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
             "and pass its address (host:port), or use --ray local for a cluster of this machine",
-        )
+        ) from None
 
 
 def _connect(address: str):
@@ -97,7 +99,7 @@ def _connect(address: str):
         _check_reachable(address)
     import ray
 
-    quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
     try:
         if address == "local":  # a cluster of this machine only, on loopback, without a dashboard
             ray.init(
@@ -115,7 +117,7 @@ def _connect(address: str):
             f"cannot connect to the Ray cluster at {address}: {first[:160]}",
             fix="start it with `ray start --head --node-ip-address=127.0.0.1 --disable-usage-stats` "
             "and pass its address (host:port), or use --ray local for a cluster of this machine",
-        )
+        ) from None
     return ray
 
 
@@ -176,7 +178,7 @@ def start_workers(ray, workers: int, tagger_args: dict) -> tuple[list, list[int]
     node_cpus = {n["NodeID"]: n["Resources"].get("CPU", 1.0) for n in ray.nodes() if n.get("Alive")}
     on_node = Counter(nodes)
     threads = [max(1, int(node_cpus.get(node, 1.0) // on_node[node])) for node in nodes]
-    loaded = _get(ray, [a.load.remote(t, tagger_args) for a, t in zip(actors, threads)])
+    loaded = _get(ray, [a.load.remote(t, tagger_args) for a, t in zip(actors, threads, strict=True)])
     for error, _ in loaded:
         if error:
             raise (
@@ -194,7 +196,7 @@ def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) 
     actors, threads = start_workers(ray, min(workers, len(ahead)), tagger_args)
     say(f"ray: {len(actors)} worker(s), llama.cpp threads per worker: {', '.join(map(str, threads))}")
     pool = ActorPool(actors)
-    in_flight = deque()  # (input number, name, length, block) of each block submitted, in order
+    in_flight: deque[tuple[int, str, int | None, Block]] = deque()  # (input number, name, length, block) submitted
 
     def submit(items) -> None:
         for item in items:
@@ -202,7 +204,8 @@ def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) 
             in_flight.append(item)
 
     submit(ahead)
-    current, progress = None, None
+    current: int | None = None
+    progress: InputProgress | None = None
     with progress_bar(Console(stderr=True)) as bar:
         while pool.has_next():
             try:
@@ -217,6 +220,7 @@ def _tag_all(ray, todo, workers, sink, table_console, fmt, output, tagger_args) 
                 if progress:
                     progress.close()
                 current, progress = number, InputProgress(bar, "<stdin>" if name == "-" else name, total)
+            assert progress is not None  # made at the first block (number != None)
             progress.block_starts(block)  # everything before this block is written
             write_block(doc, block.start, fmt, sink, table_console, output)
             progress.sentence(block, 1, 1)

@@ -8,13 +8,27 @@ tag_io.py, shared with `tag --ray` (ray_driver.py)."""
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import chain
+from pathlib import Path
+from typing import Any
 
 from .resume import plan_blocks, say_skipped
 from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
 
 
-def run_tag(files, *, output, fmt, labels, schema, index, only, models, overrides) -> int:
+def run_tag(
+    files: list[str],
+    *,
+    output: Path | None,
+    fmt: str,
+    labels: str | None,
+    schema: Path | None,
+    index: str | None,
+    only: list[str] | None,
+    models: Path | None,
+    overrides: dict[str, Any],
+) -> int:
     from rich.console import Console
 
     from ..pipeline.tagger import Tagger
@@ -27,18 +41,20 @@ def run_tag(files, *, output, fmt, labels, schema, index, only, models, override
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
         sink, table_console = open_output(output, mode, inputs=files, fmt=fmt)
         try:
-            current, progress = None, None
+            current: int | None = None
+            progress: InputProgress | None = None
             with progress_bar(Console(stderr=True)) as bar:
                 for number, name, total, block in chain([first], todo):
                     if number != current:
                         if progress:
                             progress.close()
                         current, progress = number, InputProgress(bar, "<stdin>" if name == "-" else name, total)
+                    assert progress is not None  # made at the first block (number != None)
                     progress.block_starts(block)
                     doc = tagger.tag(
                         block.text,
                         name=doc_name(name),
-                        progress=lambda done, count, b=block, p=progress: p.sentence(b, done, count),
+                        progress=partial(progress.sentence, block),
                     )
                     write_block(doc, block.start, fmt, sink, table_console, output)
                 if progress:

@@ -110,7 +110,9 @@ def open_output(output: Path | None, mode: str = "w", inputs=(), fmt: str = "jso
     try:
         sink = open_private(output, mode, mode_beside(inputs), encoding="utf-8", newline="") if output else sys.stdout
     except OSError as exc:
-        raise UserError(f"{output}: cannot write output ({exc.strerror})", fix="choose a writable path with -o")
+        raise UserError(
+            f"{output}: cannot write output ({exc.strerror})", fix="choose a writable path with -o"
+        ) from None
     if fmt in writers.TOOL_FORMATS:
         return writers.ToolOutput(fmt, output, sink, mode_beside(inputs)), None
     return sink, Console(file=sink) if output else Console()
@@ -140,8 +142,10 @@ def write_block(doc, start: int, fmt: str, sink, table_console, output) -> None:
             lost = writers.write_conll(doc, sink, start)
             if lost:
                 where = f"{doc.name or '<stdin>'}" + (f" from character {start}" if start else "")
-                say(f"{where}: {lost} entities left out of the CoNLL output: not on token boundaries "
-                    "(el4ner-local's tokenizer), overlapping another, or across a sentence end")
+                say(
+                    f"{where}: {lost} entities left out of the CoNLL output: not on token boundaries "
+                    "(el4ner-local's tokenizer), overlapping another, or across a sentence end"
+                )
         elif fmt in writers.TOOL_FORMATS:
             sink.write(doc, start)
         else:

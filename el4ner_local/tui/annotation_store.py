@@ -155,7 +155,7 @@ class AnnotationStore(Listener):
         except OSError as exc:
             raise UserError(
                 f"{path}: cannot read the annotations ({_why(exc)})", fix="check its permissions or give another --out"
-            )
+            ) from None
         fix = f"move {path.name} away to start afresh, or give another --out"
         try:
             content = raw.decode("utf-8")
@@ -265,6 +265,7 @@ class AnnotationStore(Listener):
     def _append_suggestion(self, sent: SentenceState) -> None:
         from ..formats.jsonl import dumps_record
 
+        assert sent.record is not None  # only a sentence with suggestions is cached
         line = {
             "sentence_index": sent.index,
             "start": sent.start,

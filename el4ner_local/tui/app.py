@@ -22,6 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import Worker
 
 from ..errors import UserError
 from ..file_lock import FileLock
@@ -58,6 +59,8 @@ class MainScreen(Screen):
         yield LabelBar(id="labels")
         yield StatusBar(id="status")
         yield Footer()
+
+    app: AnnotateApp  # the app it belongs to (for mypy: Textual types it as any App)
 
     def on_mount(self) -> None:
         self.app.refresh_view()
@@ -97,7 +100,7 @@ class AnnotateApp(App[str | None]):
         self.selection: tuple[int, int] | None = None  # (anchor, head) token indexes of the current sentence
         self.last_label: str | None = None
         self.fatal: UserError | None = None
-        self._worker = None
+        self._worker: Worker[None] | None = None
         self._computing_since: float | None = None
         self._shown_save_error: str | None = None
         self.main: MainScreen | None = None
@@ -117,8 +120,8 @@ class AnnotateApp(App[str | None]):
             self.fatal = exc
             self.push_screen(MessageScreen("el4ner-local annotate cannot start", exc.message, exc.fix))
             return
-        store = self.store
-        self.state.set_labels(self.initial_labels)
+        store, state = self.store, self.state
+        state.set_labels(self.initial_labels)
         self.sub_title = f"{store.input_path.name} → {store.out_path.name}"
         store.check_writable()
         self.main = MainScreen()
@@ -127,14 +130,14 @@ class AnnotateApp(App[str | None]):
             self.model_status.problems.append(store.suggestions_error)
         self.refresh_view()
         if self.tagger_factory is not None:
-            self.suggester = ev.Suggester(self.tagger_factory, post=self.post_message)
+            self.suggester = suggester = ev.Suggester(self.tagger_factory, post=self.post_message)
             self._update_wanted()
-            self._worker = self._run_models()
+            self._worker = self._run_models(suggester)
             self.set_interval(1.0, self._tick)
 
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
-    def _run_models(self) -> None:
-        self.suggester.run()
+    def _run_models(self, suggester: ev.Suggester) -> None:
+        suggester.run()
 
     def on_unmount(self) -> None:
         # however the app ends (quit, an error, a test's teardown), the model thread must end too:
@@ -237,6 +240,7 @@ class AnnotateApp(App[str | None]):
     def on_model_loaded(self, event: ev.Loaded) -> None:
         st = self.model_status
         st.state, st.models, st.index, st.index_sentences = "ready", event.models, event.index, event.index_sentences
+        assert self.state is not None  # opened before the models were started
         self.state.set_labels(event.labels)
         for sent in self.state.accepted_sentences():  # those the index lacks (a crash, an earlier failure)
             self._queue_index(sent.index)
@@ -257,6 +261,7 @@ class AnnotateApp(App[str | None]):
         st, store = self.model_status, self.store
         st.computing, st.last_seconds = None, event.seconds
         self._computing_since = None
+        assert self.state is not None and store is not None  # opened before the models were started
         self.state.set_suggestions(event.sentence, event.record, event.models)
         if store.suggestions_error and store.suggestions_error not in st.problems:
             st.problems.append(store.suggestions_error)
@@ -287,60 +292,59 @@ class AnnotateApp(App[str | None]):
 
     # -- actions: decisions ---------------------------------------------------------------------
 
-    def _can_act(self) -> bool:
-        return self.state is not None and self.main is not None and self.screen is self.main
+    def _acting(self) -> AnnotationState | None:
+        """The state the keys act on; None when they cannot act (not started, another screen on top)."""
+        return self.state if self.main is not None and self.screen is self.main else None
 
     def action_accept(self) -> None:
-        if self._can_act():
+        if (state := self._acting()) is not None:
             if self.selection is not None:
                 return self.action_add_span()
-            self._after(self.state.accept())
-            self._queue_index(self.state.cursor)
+            self._after(state.accept())
+            self._queue_index(state.cursor)
 
     def action_reject(self) -> None:
-        if self._can_act():
-            self._after(self.state.reject())
-            self._queue_index(self.state.cursor)
+        if (state := self._acting()) is not None:
+            self._after(state.reject())
+            self._queue_index(state.cursor)
 
     def action_relabel(self, number: int) -> None:
-        if not self._can_act():
+        if (state := self._acting()) is None:
             return
-        labels = self.state.labels
+        labels = state.labels
         if not 1 <= number <= len(labels):
             self._say(f"there is no type number {number}" + (f" (types: 1–{len(labels)})" if labels else " yet"))
             return
         label = labels[number - 1]
         self.last_label = label
-        if self.selection is not None:
-            self._add_selection(label)
+        if (rng := self._selection_range()) is not None:
+            self._add_selection(state, rng, label)
         else:
-            self._after(self.state.relabel(label))
-        self._queue_index(self.state.cursor)
+            self._after(state.relabel(label))
+        self._queue_index(state.cursor)
 
-    def _add_selection(self, label: str | None) -> None:
-        rng = self._selection_range()
-        tokens = self.state.current.tokens
-        message = self.state.add_span(tokens[rng[0]][0], tokens[rng[1]][1], label)
+    def _add_selection(self, state: AnnotationState, rng: tuple[int, int], label: str | None) -> None:
+        tokens = state.current.tokens
+        message = state.add_span(tokens[rng[0]][0], tokens[rng[1]][1], label)
         self._after(message)
 
     def action_add_span(self) -> None:
-        if not self._can_act():
+        if (state := self._acting()) is None:
             return
-        if self.selection is None:
+        if (rng := self._selection_range()) is None:
             self._say("select tokens first: ←/→ move, shift+←/→ extend (or click, shift-click)")
             return
-        self._add_selection(self.last_label)
-        self._queue_index(self.state.cursor)
+        self._add_selection(state, rng, self.last_label)
+        self._queue_index(state.cursor)
 
     def action_resize(self, side: str, grow: bool) -> None:
-        if self._can_act():
-            self._after(self.state.resize(side, grow))
-            self._queue_index(self.state.cursor)
+        if (state := self._acting()) is not None:
+            self._after(state.resize(side, grow))
+            self._queue_index(state.cursor)
 
     def action_accept_sentence(self) -> None:
-        if not self._can_act():
+        if (state := self._acting()) is None:
             return
-        state = self.state
         sent = state.current
         pending = sent.record is None
         message = state.accept_sentence()
@@ -356,34 +360,34 @@ class AnnotateApp(App[str | None]):
         self._after(note)
 
     def action_undo(self) -> None:
-        if self._can_act():
-            self._after(self.state.undo())
+        if (state := self._acting()) is not None:
+            self._after(state.undo())
 
     # -- actions: moving and selecting ----------------------------------------------------------
 
     def action_next_span(self) -> None:
-        if self._can_act():
-            self._after(self.state.next_span())
+        if (state := self._acting()) is not None:
+            self._after(state.next_span())
 
     def action_prev_span(self) -> None:
-        if self._can_act():
-            self._after(self.state.prev_span())
+        if (state := self._acting()) is not None:
+            self._after(state.prev_span())
 
     def action_next_sentence(self) -> None:
-        if self._can_act():
-            self._after(self.state.next_sentence())
+        if (state := self._acting()) is not None:
+            self._after(state.next_sentence())
 
     def action_prev_sentence(self) -> None:
-        if self._can_act():
-            self._after(self.state.prev_sentence())
+        if (state := self._acting()) is not None:
+            self._after(state.prev_sentence())
 
     def action_next_uncertain(self) -> None:
-        if self._can_act():
-            self._after(self.state.next_uncertain())
+        if (state := self._acting()) is not None:
+            self._after(state.next_uncertain())
 
-    def _anchor_token(self) -> int:
-        sent = self.state.current
-        span = self.state.focused()
+    def _anchor_token(self, state: AnnotationState) -> int:
+        sent = state.current
+        span = state.focused()
         if span is not None:
             for i, (_, e) in enumerate(sent.tokens):
                 if e > span.start:
@@ -391,38 +395,37 @@ class AnnotateApp(App[str | None]):
         return 0
 
     def action_move_token(self, step: int) -> None:
-        if not self._can_act() or not self.state.current.tokens:
+        if (state := self._acting()) is None or not state.current.tokens:
             return
-        n = len(self.state.current.tokens)
+        n = len(state.current.tokens)
         if self.selection is None:
-            head = self._anchor_token()
+            head = self._anchor_token(state)
         else:
             head = max(0, min(n - 1, self.selection[1] + step))
         self.selection = (head, head)
         self._after(keep_selection=True)
 
     def action_extend_selection(self, step: int) -> None:
-        if not self._can_act() or not self.state.current.tokens:
+        if (state := self._acting()) is None or not state.current.tokens:
             return
-        n = len(self.state.current.tokens)
+        n = len(state.current.tokens)
         if self.selection is None:
-            start = self._anchor_token()
+            start = self._anchor_token(state)
             self.selection = (start, start)
         anchor, head = self.selection
         self.selection = (anchor, max(0, min(n - 1, head + step)))
         self._after(keep_selection=True)
 
     def action_clear_selection(self) -> None:
-        if self._can_act():
+        if self._acting() is not None:
             self._after()
 
     def on_sentence_view_token_clicked(self, message: SentenceView.TokenClicked) -> None:
-        if not self._can_act():
+        if (state := self._acting()) is None:
             return
-        state = self.state
         token = message.token
         if message.shift:
-            anchor = self.selection[0] if self.selection is not None else self._anchor_token()
+            anchor = self.selection[0] if self.selection is not None else self._anchor_token(state)
             self.selection = (anchor, token)
             return self._after(keep_selection=True)
         s, e = state.current.tokens[token]
@@ -435,8 +438,8 @@ class AnnotateApp(App[str | None]):
         self._after(keep_selection=True)
 
     def on_span_list_span_clicked(self, message: SpanList.SpanClicked) -> None:
-        if self._can_act():
-            self.state.focus_span(message.index)
+        if (state := self._acting()) is not None:
+            state.focus_span(message.index)
             self._after()
 
     def on_label_bar_label_clicked(self, message: LabelBar.LabelClicked) -> None:
@@ -502,13 +505,15 @@ class AnnotateApp(App[str | None]):
         await self._quit_now()
 
     def _quit_choice(self, choice: str | None) -> None:
+        store = self.store
+        assert store is not None  # the quit screen asks only about a store's unsaved decisions
         if choice == "retry":
             self.action_save()
-            if not self.store.unsaved:
+            if not store.unsaved:
                 self.call_later(self._quit_now)
         elif choice == "save_as":
             self.push_screen(
-                SaveAsScreen(str(self.store.out_path), self.store.save_error),
+                SaveAsScreen(str(store.out_path), store.save_error),
                 lambda path: self._saved_as(path, then_quit=True),
             )
         elif choice == "quit":

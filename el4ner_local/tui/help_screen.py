@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -46,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
             for cmd in cmds:
                 table.add_row(", ".join(key_display(k) for k in self.keys[cmd.id]), cmd.help)
             table.add_row("", "")
-        parts = [table]
+        parts: list[RenderableType] = [table]
         parts.append(
             Text.assemble(
                 ("Mouse  ", "bold"),

@@ -193,7 +193,9 @@ def load_keymap(path: str | Path | None = None) -> dict[str, str]:
             ) from None
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read the keys file ({exc.__class__.__name__})", fix="give a UTF-8 TOML file")
+        raise UserError(
+            f"{path}: cannot read the keys file ({exc.__class__.__name__})", fix="give a UTF-8 TOML file"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -98,9 +98,9 @@ class SentenceView(Widget):
         out = Text()
         for p in range(sent.start, sent.end):
             style = Style()
-            span = painter.get(p)
-            if span is not None:
-                style = self._span_style(span, labels, span is focused)
+            painted = painter.get(p)
+            if painted is not None:
+                style = self._span_style(painted, labels, painted is focused)
             if sel is not None and sel[0] <= p < sel[1]:
                 style = Style(color="#000000", bgcolor="#87afff", bold=True)
             if p in token_at:

@@ -15,12 +15,18 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from ..documents import LabelledSentence
 from ..errors import UserError
 from ..pipeline.records import SentenceRecord
+
+if TYPE_CHECKING:
+    from ..llm.backend import LLM
+    from ..pipeline.stages import SentenceInput
+    from ..pipeline.tagger import Tagger
 
 
 class Cancelled(Exception):
@@ -88,27 +94,27 @@ class Idle(Message, namespace="model"):
 class _Cancellable:
     """A model whose calls first check the stop flag (everything else is the model's own)."""
 
-    def __init__(self, model, stop: threading.Event):
+    def __init__(self, model: LLM, stop: threading.Event) -> None:
         self._model = model
         self._stop = stop
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
     def _check(self) -> None:
         if self._stop.is_set():
             raise Cancelled()
 
-    def generate(self, *args, **kwargs):
+    def generate(self, *args: Any, **kwargs: Any) -> str:
         self._check()
         return self._model.generate(*args, **kwargs)
 
-    def score(self, *args, **kwargs):
+    def score(self, *args: Any, **kwargs: Any) -> list[float]:
         self._check()
         return self._model.score(*args, **kwargs)
 
 
-def cancellable(tagger, stop: threading.Event):
+def cancellable(tagger: Tagger, stop: threading.Event) -> Tagger:
     """The same tagger (same schema, settings and index) whose models stop when `stop` is set."""
     from ..pipeline.tagger import Tagger
 
@@ -124,27 +130,27 @@ def cancellable(tagger, stop: threading.Event):
 @dataclass
 class _Job:
     sentence: int
-    payload: object  # SentenceInput for a suggestion, LabelledSentence for the index
+    payload: SentenceInput | LabelledSentence  # SentenceInput for a suggestion, LabelledSentence for the index
 
 
 @dataclass
 class Suggester:
     """`factory(progress)` returns a loaded Tagger; it is called in the worker thread."""
 
-    factory: Callable[[Callable[[str], None]], object]
-    post: Callable[[object], None]
-    tagger: object = None
+    factory: Callable[[Callable[[str], None]], Tagger]
+    post: Callable[[Message], object]  # what it returns is not used
+    tagger: Tagger | None = None
     models: tuple[str, ...] = ()
-    _wanted: list = field(default_factory=list)  # [(sentence, SentenceInput)], most urgent first
-    _index_jobs: deque = field(default_factory=deque)
-    _done: set = field(default_factory=set)  # sentences computed by this run (until the interface has them)
-    _failed: set = field(default_factory=set)
+    _wanted: list[tuple[int, SentenceInput]] = field(default_factory=list)  # most urgent first
+    _index_jobs: deque[_Job] = field(default_factory=deque)
+    _done: set[int] = field(default_factory=set)  # sentences computed by this run (until the interface has them)
+    _failed: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     # called from the interface thread
-    def want(self, wanted: list) -> None:
+    def want(self, wanted: list[tuple[int, SentenceInput]]) -> None:
         """The sentences that still need suggestions, most urgent first: [(index, SentenceInput)]."""
         with self._lock:
             self._wanted = list(wanted)
@@ -165,7 +171,7 @@ class Suggester:
         return self._stop.is_set()
 
     # the worker thread
-    def _send(self, event) -> None:
+    def _send(self, event: Message) -> None:
         try:
             self.post(event)
         except RuntimeError:  # the interface has gone
@@ -193,7 +199,7 @@ class Suggester:
             self._send(LoadFailed(f"{exc.__class__.__name__}: {exc}"))
             traceback.print_exc()
             return
-        self.tagger = cancellable(tagger, self._stop)
+        self.tagger = working = cancellable(tagger, self._stop)
         self.models = tuple(m.name for m in tagger.models)
         index = tagger.index
         self._send(
@@ -216,37 +222,36 @@ class Suggester:
                 continue
             idle_sent = False
             if isinstance(job.payload, LabelledSentence):
-                self._index(job)
+                self._index(working, job.sentence, job.payload)
             else:
-                self._suggest(job)
+                self._suggest(working, job.sentence, job.payload)
 
-    def _index(self, job: _Job) -> None:
-        index = self.tagger.index
+    def _index(self, tagger: Tagger, sentence: int, new: LabelledSentence) -> None:
+        index = tagger.index
         if index is None:
             return
-        new = job.payload
         if any(s.text == new.text and sorted(set(s.spans)) == sorted(set(new.spans)) for s in index.pool):
-            self._send(Indexed(job.sentence, None, len(index), added=False))
+            self._send(Indexed(sentence, None, len(index), added=False))
             return
         try:
             index.add([new])
-            self._send(Indexed(job.sentence, None, len(index), added=True))
+            self._send(Indexed(sentence, None, len(index), added=True))
         except (UserError, OSError, ValueError) as exc:
             message = exc.one_line() if isinstance(exc, UserError) else f"{exc.__class__.__name__}: {exc}"
-            self._send(Indexed(job.sentence, message, len(index)))
+            self._send(Indexed(sentence, message, len(index)))
 
-    def _suggest(self, job: _Job) -> None:
-        self._send(Computing(job.sentence))
+    def _suggest(self, tagger: Tagger, sentence: int, inp: SentenceInput) -> None:
+        self._send(Computing(sentence))
         began = time.perf_counter()
         try:
-            record = self.tagger.tag_sentence(job.payload)
+            record = tagger.tag_sentence(inp)
         except Cancelled:
             return
         except Exception as exc:  # one bad sentence must not stop the others
             with self._lock:
-                self._failed.add(job.sentence)
-            self._send(SuggestFailed(job.sentence, f"{exc.__class__.__name__}: {exc}"))
+                self._failed.add(sentence)
+            self._send(SuggestFailed(sentence, f"{exc.__class__.__name__}: {exc}"))
             return
         with self._lock:
-            self._done.add(job.sentence)
-        self._send(Suggested(job.sentence, record, self.models, time.perf_counter() - began))
+            self._done.add(sentence)
+        self._send(Suggested(sentence, record, self.models, time.perf_counter() - began))

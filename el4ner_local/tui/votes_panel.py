@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -33,12 +33,14 @@ class VotesPanel(Widget):
         span = state.focused() if state is not None else None
         if selection_text is not None:
             self.border_title = "new span"
+        elif state is not None and span is not None:
+            self.border_title = f"votes: “{state.text[span.start : span.end]}”"
         else:
-            self.border_title = f"votes: “{state.text[span.start : span.end]}”" if span is not None else "votes"
+            self.border_title = "votes"
         self.refresh(layout=True)
 
-    def _model_names(self) -> list[str]:
-        names = list(self.state.model_names())
+    def _model_names(self, state: AnnotationState) -> list[str]:
+        names = list(state.model_names())
         for name in self.models:
             if name not in names:
                 names.append(name)
@@ -60,7 +62,7 @@ class VotesPanel(Widget):
             )
         if span is None:
             if sent.record is None:
-                names = ", ".join(self._model_names()) or "the models"
+                names = ", ".join(self._model_names(state)) or "the models"
                 return Text(f"waiting for the suggestions of {names} for this sentence…", style="dim italic")
             lines = [Text("no span focused. What each model answered (extraction):", style="bold")]
             for name, answer in sent.record.raw.get("extraction", {}).items():
@@ -71,7 +73,7 @@ class VotesPanel(Widget):
     def _span_votes(self, state: AnnotationState, span: SpanState):
         labels = state.labels
         cand = span.candidate
-        parts = []
+        parts: list[RenderableType] = []
         head = Text.assemble(
             (f"“{state.text[span.start : span.end]}”", "bold"), (f"  characters {span.start}–{span.end}", "dim")
         )
@@ -87,7 +89,7 @@ class VotesPanel(Widget):
             table.add_column("type vote", no_wrap=True)
             table.add_column("verifier", no_wrap=True)
             votes = cand.type_votes()
-            for name in self._model_names():
+            for name in self._model_names(state):
                 if name in cand.extracted_by:
                     written = cand.extracted_types.get(name) or ""
                     zero_shot = name in getattr(cand, "zero_shot_only", ())
