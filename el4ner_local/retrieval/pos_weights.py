@@ -1,8 +1,9 @@
 """Part-of-speech weights for SpanSim, from a heuristic that needs no tagger and no download.
 
 EL4NER weights each input span by its part of speech: proper nouns highest, common nouns next,
-pronouns low, other words about zero. We have no POS tagger offline, so a token is classed by its
-shape and a few closed word lists:
+pronouns low, other words about zero. A token is classed by its shape and a few closed word lists
+(spaCy's tagger, measured in docs/retrieval.md, picked no better demonstrations and took 40 to 100
+times as long):
 
 - an @mention, a #hashtag, an ALL-CAPS word (2+ letters) or a capitalised word that is not the
   first word of the sentence -> proper noun;
