@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_annotate_lock import annotated
 from test_cli_errors import fails as refused  # one line naming the fix, exit 2
-from test_cli_models import ROOT
+from test_cli_models import ROOT, fake_models
 
 from el4ner_local.errors import UserError
 from el4ner_local.same_file import refuse_input_as_output, refuse_inputs_inside
@@ -50,8 +51,9 @@ def other_names(work: Path, name: str) -> list[str]:
     return [str(work / name), f"./{name}", f"../{work.name}/{name}"]
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "conll"])  # conll opens -o with "w": it would truncate the input
 @pytest.mark.parametrize("how", ["absolute", "dot", "updown", "symlink", "hardlink"])
-def test_tag_refuses_to_write_over_its_input(work, how):
+def test_tag_refuses_to_write_over_its_input(work, how, fmt):
     out = {
         "absolute": str(work / "notes.txt"),
         "dot": "./notes.txt",
@@ -59,8 +61,8 @@ def test_tag_refuses_to_write_over_its_input(work, how):
         "symlink": "link.txt",
         "hardlink": "hard.txt",
     }[how]
-    proc = cli("tag", "notes.txt", "-o", out, "--index", "none", "--labels", "person", cwd=work)
-    refused(proc, "notes.txt", str(Path(out)), "-o")
+    proc = cli("tag", "notes.txt", "-o", out, "--format", fmt, "--index", "none", "--labels", "person", cwd=work)
+    refused(proc, "is the input", "notes.txt", str(Path(out)), "-o")
     assert (work / "notes.txt").read_bytes() == TEXT.encode("utf-8")
 
 
@@ -68,18 +70,32 @@ def test_tag_refuses_an_output_inside_its_index(work):
     index = work / "my-index"
     index.mkdir()
     (index / "pool.jsonl").write_text("{}\n")
-    proc = cli("tag", "notes.txt", "-o", "my-index/pool.jsonl", "--index", "my-index", cwd=work)
-    refused(proc, "my-index")
+    proc = cli("tag", "notes.txt", "-o", "my-index/new.jsonl", "--index", "my-index", cwd=work)
+    refused(proc, "-o my-index/new.jsonl", "lies inside the input my-index")
+    assert sorted(p.name for p in index.iterdir()) == ["pool.jsonl"]  # nothing made there
     assert (index / "pool.jsonl").read_text() == "{}\n"
+
+
+def test_the_models_file_from_the_environment_is_an_input(work):
+    models = fake_models(work)  # work/models.toml
+    text = models.read_bytes()
+    env = {"EL4NER_MODELS": str(models)}
+    for args in [
+        ["tag", "notes.txt", "-o", "./models.toml"],
+        ["eval", "--data", "test.conll", "--pool", "pool.conll", "-o", "./models.toml"],
+        ["annotate", "notes.txt", "--export", "./models.toml"],
+    ]:
+        refused(cli(*args, cwd=work, env=env), "is the input", "models.toml")
+        assert models.read_bytes() == text
 
 
 def test_eval_refuses_to_write_its_report_over_the_gold_data(work):
     for out in other_names(work, "test.conll"):
         proc = cli("eval", "--data", "test.conll", "--pool", "pool.conll", "-o", out, cwd=work)
-        refused(proc, "test.conll")
+        refused(proc, "is the input", "test.conll")
         assert (work / "test.conll").read_text() == POOL
     proc = cli("eval", "--data", "test.conll", "--pool", "pool.conll", "-o", str(work / "pool.conll"), cwd=work)
-    refused(proc, "pool.conll")
+    refused(proc, "is the input", "pool.conll")
     assert (work / "pool.conll").read_text() == POOL
 
 
@@ -87,16 +103,16 @@ def test_eval_refuses_to_write_its_report_over_the_gold_data(work):
 def test_annotate_refuses_outputs_over_its_input(work, option):
     for out in [*other_names(work, "notes.txt"), "link.txt", "hard.txt"]:
         proc = cli("annotate", "notes.txt", option, out, cwd=work)
-        refused(proc, option, "notes.txt")
+        refused(proc, option, "is the input", "notes.txt")
         assert (work / "notes.txt").read_bytes() == TEXT.encode("utf-8")
 
 
-def test_annotate_export_refuses_the_annotations_file_it_reads(work):
-    annotations = work / "notes.annotations.jsonl"
-    annotations.write_text("", encoding="utf-8")
-    proc = cli("annotate", "notes.txt", "--export", f"./{annotations.name}", cwd=work)
-    refused(proc, "--export", annotations.name)
-    assert annotations.exists() and annotations.read_text() == ""
+def test_annotate_export_refuses_the_annotations_file_it_reads(tmp_path):
+    doc, annotations = annotated(tmp_path)  # one accepted sentence
+    saved = annotations.read_bytes()
+    proc = cli("annotate", doc.name, "--export", f"./{annotations.name}", cwd=tmp_path)
+    refused(proc, "--export", "is the input", annotations.name)
+    assert annotations.read_bytes() == saved
 
 
 def test_index_build_and_add_refuse_a_pool_inside_the_index(work):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 
+from ..config import models_file
 from ..errors import UserError
 from ..formats import checked_format, labelled_digest
 from ..formats.outputs import TOOL_FORMATS
@@ -167,7 +168,7 @@ def annotate(
             "--index none (zero-shot) needs the entity types", fix="add --labels person,location,... or --schema FILE"
         )
     out_path = Path(out) if out else default_out_path(Path(file))
-    inputs = [file, pool, schema, models, keys]
+    inputs = [file, pool, schema, models_file(models), keys]
     index_dir = index if index not in (None, "default", "none") else None
     refuse_input_as_output(out_path, inputs, option="--out", folders=[index_dir])
     for path in export:  # an export reads the annotations file: it is an input too

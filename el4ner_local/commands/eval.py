@@ -51,13 +51,13 @@ def eval_command(
         raise UserError(
             f"--limit {limit}: must be at least 1", fix="pass --limit 200, or leave it out for the whole file"
         )
-    from ..config import load_config
+    from ..config import load_config, models_file
     from ..formats import checked_format
     from ..same_file import refuse_input_as_output
 
     checked_format(input_format)
 
-    refuse_input_as_output(output, [data, pool, models], option="-o")
+    refuse_input_as_output(output, [data, pool, models_file(models)], option="-o")
     load_config(models)  # a bad models file is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from ..config import models_file
 from ..errors import UserError, says_interrupted
 from ..formats.outputs import FILE_FORMATS
 from ..same_file import refuse_input_as_output
@@ -27,7 +28,13 @@ from .options import (
 @says_interrupted  # the records written so far are whole
 def tag(
     files: list[str] = typer.Argument(..., help="text files to tag; - reads standard input"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="write here instead of standard output"),
+    output: Path | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="write here instead of standard output; in JSONL a rerun appends to it, skipping the blocks "
+        "it already holds (refused if the models, labels, schema, index, --only, --k or --no-verify differ)",
+    ),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(FORMATS)),
     labels: str | None = LabelsOption,
     schema: Path | None = SchemaOption,
@@ -42,8 +49,7 @@ def tag(
         None,
         "--ray",
         metavar="ADDRESS",
-        help="tag on a Ray cluster: host:port, auto, or local (one started here); "
-        "-o OUT.jsonl then skips the blocks already in OUT",
+        help="tag on a Ray cluster: host:port, auto, or local (one started here); -o OUT.jsonl resumes as without it",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Ray workers, with --ray (default: one per CPU of the cluster)"
@@ -63,7 +69,7 @@ def tag(
         raise UserError(f"--ray {ray!r} is not a Ray address", fix="use --ray local, --ray auto or --ray HOST:PORT")
     refuse_input_as_output(
         output,
-        [*files, schema, models],
+        [*files, schema, models_file(models)],
         option="-o",
         folders=[index if index not in (None, "default", "none") else None],
     )

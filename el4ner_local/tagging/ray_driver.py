@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import UserError
 from .blocks import Block
-from .resume import plan_blocks, say_skipped
+from .resume import planned, settings_of
 from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, say, write_block
 
 _LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # results are small; do not reserve a third of the memory
@@ -127,8 +127,9 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
     config = load_config(models)  # bad settings are reported here, before any cluster starts
     for name in only or ():
         config.model(name)
-    todo, tally, mode = plan_blocks(files, output, fmt)
-    first = next(todo, None)  # nothing left to tag: no cluster needed
+    settings = settings_of(
+        models=config.path, labels=labels, schema=schema, index=index, only=only, overrides=overrides
+    )
     # Workers run in Ray's own directory, without this process's environment: paths go absolute,
     # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
     tagger_args = dict(
@@ -139,20 +140,19 @@ def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, 
         only=only,
         **overrides,
     )
-    try:
+    with planned(files, output, fmt, settings) as plan:
+        first = next(plan.todo, None)  # nothing left to tag: no cluster needed
         if first is not None:
             ray = _connect(address)  # first: a cluster that cannot be reached leaves OUT as it was
             try:
-                sink, table_console = open_output(output, mode, inputs=files, fmt=fmt)
+                sink, table_console = open_output(output, plan.mode, inputs=files, fmt=fmt)
                 try:
-                    _tag_all(ray, chain([first], todo), workers, sink, table_console, fmt, output, tagger_args)
+                    _tag_all(ray, chain([first], plan.todo), workers, sink, table_console, fmt, output, tagger_args)
                 finally:
                     close_output(sink, output)
             finally:
                 ray.shutdown()
-    finally:
-        say_skipped(tally, output)
-    return tally.failed
+    return plan.tally.failed
 
 
 def _worker_failed(exc: Exception) -> UserError:

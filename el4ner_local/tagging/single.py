@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from .resume import plan_blocks, say_skipped
+from .resume import planned, settings_of
 from .tag_io import InputProgress, close_output, doc_name, open_output, progress_bar, write_block
 
 
@@ -31,20 +31,23 @@ def run_tag(
 ) -> int:
     from rich.console import Console
 
+    from ..config import models_file
     from ..pipeline.tagger import Tagger
 
-    todo, tally, mode = plan_blocks(files, output, fmt)
-    try:
-        first = next(todo, None)
+    settings = settings_of(
+        models=models_file(models), labels=labels, schema=schema, index=index, only=only, overrides=overrides
+    )
+    with planned(files, output, fmt, settings) as plan:
+        first = next(plan.todo, None)
         if first is None:  # every block is already in OUT (or no input could be read)
-            return tally.failed
+            return plan.tally.failed
         tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
-        sink, table_console = open_output(output, mode, inputs=files, fmt=fmt)
+        sink, table_console = open_output(output, plan.mode, inputs=files, fmt=fmt)
         try:
             current: int | None = None
             progress: InputProgress | None = None
             with progress_bar(Console(stderr=True)) as bar:
-                for number, name, total, block in chain([first], todo):
+                for number, name, total, block in chain([first], plan.todo):
                     if number != current:
                         if progress:
                             progress.close()
@@ -61,6 +64,4 @@ def run_tag(
                     progress.close()
         finally:
             close_output(sink, output)
-    finally:
-        say_skipped(tally, output)
-    return tally.failed
+    return plan.tally.failed
