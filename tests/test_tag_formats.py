@@ -103,7 +103,11 @@ def test_a_whole_file_format_needs_a_path_and_says_what_it_left_out(tmp_path, ca
     write_block(tagged("Ana met Bob.", [(0, 5, "person", 0.5)]), 0, "hf", sink, console, tmp_path / "ds")
     close_output(sink, tmp_path / "ds")
     assert "ds: 1 entities left out of ner_tags (kept in spans): not on token boundaries" in capsys.readouterr().err
-    assert read_labelled(tmp_path / "ds")[0].spans == []
+    # read back from the character spans, exactly; the token tags hold no entity
+    assert [(x.start, x.end, x.label) for x in read_labelled(tmp_path / "ds")[0].spans] == [(0, 5, "person")]
+    import datasets
+
+    assert datasets.load_from_disk(str(tmp_path / "ds"))[0]["ner_tags"] == [0, 0, 0, 0]
 
 
 def test_tag_conll_says_how_many_entities_it_could_not_write(tmp_path, capsys):
