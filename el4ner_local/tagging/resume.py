@@ -20,7 +20,6 @@ a rerun with other settings is refused rather than mixing the two in one file.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -30,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..durable import atomic_write
+from ..checksums import sha256_file
+from ..durable import append_durable, atomic_write
 from ..errors import UserError, say_error
 from ..file_lock import FileLock
 from .blocks import Block
@@ -82,12 +82,10 @@ def done_blocks(path: Path) -> Done:
             # cut off only what can be half a record of ours: never empty a file of something else
             if not (tail.startswith(b'{"name":') or done.total()):
                 _add_record(done, files, path, number, tail)  # refuses it
-            with path.open("r+b") as cut:  # half a record from an interrupted run: cut it off
-                cut.truncate(whole_end)
+            append_durable(path, b"", truncate_to=whole_end)  # half a record from an interrupted run: cut it off
         else:
             _add_record(done, files, path, number, tail)
-            with path.open("ab") as end:  # a whole record without its line end: keep it
-                end.write(b"\n")
+            append_durable(path, b"\n", truncate_to=whole_end + len(tail))  # a whole record without its line end
     return done
 
 
@@ -163,7 +161,7 @@ def settings_of(
 
 def _content(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_file(path)
     except OSError:  # not there (an error for the tagger to report, when it loads): its path stands in
         return f"unreadable {os.path.realpath(path)}"
 
