@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,6 +19,7 @@ PROMPT_STYLES = ("chat", "completion")
 SOURCE_KINDS = ("pypi", "hf", "path", "openai")
 TYPE_SOURCES = ("classify", "extract", "both")
 RETRIEVAL_SPAN_SOURCES = ("models", "words")  # stage 1: the models zero-shot (EL4NER) or word runs (no model call)
+DEFAULT_PROFILE = "accurate"  # the name of [pipeline] with every model; [profiles.NAME] tables add others
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,28 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """A settings profile: the models it runs (names of [[models]], in its order) and its settings."""
+
+    models: tuple[str, ...]
+    pipeline: PipelineSettings
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
-    models: tuple[ModelSpec, ...]
+    models: tuple[ModelSpec, ...]  # with a profile chosen (load_config), only its models
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    profiles: dict[str, Profile] = field(default_factory=dict)  # every profile of the file, DEFAULT_PROFILE too
+    profile: str = DEFAULT_PROFILE  # the one `models` and `pipeline` are of
 
     def model(self, name: str) -> ModelSpec:
         for spec in self.models:
             if spec.name == name:
                 return spec
         known = ", ".join(m.name for m in self.models)
-        raise UserError(f"{self.path}: no model named {name!r}", fix=f"use one of: {known}")
+        where = "" if self.profile == DEFAULT_PROFILE else f" in profile {self.profile!r}"
+        raise UserError(f"{self.path}: no model named {name!r}{where}", fix=f"use one of: {known}")
 
 
 def models_file(option: str | Path | None = None) -> Path:
@@ -111,7 +123,9 @@ def cache_dir() -> Path:
     return Path(xdg) / "el4ner-local"
 
 
-def load_config(option: str | Path | None = None) -> Config:
+def load_config(option: str | Path | None = None, profile: str | None = None) -> Config:
+    """The models file in force (models_file), validated. With `profile` (None: DEFAULT_PROFILE), its
+    models (in the profile's order) and its settings are the Config's `models` and `pipeline`."""
     path = models_file(option)
     try:
         text = path.read_text(encoding="utf-8")
@@ -123,7 +137,18 @@ def load_config(option: str | Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from None
-    return _parse(path, text, data)
+    config = _parse(path, text, data)
+    chosen = config.profiles.get(profile or DEFAULT_PROFILE)
+    if chosen is None:
+        raise UserError(
+            f"{path}: no profile named {profile!r}",
+            fix=f"use one of: {', '.join(config.profiles)} (a profile is a [profiles.NAME] table of the models file)",
+        )
+    if profile in (None, DEFAULT_PROFILE):
+        return config
+    return replace(
+        config, models=tuple(config.model(n) for n in chosen.models), pipeline=chosen.pipeline, profile=profile
+    )
 
 
 def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> UserError:
@@ -144,7 +169,7 @@ def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> UserEr
 
 # -- where a key is written --------------------------------------------------------------------
 # tomllib keeps no positions, so errors find their line again in the text: each line is
-# attributed to a scope (top level, the i-th [[models]], its [models.source], [pipeline]),
+# attributed to a scope (top level, the i-th [[models]], its [models.source], [pipeline], a profile),
 # and a key is looked up in the scope the error is about.
 
 _HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
@@ -166,6 +191,10 @@ def _scopes(text: str) -> list[tuple[tuple, str]]:
                 scope = ("source", n_models)
             elif name == "pipeline" or name.startswith("pipeline."):  # [pipeline.weights] belongs to it
                 scope = ("pipeline",)
+            elif name.startswith("profiles."):  # [profiles.NAME] and its [profiles.NAME.weights]
+                scope = ("profile", name.split(".")[1])
+            elif name == "profiles":  # profiles as inline tables: NAME = { ... }
+                scope = ("profiles",)
             else:
                 scope = ("other", name)
         out.append((scope, line))
@@ -182,6 +211,8 @@ def _line_of(text: str, key: str, scope: tuple = ("top",)) -> int:
         related.add(("source", scope[1]))
     elif scope[0] == "source":
         related.add(("models", scope[1]))
+    elif scope[0] == "profile":  # or an inline table in [profiles]
+        related.add(("profiles",))
     first_of_scope = None
     for want in (scope, *sorted(related - {scope})):
         for number, (where, line) in enumerate(lines, start=1):
@@ -221,10 +252,10 @@ def _parse(path: Path, text: str, data: dict) -> Config:
     def fail(key: str, problem: str, fix: str, scope: tuple = ("top",)) -> UserError:
         return UserError(f"{path}:{_line_of(text, key, scope)}: key '{key}': {problem}", fix=fix)
 
-    unknown_top = set(data) - {"models", "pipeline"}
+    unknown_top = set(data) - {"models", "pipeline", "profiles"}
     if unknown_top:
         key = sorted(unknown_top)[0]
-        raise fail(key, "unknown key", "top-level tables are [[models]] and [pipeline]")
+        raise fail(key, "unknown key", "top-level tables are [[models]], [pipeline] and [profiles.NAME]")
     raw_models = data.get("models")
     if raw_models is None:
         raise UserError(f"{path}:1: no [[models]] entries", fix="add at least one [[models]] table")
@@ -272,8 +303,16 @@ def _parse(path: Path, text: str, data: dict) -> Config:
         specs.append(ModelSpec(**kwargs))
 
     _check_cache_names(specs, fail)
-    pipeline = _parse_pipeline(data.get("pipeline", {}), [s.name for s in specs], fail)
-    return Config(path=path, models=tuple(specs), pipeline=pipeline)
+    names = [s.name for s in specs]
+    raw_pipeline = data.get("pipeline", {})
+    pipeline = _parse_pipeline(raw_pipeline, names, fail)
+    profiles = {DEFAULT_PROFILE: Profile(tuple(names), pipeline)}
+    raw_profiles = data.get("profiles", {})
+    if not isinstance(raw_profiles, dict):
+        raise fail("profiles", "must be a table of profiles", "write one [profiles.NAME] table per profile")
+    for name, raw in raw_profiles.items():
+        profiles[name] = _parse_profile(name, raw, raw_pipeline, names, fail)
+    return Config(path=path, models=tuple(specs), pipeline=pipeline, profiles=profiles)
 
 
 def _cache_name(source: ModelSource) -> str:
@@ -451,8 +490,11 @@ _PIPELINE_MINIMUM = {"k": 0, "extract_min_votes": 1, "max_output_lines": 1, "max
 _RENAMED_PIPELINE_KEYS = {"candidates": "retrieval_spans"}
 
 
-def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
-    scope = ("pipeline",)
+def _parse_pipeline(
+    raw, names: list[str], fail, scope: tuple = ("pipeline",), table: str = "[pipeline]", also: tuple[str, ...] = ()
+) -> PipelineSettings:
+    """[pipeline] (or a profile's keys, in `table` at `scope`, whose own keys `also` lists), checked
+    against the model `names` its votes, verifiers and weights may name."""
     if not isinstance(raw, dict):
         raise fail("pipeline", "must be a table", "write [pipeline]")
     allowed = {f.name: f for f in fields(PipelineSettings)}
@@ -462,7 +504,7 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
             new_key = _RENAMED_PIPELINE_KEYS[key]
             raise fail(key, f"renamed to {new_key}", f"write {new_key} instead, with the same value", scope)
         if key not in allowed:
-            raise fail(key, "unknown key in [pipeline]", f"allowed: {', '.join(sorted(allowed))}", scope)
+            raise fail(key, f"unknown key in {table}", f"allowed: {', '.join(sorted([*allowed, *also]))}", scope)
         default = getattr(PipelineSettings(), key)
         if isinstance(default, bool):
             ok, want = isinstance(value, bool), "true or false"
@@ -489,7 +531,8 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
         for name in values.get(key, ()):
             name = name[0] if isinstance(name, tuple) else name  # weights are (name, weight) pairs
             if name not in names:
-                raise fail(key, f"unknown model {name!r}", f"use names from [[models]]: {', '.join(names)}", scope)
+                source = "[[models]]" if table == "[pipeline]" else f"{table} models"
+                raise fail(key, f"unknown model {name!r}", f"use names from {source}: {', '.join(names)}", scope)
     if values.get("extract_min_votes", 1) > len(names):
         raise fail(
             "extract_min_votes",
@@ -498,6 +541,60 @@ def _parse_pipeline(raw, names: list[str], fail) -> PipelineSettings:
             scope,
         )
     return PipelineSettings(**values)
+
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _parse_profile(name: str, raw, raw_pipeline: dict, names: list[str], fail) -> Profile:
+    """[profiles.NAME]: `models` (default: all, in [[models]] order) and the [pipeline] keys it changes;
+    the others are [pipeline]'s. Weights, a table, are replaced as a whole; inherited weights of models
+    the profile leaves out do not apply (as with --only)."""
+    scope, table = ("profile", name), f"[profiles.{name}]"
+    if name == DEFAULT_PROFILE:
+        raise fail(
+            f"profiles.{name}",
+            f"{DEFAULT_PROFILE} is [pipeline] (the default profile, with every model)",
+            "change [pipeline] itself, or give this profile another name",
+            scope,
+        )
+    if not _PROFILE_NAME.fullmatch(name):
+        raise fail(
+            name, f"profile name {name!r}: letters, digits, - and _ only", "rename the profile (--profile NAME)", scope
+        )
+    if not isinstance(raw, dict):
+        raise fail(name, "a profile must be a table", f"write {table} with the [pipeline] keys it changes", scope)
+    own = dict(raw)
+    models = own.pop("models", names)
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models) or not models:
+        raise fail(
+            "models",
+            f"profile {name!r}: must be a non-empty list of model names, got {models!r}",
+            f'write models = ["{names[0]}", ...] (names from [[models]]), or leave it out for every model',
+            scope,
+        )
+    for model in models:
+        if model not in names:
+            raise fail(
+                "models",
+                f"profile {name!r}: unknown model {model!r}",
+                f"use names from [[models]]: {', '.join(names)}",
+                scope,
+            )
+        if models.count(model) > 1:
+            raise fail("models", f"profile {name!r}: {model!r} is listed twice", "list each model once", scope)
+    inherited = {key: value for key, value in raw_pipeline.items() if key not in own}
+    if isinstance(inherited.get("weights"), dict):
+        inherited["weights"] = {m: w for m, w in inherited["weights"].items() if m in models}
+
+    def fail_here(key: str, problem: str, fix: str, _scope: tuple) -> UserError:
+        if key in own:
+            return fail(key, f"profile {name!r}: {problem}", fix, scope)
+        # a [pipeline] value that does not fit the profile's models (verifiers, extract_min_votes)
+        return fail(key, f"[pipeline]'s value, in profile {name!r}: {problem}", f"set {key} in {table}", scope)
+
+    pipeline = _parse_pipeline({**inherited, **own}, models, fail_here, scope, table, also=("models",))
+    return Profile(tuple(models), pipeline)
 
 
 def _toml(value) -> str:

@@ -30,6 +30,7 @@ from .options import (
     ModelsOption,
     NoVerifyOption,
     OnlyOption,
+    ProfileOption,
     SchemaOption,
     model_names,
     tagger_overrides,
@@ -88,6 +89,7 @@ def tagger_factory(
     *,
     state_dir: Path,
     models=None,
+    profile=None,
     labels=None,
     schema=None,
     index=None,
@@ -109,7 +111,9 @@ def tagger_factory(
         else:
             idx = session_index(state_dir / "index", Path(pool) if pool else None, progress, pool_format)
         progress("loading the models")
-        tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=idx, only=only, **overrides)
+        tagger = Tagger.load(
+            models=models, profile=profile, labels=labels, schema_file=schema, index=idx, only=only, **overrides
+        )
         for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so
             progress(f"loading {model.name}")
             model.load()
@@ -136,6 +140,7 @@ def annotate(
     only: str | None = OnlyOption,
     k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
+    profile: str | None = ProfileOption,
     keys: Path | None = typer.Option(
         None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"
     ),
@@ -187,7 +192,7 @@ def annotate(
     try:
         from ..config import load_config
 
-        load_config(models)
+        load_config(models, profile)  # a bad models file or profile: one line, before the interface
         initial = None
         if labels:
             from ..schema import parse_labels
@@ -196,6 +201,7 @@ def annotate(
         factory = tagger_factory(
             state_dir=state_dir_for(out_path),
             models=models,
+            profile=profile,
             labels=labels,
             schema=schema,
             index=index,

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UserError, says_interrupted
-from .options import InputFormatOption, ModelsOption, OnlyOption, model_names
+from .options import InputFormatOption, ModelsOption, OnlyOption, ProfileOption, model_names
 
 
 @says_interrupted
@@ -24,6 +24,7 @@ def eval_command(
     ),
     k: int | None = typer.Option(None, "--k", help="demonstrations per sentence (default: models.toml)"),
     only: str | None = OnlyOption,
+    profile: str | None = ProfileOption,
     output: Path | None = typer.Option(None, "-o", "--output", help="write the JSON report here"),
     cache: Path | None = typer.Option(None, "--cache", help="record cache directory (default: <cache>/eval)"),
     models: Path | None = ModelsOption,
@@ -58,7 +59,7 @@ def eval_command(
     checked_format(input_format)
 
     refuse_input_as_output(output, [data, pool, models_file(models)], option="-o")
-    load_config(models)  # a bad models file is reported before minutes of index building
+    load_config(models, profile)  # a bad models file or profile is reported before minutes of index building
     say = (lambda message: None) if quiet else (lambda message: typer.echo(message, err=True))
     report = evaluate(
         data,
@@ -67,6 +68,7 @@ def eval_command(
         seed=seed,
         retrieval=modes,
         models=models,
+        profile=profile,
         only=model_names(only),
         k=k,
         root=cache,

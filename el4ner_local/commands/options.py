@@ -9,7 +9,14 @@ from ..formats import INPUT_FORMATS
 ModelsOption = typer.Option(None, "--models", help="models.toml to use (default: $EL4NER_MODELS or the built-in one)")
 LabelsOption = typer.Option(None, "--labels", help="entity types, e.g. person,location:a place")
 SchemaOption = typer.Option(None, "--schema", help="schema file (label = description)")
-OnlyOption = typer.Option(None, "--only", help="comma-separated model names to use")
+OnlyOption = typer.Option(None, "--only", help="comma-separated model names to use (within the --profile's)")
+ProfileOption = typer.Option(
+    None,
+    "--profile",
+    metavar="NAME",
+    help="settings profile of models.toml: accurate (default: its pipeline table, every model) or fast (three "
+    "small models, about 4x quicker), or one of your own; see README",
+)
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
 InputFormatOption = typer.Option(

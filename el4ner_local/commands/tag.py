@@ -19,6 +19,7 @@ from .options import (
     ModelsOption,
     NoVerifyOption,
     OnlyOption,
+    ProfileOption,
     SchemaOption,
     model_names,
     tagger_overrides,
@@ -33,7 +34,7 @@ def tag(
         "-o",
         "--output",
         help="write here instead of standard output; in JSONL a rerun appends to it, skipping the blocks "
-        "it already holds (refused if the models, labels, schema, index, --only, --k or --no-verify differ)",
+        "it already holds (refused if the models, --profile, labels, schema, index, --only, --k or --no-verify differ)",
     ),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(FORMATS)),
     labels: str | None = LabelsOption,
@@ -44,6 +45,7 @@ def tag(
     only: str | None = OnlyOption,
     k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
+    profile: str | None = ProfileOption,
     models: Path | None = ModelsOption,
     ray: str | None = typer.Option(
         None,
@@ -90,6 +92,7 @@ def tag(
         index=None if index == "none" else index,
         only=model_names(only),
         models=models,
+        profile=profile,
         overrides=tagger_overrides(k, no_verify),
     )
     if failed:

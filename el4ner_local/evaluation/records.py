@@ -61,6 +61,7 @@ def recording_tagger(
     retrieval: str = "span",
     *,
     models: str | Path | None = None,
+    profile: str | None = None,
     only: Sequence[str] | None = None,
     k: int | None = None,
     labels: Sequence[str] | None = None,
@@ -88,6 +89,7 @@ def recording_tagger(
         raise UserError("no entity types: give a pool", fix="pass --pool TRAIN")
     return Tagger.load(
         models=models,
+        profile=profile,
         labels=labels,
         index=None if retrieval == "none" else index,
         only=only,

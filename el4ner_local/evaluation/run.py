@@ -43,6 +43,7 @@ def evaluate(
     seed: int = 0,
     retrieval: Sequence[str] = RETRIEVAL_MODES,
     models: str | Path | None = None,
+    profile: str | None = None,
     only: Sequence[str] | None = None,
     k: int | None = None,
     root: Path | None = None,
@@ -53,7 +54,8 @@ def evaluate(
     input_format: str | None = None,
 ) -> dict:
     """Run (or resume) every retrieval mode on the sample and return the JSON report. `input_format`:
-    the format of `data` and `pool` (formats.INPUT_FORMATS; None: detected for each)."""
+    the format of `data` and `pool` (formats.INPUT_FORMATS; None: detected for each). `profile`: the
+    models file's profile whose models are run and whose vote rule is scored (None: the default)."""
     from ..formats import read_labelled
 
     say = progress or (lambda message: None)
@@ -63,7 +65,7 @@ def evaluate(
     gold_all = read_labelled(data, input_format)
     chosen = sample(gold_all, limit, seed)
     index = pool_index(pool, root, progress=say, fmt=input_format)
-    config = load_config(models)
+    config = load_config(models, profile)
     rule = rule or VoteRule.from_settings(config.pipeline)
     zs = config.pipeline.zero_shot_votes
     started_all = time.perf_counter()
@@ -71,6 +73,7 @@ def evaluate(
         "data": str(data),
         "pool": str(pool),
         "commit": git_commit(),
+        "profile": config.profile,
         "sample": {
             "limit": limit,
             "seed": seed,
@@ -85,7 +88,9 @@ def evaluate(
     }
     main_entries = None
     for mode in retrieval:
-        tagger = recording_tagger(index, mode, models=models, only=only, k=k, llms=llms, threads=threads)
+        tagger = recording_tagger(
+            index, mode, models=models, profile=profile, only=only, k=k, llms=llms, threads=threads
+        )
         cache = RecordCache.for_tagger(tagger, mode, root)
         if "models" not in report:
             report["models"] = [model_identity(m) for m in tagger.models]

@@ -47,6 +47,7 @@ class Tagger:
         cls,
         *,
         models: str | Path | None = None,
+        profile: str | None = None,
         labels: str | Sequence[str] | None = None,
         schema_file: Path | None = None,
         index: str | Path | DemoIndex | None = "default",
@@ -56,15 +57,16 @@ class Tagger:
         retrieval_mode: str = "span",
         **overrides: Any,
     ) -> Tagger:
-        """Build a tagger from a models.toml (default: built-in), a schema and a demonstration index
+        """Build a tagger from a models.toml (default: built-in) and one of its profiles (default:
+        DEFAULT_PROFILE, [pipeline] with every model), a schema and a demonstration index
         ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot).
-        `labels`: "person,location:a place,..." as on the command line, or a list of names. `overrides`
-        replace [pipeline] settings; `threads` replaces each model's n_threads; `llms` stand in for the
-        models of the file (tests; `only` and `threads` then do nothing). `retrieval_mode`: how the
-        index retrieves (span, sentence, random)."""
+        `labels`: "person,location:a place,..." as on the command line, or a list of names. `only`: some
+        of the profile's models. `overrides` replace the profile's settings; `threads` replaces each
+        model's n_threads; `llms` stand in for the models of the file (tests; `only` and `threads` then
+        do nothing). `retrieval_mode`: how the index retrieves (span, sentence, random)."""
         from ..llm import load_model
 
-        config: Config = load_config(models)
+        config: Config = load_config(models, profile)
         settings = replace(config.pipeline, **overrides)
         if llms is None:
             specs = [config.model(n) for n in only] if only else list(config.models)

@@ -121,19 +121,28 @@ def _connect(address: str):
     return ray
 
 
-def run_tag_ray(files, *, address, workers, output, fmt, labels, schema, index, only, models, overrides) -> int:
+def run_tag_ray(
+    files, *, address, workers, output, fmt, labels, schema, index, only, models, overrides, profile=None
+) -> int:
     from ..config import load_config
 
-    config = load_config(models)  # bad settings are reported here, before any cluster starts
+    config = load_config(models, profile)  # bad settings are reported here, before any cluster starts
     for name in only or ():
         config.model(name)
     settings = settings_of(
-        models=config.path, labels=labels, schema=schema, index=index, only=only, overrides=overrides
+        models=config.path,
+        labels=labels,
+        schema=schema,
+        index=index,
+        only=only,
+        overrides=overrides,
+        profile=profile,
     )
     # Workers run in Ray's own directory, without this process's environment: paths go absolute,
     # and the models file in force (--models, else $EL4NER_MODELS, else the built-in) by name.
     tagger_args = dict(
         models=str(config.path.absolute()),
+        profile=profile,
         labels=labels,
         schema_file=schema and Path(schema).absolute(),
         index=index if index in (None, "default") else str(Path(index).absolute()),

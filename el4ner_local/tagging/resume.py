@@ -15,7 +15,7 @@ its name names (`notes.txt`, `./notes.txt`, an absolute path and a symlink are o
 name in OUT is taken from the current folder), and keeps the name as given.
 
 A run holds a lock on OUT (two runs on one OUT are refused), and the settings that decide the labels
-(models file, labels, schema, index, --only, --k, --no-verify) are kept beside OUT in `.OUT.tag.json`:
+(models file, profile, labels, schema, index, --only, --k, --no-verify) are kept beside OUT in `.OUT.tag.json`:
 a rerun with other settings is refused rather than mixing the two in one file."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checksums import sha256_file
+from ..config import DEFAULT_PROFILE
 from ..durable import append_durable, atomic_write
 from ..errors import UserError, say_error
 from ..file_lock import FileLock
@@ -141,15 +142,24 @@ def blocks_to_tag(files: list[str], done: Done, tally: Tally) -> Iterator[tuple[
 
 
 def settings_of(
-    *, models: Path, labels: str | None, schema: Path | None, index: str | None, only: list[str] | None, overrides: dict
+    *,
+    models: Path,
+    labels: str | None,
+    schema: Path | None,
+    index: str | None,
+    only: list[str] | None,
+    overrides: dict,
+    profile: str | None = None,
 ) -> dict[str, str]:
     """What decides the labels, option by option: the models file in force and the schema by their
-    content, an index folder by its manifest (which records its files' sha256), the rest as given."""
+    content, an index folder by its manifest (which records its files' sha256), the rest as given
+    (the profile by name: its settings are in the models file)."""
     index_id = "none" if index is None else index
     if index not in (None, "default"):
         index_id = _content(Path(index) / "manifest.json")
     return {
         "--models": _content(models),
+        "--profile": profile or DEFAULT_PROFILE,
         "--labels": labels or "",
         "--schema": "" if schema is None else _content(schema),
         "--index": index_id,
@@ -176,7 +186,8 @@ def _earlier_settings(path: Path) -> dict[str, Any] | None:
         earlier = json.loads(path.read_bytes())
     except (OSError, ValueError):  # none kept (an output of an earlier version): nothing to compare
         return None
-    return earlier if isinstance(earlier, dict) else None
+    # settings kept before --profile existed were [pipeline]'s, the default profile's
+    return {"--profile": DEFAULT_PROFILE, **earlier} if isinstance(earlier, dict) else None
 
 
 @dataclass

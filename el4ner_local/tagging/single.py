@@ -28,6 +28,7 @@ def run_tag(
     only: list[str] | None,
     models: Path | None,
     overrides: dict[str, Any],
+    profile: str | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -35,13 +36,21 @@ def run_tag(
     from ..pipeline.tagger import Tagger
 
     settings = settings_of(
-        models=models_file(models), labels=labels, schema=schema, index=index, only=only, overrides=overrides
+        models=models_file(models),
+        labels=labels,
+        schema=schema,
+        index=index,
+        only=only,
+        overrides=overrides,
+        profile=profile,
     )
     with planned(files, output, fmt, settings) as plan:
         first = next(plan.todo, None)
         if first is None:  # every block is already in OUT (or no input could be read)
             return plan.tally.failed
-        tagger = Tagger.load(models=models, labels=labels, schema_file=schema, index=index, only=only, **overrides)
+        tagger = Tagger.load(
+            models=models, profile=profile, labels=labels, schema_file=schema, index=index, only=only, **overrides
+        )
         sink, table_console = open_output(output, plan.mode, inputs=files, fmt=fmt)
         try:
             current: int | None = None
