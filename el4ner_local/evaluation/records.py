@@ -39,6 +39,10 @@ RECORDING = {
 # Lean records: extraction only (types as written at extraction, no stages 3 and 4), for large samples.
 # They rescore every rule with type_source "extract" and no verification, and nothing else.
 LEAN = {**RECORDING, "type_source": "extract", "verify": False}
+# Typed records: extraction and stage-3 log-probability types, no verification (which costs a prompt
+# per candidate and model): every type source, vote threshold and weighting is rescored from them.
+TYPED = {**RECORDING, "verify": False}
+STAGES = {"all": RECORDING, "typed": TYPED, "lean": LEAN}
 
 
 def sample(sentences: Sequence[LabelledSentence], limit: int | None = None, seed: int = 0) -> list[LabelledSentence]:
@@ -69,8 +73,9 @@ def recording_tagger(
     threads: int | None = None,
     overrides: dict | None = None,
     lean: bool = False,
+    stages: str | None = None,
 ):
-    """A Tagger (Tagger.load) in recording settings (`lean`: extraction only), on top of models.toml's
+    """A Tagger (Tagger.load) in recording settings (`stages`: a key of STAGES; `lean`: "lean"), on top of models.toml's
     [pipeline] and `overrides`. retrieval: span | sentence | random | none (zero-shot). `llms` replaces
     the models of models.toml (tests pass stand-ins). `threads` overrides each model's n_threads (a
     speed setting, not part of the cache key: on a CPU shared with other jobs one thread per model is
@@ -79,7 +84,7 @@ def recording_tagger(
 
     if retrieval not in RETRIEVAL_MODES:
         raise UserError(f"unknown retrieval mode {retrieval!r}", fix=f"use one of: {', '.join(RETRIEVAL_MODES)}")
-    settings = {**(overrides or {}), **(LEAN if lean else RECORDING)}
+    settings = {**(overrides or {}), **STAGES[stages or ("lean" if lean else "all")]}
     if k is not None:
         settings["k"] = k
     if retrieval == "none":

@@ -1,0 +1,128 @@
+"""Records for choosing the defaults (issue 14): every member's answers at every stage but verification,
+on the shared corpora's dev splits (to choose) and test splits (to report), kept in the repository.
+
+    python scripts/accuracy.py record --split dev --limit 200 [--corpus NAME] [--threads 2]
+    python scripts/accuracy.py status [--split dev]        # how much is recorded
+
+Recorded with the models of scripts/candidate_models.toml, k and demo_words of the run (RUNS), extraction types and
+stage-3 log-probability types (so every type source and vote rule is rescored from them without a
+model call). The records live in docs/eval-cache/records, committed as they grow: a long recording is
+spread over sessions and a stop loses nothing. The demonstration indexes beside them are rebuilt
+from the pools (git ignores them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = (ROOT / ".." / "shared" / "data").resolve()
+CACHE = ROOT / "docs" / "eval-cache"
+MODELS = ROOT / "scripts" / "candidate_models.toml"  # the default members and Qwen2.5-Coder-1.5B
+SPLITS = {
+    "dev": {
+        "WNUT-17": DATA / "wnut17" / "emerging.dev.conll",
+        "NCBI-disease": DATA / "ncbi_disease" / "devel.tsv",
+        "CrossNER politics": DATA / "crossner" / "politics" / "dev.txt",
+        "CrossNER science": DATA / "crossner" / "science" / "dev.txt",
+    },
+    "test": {
+        "WNUT-17": DATA / "wnut17" / "emerging.test.annotated",
+        "NCBI-disease": DATA / "ncbi_disease" / "test.tsv",
+        "CrossNER politics": DATA / "crossner" / "politics" / "test.txt",
+        "CrossNER science": DATA / "crossner" / "science" / "test.txt",
+    },
+}
+POOLS = {
+    "WNUT-17": DATA / "wnut17" / "wnut17train.conll",
+    "NCBI-disease": DATA / "ncbi_disease" / "train.tsv",
+    "CrossNER politics": DATA / "crossner" / "politics" / "train.txt",
+    "CrossNER science": DATA / "crossner" / "science" / "train.txt",
+}
+SEED = 0
+# name -> settings on top of models.toml's [pipeline] (the recording settings of records.py on top)
+RUNS = {
+    "whole-k4": {"k": 4, "demo_words": 0},
+}
+STEPS = (10, 25, 50, 100, 150, 200)  # sample prefixes, corpora interleaved at each
+
+
+def log(message: str) -> None:
+    print(time.strftime("%H:%M:%S"), message, flush=True)
+
+
+def tagger_for(index, run: str, threads: int | None = None):
+    from el4ner_local.evaluation.cache import RecordCache
+    from el4ner_local.evaluation.records import recording_tagger
+
+    tagger = recording_tagger(index, "span", models=MODELS, threads=threads, overrides=RUNS[run], stages="typed")
+    return tagger, RecordCache.for_tagger(tagger, "span", CACHE)
+
+
+def corpus_sample(split: str, corpus: str, limit: int):
+    from el4ner_local.evaluation.records import sample
+    from el4ner_local.formats import read_labelled
+
+    return sample(read_labelled(SPLITS[split][corpus]), limit, SEED)
+
+
+def pool_of(corpus: str):
+    from el4ner_local.evaluation.cache import pool_index
+
+    return pool_index(POOLS[corpus], CACHE, progress=log)
+
+
+def record(args) -> None:
+    from el4ner_local.evaluation.records import run_records
+
+    corpora = args.corpus or list(SPLITS[args.split])
+    loaded: dict = {}
+    for n in [s for s in STEPS if s < args.limit] + [args.limit]:
+        for corpus in corpora:
+            if corpus not in loaded:
+                index = pool_of(corpus)
+                loaded[corpus] = (corpus_sample(args.split, corpus, max(STEPS[-1], args.limit)), index)
+            chosen, index = loaded[corpus]
+            tagger, rc = tagger_for(index, args.run, args.threads)
+            todo = [s for s in chosen[:n] if rc.get(s.text) is None]
+            if not todo:
+                continue
+            log(f"{args.split} {corpus} [{args.run}] prefix {n}: {len(todo)} to record -> {rc.path.name}")
+            run_records(
+                tagger,
+                chosen[:n],
+                rc,
+                progress=lambda i, total, hit, c=corpus: None if hit else log(f"  {c} {i}/{total}"),
+            )
+
+
+def status(args) -> None:
+    for corpus in SPLITS[args.split]:
+        chosen = corpus_sample(args.split, corpus, STEPS[-1])
+        _, rc = tagger_for(pool_of(corpus), args.run)
+        n = next((i for i, s in enumerate(chosen) if rc.get(s.text) is None), len(chosen))
+        print(f"{args.split} {corpus} [{args.run}]: first {n} of the sample recorded ({rc.path.name})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("record", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("--split", choices=list(SPLITS), default="dev")
+        p.add_argument("--run", choices=list(RUNS), default="whole-k4")
+        p.add_argument("--corpus", action="append", choices=list(POOLS))
+    rec = sub.choices["record"]
+    rec.add_argument("--limit", type=int, default=200)
+    rec.add_argument("--threads", type=int, default=2, help="CPU threads per model")
+    args = ap.parse_args()
+    {"record": record, "status": status}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
