@@ -3,6 +3,7 @@ on the shared corpora's dev splits (to choose) and test splits (to report), kept
 
     python scripts/accuracy.py record --split dev --limit 200 [--corpus NAME] [--threads 2]
     python scripts/accuracy.py status [--split dev]        # how much is recorded
+    python scripts/accuracy.py score [--split dev]         # rules rescored on the recorded prefixes
 
 Recorded with the models of scripts/candidate_models.toml, k and demo_words of the run (RUNS), extraction types and
 stage-3 log-probability types (so every type source and vote rule is rescored from them without a
@@ -109,10 +110,52 @@ def status(args) -> None:
         print(f"{args.split} {corpus} [{args.run}]: first {n} of the sample recorded ({rc.path.name})")
 
 
+def recorded(split: str, corpus: str, run: str):
+    """The longest recorded prefix of the corpus's sample: (entries, gold sentences, members)."""
+    chosen = corpus_sample(split, corpus, STEPS[-1])
+    tagger, rc = tagger_for(pool_of(corpus), run)
+    n = next((i for i, s in enumerate(chosen) if rc.get(s.text) is None), len(chosen))
+    return [rc.get(s.text) for s in chosen[:n]], chosen[:n], [m.name for m in tagger.models]
+
+
+def score(args) -> None:
+    """Strict micro-F1 of each member alone and of a few ensemble rules, per corpus and pooled (every
+    number rescored from the records, votes.decide, seqeval strict)."""
+    from dataclasses import replace
+
+    from el4ner_local.evaluation.scoring import Counts, rescore, score_entries
+    from el4ner_local.pipeline.votes import VoteRule
+
+    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False)
+    rows: dict[str, dict[str, Counts]] = {}
+    for corpus in args.corpus or list(SPLITS[args.split]):
+        entries, gold, members = recorded(args.split, corpus, args.run)
+        if not entries:
+            continue
+        rules = {f"{m} alone": (replace(base), [m]) for m in members}
+        for source in ("extract", "both"):
+            for ev in (1, 2):
+                rules[f"ensemble ev{ev} {source}"] = (replace(base, extract_min_votes=ev, type_source=source), None)
+        print(f"{args.split} {corpus}: {len(entries)} sentences, {sum(len(g.spans) for g in gold)} entities")
+        for name, (rule, only) in rules.items():
+            res = rescore(entries, gold, rule, only)
+            pooled = rows.setdefault(name, {}).setdefault("pooled", Counts())
+            pooled.tp, pooled.pred, pooled.gold = (
+                pooled.tp + res.counts.tp,
+                pooled.pred + res.counts.pred,
+                pooled.gold + res.counts.gold,
+            )
+            f1 = score_entries(entries, gold, rule, only)["f1"]
+            print(f"  {name:32s} F1 {100 * f1:5.1f}")
+    print("pooled (micro over the corpora):")
+    for name, by in rows.items():
+        print(f"  {name:32s} F1 {100 * by['pooled'].f1:5.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("record", "status"):
+    for name in ("record", "status", "score"):
         p = sub.add_parser(name)
         p.add_argument("--split", choices=list(SPLITS), default="dev")
         p.add_argument("--run", choices=list(RUNS), default="whole-k4")
@@ -121,7 +164,7 @@ def main() -> None:
     rec.add_argument("--limit", type=int, default=200)
     rec.add_argument("--threads", type=int, default=2, help="CPU threads per model")
     args = ap.parse_args()
-    {"record": record, "status": status}[args.cmd](args)
+    {"record": record, "status": status, "score": score}[args.cmd](args)
 
 
 if __name__ == "__main__":

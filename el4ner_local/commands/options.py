@@ -15,7 +15,7 @@ ProfileOption = typer.Option(
     "--profile",
     metavar="NAME",
     help="settings profile of models.toml: accurate (default: its pipeline table, every model) or fast (three "
-    "small models, about 4x quicker), or one of your own; see README",
+    "small models, short demonstrations), or one of your own; see README",
 )
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
