@@ -35,7 +35,8 @@ def _full_method(tmp_path, default_models):
         ("type_source", '"extract"', '"both"'),
         ("verify", "false", "true"),
     ]:
-        text, n = re.subn(rf"^{key} = {old}", f"{key} = {new}", text, flags=re.MULTILINE)
+        # the first match is [pipeline]'s (the profiles below it are not used here)
+        text, n = re.subn(rf"^{key} = {old}", f"{key} = {new}", text, count=1, flags=re.MULTILINE)
         assert n == 1, key
     path = tmp_path / "models.toml"
     path.write_text(text, encoding="utf-8")
