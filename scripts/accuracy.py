@@ -82,14 +82,13 @@ def record(args) -> None:
     from el4ner_local.evaluation.records import run_records
 
     corpora = args.corpus or list(SPLITS[args.split])
-    loaded: dict = {}
+    loaded: dict = {}  # corpus -> (its sample, tagger, record cache): the models load once per corpus
     for n in [s for s in STEPS if s < args.limit] + [args.limit]:
         for corpus in corpora:
             if corpus not in loaded:
-                index = pool_of(corpus)
-                loaded[corpus] = (corpus_sample(args.split, corpus, max(STEPS[-1], args.limit)), index)
-            chosen, index = loaded[corpus]
-            tagger, rc = tagger_for(index, args.run, args.threads)
+                chosen = corpus_sample(args.split, corpus, max(STEPS[-1], args.limit))
+                loaded[corpus] = (chosen, *tagger_for(pool_of(corpus), args.run, args.threads))
+            chosen, tagger, rc = loaded[corpus]
             todo = [s for s in chosen[:n] if rc.get(s.text) is None]
             if not todo:
                 continue
@@ -104,10 +103,8 @@ def record(args) -> None:
 
 def status(args) -> None:
     for corpus in SPLITS[args.split]:
-        chosen = corpus_sample(args.split, corpus, STEPS[-1])
-        _, rc = tagger_for(pool_of(corpus), args.run)
-        n = next((i for i, s in enumerate(chosen) if rc.get(s.text) is None), len(chosen))
-        print(f"{args.split} {corpus} [{args.run}]: first {n} of the sample recorded ({rc.path.name})")
+        entries, _, _ = recorded(args.split, corpus, args.run)
+        print(f"{args.split} {corpus} [{args.run}]: first {len(entries)} of the sample recorded")
 
 
 def recorded(split: str, corpus: str, run: str):
@@ -119,37 +116,32 @@ def recorded(split: str, corpus: str, run: str):
 
 
 def score(args) -> None:
-    """Strict micro-F1 of each member alone and of a few ensemble rules, per corpus and pooled (every
-    number rescored from the records, votes.decide, seqeval strict)."""
+    """Strict micro-F1 (exact span and type) of each member alone and of a few ensemble rules, per
+    corpus and pooled over the corpora, rescored from the records with votes.decide."""
     from dataclasses import replace
 
-    from el4ner_local.evaluation.scoring import Counts, rescore, score_entries
+    from el4ner_local.evaluation.scoring import Counts, rescore
     from el4ner_local.pipeline.votes import VoteRule
 
     base = VoteRule(extract_min_votes=1, type_source="extract", verify=False)
-    rows: dict[str, dict[str, Counts]] = {}
+    pooled: dict[str, Counts] = {}
     for corpus in args.corpus or list(SPLITS[args.split]):
         entries, gold, members = recorded(args.split, corpus, args.run)
         if not entries:
             continue
-        rules = {f"{m} alone": (replace(base), [m]) for m in members}
+        rules = {f"{m} alone": (base, [m]) for m in members}
         for source in ("extract", "both"):
             for ev in (1, 2):
                 rules[f"ensemble ev{ev} {source}"] = (replace(base, extract_min_votes=ev, type_source=source), None)
         print(f"{args.split} {corpus}: {len(entries)} sentences, {sum(len(g.spans) for g in gold)} entities")
         for name, (rule, only) in rules.items():
-            res = rescore(entries, gold, rule, only)
-            pooled = rows.setdefault(name, {}).setdefault("pooled", Counts())
-            pooled.tp, pooled.pred, pooled.gold = (
-                pooled.tp + res.counts.tp,
-                pooled.pred + res.counts.pred,
-                pooled.gold + res.counts.gold,
-            )
-            f1 = score_entries(entries, gold, rule, only)["f1"]
-            print(f"  {name:32s} F1 {100 * f1:5.1f}")
+            c = rescore(entries, gold, rule, only).counts
+            total = pooled.setdefault(name, Counts())
+            total.tp, total.pred, total.gold = total.tp + c.tp, total.pred + c.pred, total.gold + c.gold
+            print(f"  {name:32s} F1 {100 * c.f1:5.1f}")
     print("pooled (micro over the corpora):")
-    for name, by in rows.items():
-        print(f"  {name:32s} F1 {100 * by['pooled'].f1:5.1f}")
+    for name, total in pooled.items():
+        print(f"  {name:32s} F1 {100 * total.f1:5.1f}")
 
 
 def main() -> None:

@@ -67,7 +67,9 @@ def tagger_for(index, name: str, threads: int | None = None):
     from el4ner_local.evaluation.records import recording_tagger
 
     mode, extra, lean = RUNS[name]
-    tagger = recording_tagger(index, mode, threads=threads, overrides={**OVERRIDES, **extra}, lean=lean)
+    tagger = recording_tagger(
+        index, mode, threads=threads, overrides={**OVERRIDES, **extra}, stages="lean" if lean else "all"
+    )
     return tagger, RecordCache.for_tagger(tagger, mode)
 
 

@@ -363,7 +363,7 @@ def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
     every rule that takes types from extraction without verification, the same as full records."""
     full_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=fake_models())
     lean_llms = fake_models()
-    lean_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=lean_llms, lean=True)
+    lean_tagger = recording_tagger(None, "none", labels=["person", "location"], llms=lean_llms, stages="lean")
     full = run_records(full_tagger, [S1, S2], RecordCache.for_tagger(full_tagger, "none", tmp_path))
     lean = run_records(lean_tagger, [S1, S2], RecordCache.for_tagger(lean_tagger, "none", tmp_path))
     assert (

@@ -72,10 +72,9 @@ def recording_tagger(
     llms: list | None = None,
     threads: int | None = None,
     overrides: dict | None = None,
-    lean: bool = False,
-    stages: str | None = None,
+    stages: str = "all",
 ):
-    """A Tagger (Tagger.load) in recording settings (`stages`: a key of STAGES; `lean`: "lean"), on top of models.toml's
+    """A Tagger (Tagger.load) in recording settings (`stages`: a key of STAGES), on top of models.toml's
     [pipeline] and `overrides`. retrieval: span | sentence | random | none (zero-shot). `llms` replaces
     the models of models.toml (tests pass stand-ins). `threads` overrides each model's n_threads (a
     speed setting, not part of the cache key: on a CPU shared with other jobs one thread per model is
@@ -84,7 +83,7 @@ def recording_tagger(
 
     if retrieval not in RETRIEVAL_MODES:
         raise UserError(f"unknown retrieval mode {retrieval!r}", fix=f"use one of: {', '.join(RETRIEVAL_MODES)}")
-    settings = {**(overrides or {}), **STAGES[stages or ("lean" if lean else "all")]}
+    settings = {**(overrides or {}), **STAGES[stages]}
     if k is not None:
         settings["k"] = k
     if retrieval == "none":
