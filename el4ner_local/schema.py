@@ -7,9 +7,10 @@ import difflib
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .documents import LabelledSentence, Span
 from .errors import UserError
 
 # Common abbreviations models use; applied only when the expansion is in the schema.
@@ -68,6 +69,18 @@ class Schema:
                 return label
         close = difflib.get_close_matches(key, list(by_norm), n=1, cutoff=0.8)
         return by_norm[close[0]] if close else None
+
+    def restrict(self, demo: LabelledSentence) -> LabelledSentence:
+        """A demonstration as this schema would label it: each pool span under the schema label it
+        names (organization -> organisation), spans of types outside the schema dropped. A pool of
+        other types (the built-in one under --labels drug,disease) then never teaches a type the
+        user did not ask for; with the pool's own labels it is the demonstration unchanged."""
+        spans = []
+        for span in demo.spans:
+            label = span.label if span.label in self.labels else self.match(span.label)
+            if label is not None:
+                spans.append(Span(span.start, span.end, label))
+        return replace(demo, spans=spans)
 
 
 def parse_labels(option: str) -> Schema:

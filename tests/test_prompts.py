@@ -105,3 +105,63 @@ def test_the_kv_cache_serves_the_instructions_to_the_next_sentence(default_model
     system_tokens = len(model.llm.tokenize(book.system.encode(), add_bos=False))
     assert spent.reused >= system_tokens
     assert spent.evaluated < 40  # the sentence and the chat template's few tokens, not the instructions
+
+
+# -- demonstrations under a schema of other types (--labels over the built-in pool) -----------------
+
+
+def test_a_demonstration_shows_only_the_schema_types_under_the_schema_names():
+    demo = labelled(
+        "Ada met Apple staff in London", ("Ada", "person"), ("Apple", "organization"), ("London", "location")
+    )
+    shown = parse_labels("person,organisation,drug").restrict(demo)
+    assert [(s.text_in(demo.text), s.label) for s in shown.spans] == [("Ada", "person"), ("Apple", "organisation")]
+    assert demo.spans[1].label == "organization"  # the pool's sentence is not changed
+    same = parse_labels("person,organization,location").restrict(demo)
+    assert same.spans == demo.spans
+
+
+class _Demos:
+    """A demonstration pool that always retrieves the same sentences (what the tagger shows is the test)."""
+
+    def __init__(self, demos):
+        self.demos, self.labels = demos, ["person", "corporation", "location"]
+
+    def retrieve(self, text, spans, k, mode="span"):
+        return list(self.demos[:k])
+
+
+class _Capture:
+    name, identity = "capture", "capture"
+
+    def __init__(self):
+        from el4ner_local.llm.backend import TokenStats
+
+        self.stats, self.prompts = TokenStats(), []
+
+    def render(self, prompt):
+        return prompt.system + prompt.shared + prompt.question
+
+    def generate(self, prompt, **kw):
+        self.prompts.append(prompt.shared)
+        return ""
+
+    def score(self, prompt, continuations, prefill=""):
+        return [0.0 for _ in continuations]
+
+
+def test_the_tagger_leaves_out_demonstrations_whose_entities_are_all_of_other_types():
+    from el4ner_local.config import PipelineSettings
+    from el4ner_local.pipeline.stages import SentenceInput
+    from el4ner_local.pipeline.tagger import Tagger
+
+    person = labelled("Ada Lovelace wrote notes", ("Ada Lovelace", "person"))
+    company = labelled("Apple sold phones", ("Apple", "corporation"))
+    empty = labelled("It rained all day")
+    llm = _Capture()
+    tagger = Tagger([llm], parse_labels("drug,person"), PipelineSettings(k=3), index=_Demos([company, person, empty]))
+    text = "Aspirin helped Grace"
+    tagger.tag_sentence(SentenceInput(text, 0, tokenize(text)))
+    shown = llm.prompts[0]
+    assert "Ada Lovelace | person" in shown and "It rained all day" in shown
+    assert "Apple" not in shown and "corporation" not in shown

@@ -109,7 +109,10 @@ class Tagger:
         demos: list[LabelledSentence] = []
         if self.index is not None and self.settings.k > 0:
             spans = self.stages.retrieval_spans(sent, record, self.stats) if self.retrieval_mode == "span" else []
-            demos = self.index.retrieve(sent.text, spans, self.settings.k, mode=self.retrieval_mode)
+            found = self.index.retrieve(sent.text, spans, self.settings.k, mode=self.retrieval_mode)
+            # shown as the schema labels them; one whose entities are all of other types would teach
+            # "none" where the user's types may well be present, so it is left out
+            demos = [shown for d in found if (shown := self.schema.restrict(d)).spans or not d.spans]
         return self.stages.run(sent, demos, record, self.stats)
 
 
