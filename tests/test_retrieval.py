@@ -231,6 +231,22 @@ def test_default_index_is_built_once_into_the_cache(tmp_path, monkeypatch):
     assert len(demos) == 4 and {"person", "location"} & types_of(demos)
 
 
+def test_the_built_in_pool_describes_its_types_to_the_models(tmp_path, monkeypatch):
+    from el4ner_local.pipeline.prompts import PromptBook
+    from el4ner_local.retrieval import default as default_mod
+    from el4ner_local.schema import Schema
+
+    monkeypatch.setenv("EL4NER_CACHE", str(tmp_path))
+    monkeypatch.setattr(default_mod, "_OPEN", {})
+    schema = default_mod.index_schema(default_mod.open_default_index())
+    assert schema.labels == default_mod.DEFAULT_LABELS and all(schema.descriptions)
+    system = PromptBook(schema).system
+    assert "group (a named band" in system and "corporation (a named company" in system
+    # a pool of the user's own is not described (its labels are all the tool knows of it)
+    own = DemoIndex.build([labelled("Aspirin again", ("Aspirin", "drug"))], tmp_path / "own")
+    assert default_mod.index_schema(own) == Schema(("drug",))
+
+
 def test_default_index_rebuilds_a_damaged_cache(tmp_path, monkeypatch):
     from el4ner_local.retrieval import default as default_mod
     from el4ner_local.retrieval import open_default_index

@@ -78,7 +78,9 @@ class Tagger:
         elif schema_file:
             schema = load_schema(Path(schema_file))
         elif idx is not None:
-            schema = Schema(tuple(idx.labels))
+            from ..retrieval.default import index_schema
+
+            schema = index_schema(idx)
         else:
             raise UserError(
                 "no entity types given and no demonstration pool to take them from",

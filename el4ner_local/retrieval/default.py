@@ -8,11 +8,30 @@ from pathlib import Path
 from ..config import cache_dir
 from ..errors import UserError
 from ..private_files import private_dir
+from ..schema import Schema
 
 DEFAULT_LABELS = ("person", "location", "group", "creative-work", "corporation", "product")
+# What each default type covers, shown to the models (after the WNUT-17 annotation guidelines): the
+# names alone leave "group" or "creative-work" to guesswork.
+DEFAULT_DESCRIPTIONS = (
+    "a named person or character",
+    "a named place: country, city, region, building or venue",
+    "a named band, team, party, club or other group that is not a company",
+    "a named song, album, film, show, book, game or other work",
+    "a named company, brand or business",
+    "a named product, device, app or service",
+)
 DEFAULT_POOL = Path(__file__).resolve().parent.parent / "data" / "default_pool.jsonl"
 _OPEN: dict[str, object] = {}
 _LOCK = threading.Lock()
+
+
+def index_schema(index) -> Schema:
+    """The entity schema an index implies when the user names none: its labels, described when it is
+    the built-in pool's."""
+    if index.manifest.get("default_pool_sha256") and tuple(index.labels) == DEFAULT_LABELS:
+        return Schema(DEFAULT_LABELS, DEFAULT_DESCRIPTIONS)
+    return Schema(tuple(index.labels))
 
 
 def default_pool_path() -> Path:
