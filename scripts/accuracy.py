@@ -4,6 +4,7 @@ on the shared corpora's dev splits (to choose) and test splits (to report), kept
     python scripts/accuracy.py record --split dev --limit 200 [--corpus NAME] [--threads 2]
     python scripts/accuracy.py status [--split dev]        # how much is recorded
     python scripts/accuracy.py score [--split dev]         # rules rescored on the recorded prefixes
+    python scripts/accuracy.py labels --split dev --limit 50   # labelling without a pool (below)
 
 Recorded with the models of scripts/candidate_models.toml, k and demo_words of the run (RUNS), extraction types and
 stage-3 log-probability types (so every type source and vote rule is rescored from them without a
@@ -144,19 +145,65 @@ def score(args) -> None:
         print(f"  {name:32s} F1 {100 * total.f1:5.1f}")
 
 
+def labels(args) -> None:
+    """Labelling without a pool of one's own: each corpus tagged with its own label names (`--labels`)
+    by the candidate ensemble in the run's settings, with the built-in pool's demonstrations (other
+    types, shown under the user's schema) and with none (zero-shot); strict F1 per corpus and pooled.
+    Lean records (types as written at extraction, the vote of models.toml's defaults), kept with the others."""
+    from el4ner_local.evaluation.cache import RecordCache
+    from el4ner_local.evaluation.records import recording_tagger, run_records
+    from el4ner_local.evaluation.scoring import Counts, rescore
+    from el4ner_local.pipeline.votes import VoteRule
+    from el4ner_local.retrieval import open_default_index
+
+    builtin = open_default_index()
+    pooled: dict[str, Counts] = {}
+    for corpus in args.corpus or list(SPLITS[args.split]):
+        chosen = corpus_sample(args.split, corpus, max(STEPS[-1], args.limit))[: args.limit]
+        names = pool_of(corpus).labels
+        for way, index, retrieval in (("built-in pool", builtin, "span"), ("zero-shot", None, "none")):
+            tagger = recording_tagger(
+                index,
+                retrieval,
+                models=MODELS,
+                labels=names,
+                threads=args.threads,
+                overrides=RUNS[args.run],
+                stages="lean",
+            )
+            rc = RecordCache.for_tagger(tagger, retrieval, CACHE)
+            todo = sum(rc.get(s.text) is None for s in chosen)
+            if todo:
+                log(f"{args.split} {corpus} [{way}]: {todo} to record -> {rc.path.name}")
+            entries = run_records(
+                tagger, chosen, rc, progress=lambda i, n, hit, c=corpus: None if hit else log(f"  {c} {i}/{n}")
+            )
+            rule = VoteRule.from_settings(tagger.settings, [m.name for m in tagger.models])
+            c = rescore(entries, chosen, rule).counts
+            total = pooled.setdefault(way, Counts())
+            total.tp, total.pred, total.gold = total.tp + c.tp, total.pred + c.pred, total.gold + c.gold
+            p, r, f = Counts.prf(c.tp, c.pred, c.gold)
+            print(
+                f"{args.split} {corpus} {way:14s} {len(chosen)} sentences: P {100 * p:5.1f} R {100 * r:5.1f} F1 {100 * f:5.1f}"
+            )
+    for way, total in pooled.items():
+        p, r, f = Counts.prf(total.tp, total.pred, total.gold)
+        print(f"pooled {way:14s}: P {100 * p:5.1f} R {100 * r:5.1f} F1 {100 * f:5.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("record", "status", "score"):
+    for name in ("record", "status", "score", "labels"):
         p = sub.add_parser(name)
         p.add_argument("--split", choices=list(SPLITS), default="dev")
         p.add_argument("--run", choices=list(RUNS), default="whole-k4")
         p.add_argument("--corpus", action="append", choices=list(POOLS))
-    rec = sub.choices["record"]
-    rec.add_argument("--limit", type=int, default=200)
-    rec.add_argument("--threads", type=int, default=2, help="CPU threads per model")
+    for name in ("record", "labels"):
+        sub.choices[name].add_argument("--limit", type=int, default=200)
+        sub.choices[name].add_argument("--threads", type=int, default=2, help="CPU threads per model")
     args = ap.parse_args()
-    {"record": record, "status": status, "score": score}[args.cmd](args)
+    {"record": record, "status": status, "score": score, "labels": labels}[args.cmd](args)
 
 
 if __name__ == "__main__":
