@@ -79,6 +79,10 @@ class PipelineSettings:
     # per-model vote weights; unnamed models weigh 1. Uniform here: weights name models, so they belong
     # to an ensemble (models.toml's [pipeline.weights] names its own default models)
     weights: tuple[tuple[str, float], ...] = ()
+    # [pipeline.calibration] points: (raw confidence, P(right)) pairs, sorted (votes.VoteRule); () = none
+    calibration: tuple[tuple[float, float], ...] = ()
+    # [pipeline.thresholds]: (label, least calibrated confidence) pairs, sorted by label; () = none
+    thresholds: tuple[tuple[str, float], ...] = ()
     max_output_lines: int = 12
     max_junk_lines: int = 2  # stop an answer after this many repeated or not-in-the-sentence lines (0 = never)
     max_new_tokens: int = 160
@@ -522,10 +526,17 @@ def _parse_pipeline(
             ok = isinstance(value, dict) and all(_is_number(v) and v >= 0 for v in value.values())
             want = "a table of model name = weight (>= 0)"
             value = tuple(sorted(value.items())) if ok else value
+        elif key == "calibration":
+            value = _parse_calibration(value, fail, scope, table)
+            ok = True
+        elif key == "thresholds":
+            ok = isinstance(value, dict) and all(_is_number(v) and 0 <= v <= 1 for v in value.values())
+            want = "a table of label = least confidence (a number from 0 to 1)"
+            value = tuple(sorted((k, float(v)) for k, v in value.items())) if ok else value
         else:
             ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of model names"
         if not ok:
-            raise fail(key, f"must be {want}, got {value!r}", f"use a value like {key} = {_toml(default)}", scope)
+            raise fail(key, f"must be {want}, got {value!r}", _fix_of(key, default, table), scope)
         values[key] = tuple(value) if isinstance(value, list) else value
     for key in ("verifiers", "weights"):
         for name in values.get(key, ()):
@@ -543,13 +554,52 @@ def _parse_pipeline(
     return PipelineSettings(**values)
 
 
+def _fix_of(key: str, default, table: str) -> str:
+    if key == "thresholds":  # a table: written as one
+        return f"write {table[:-1]}.thresholds] with lines like person = 0.4"
+    if key == "weights":
+        return f'write {table[:-1]}.weights] with lines like "model-name" = 0.5'
+    return f"use a value like {key} = {_toml(default)}"
+
+
+def _parse_calibration(raw, fail, scope: tuple, table: str) -> tuple[tuple[float, float], ...]:
+    """[pipeline.calibration]: points = [[raw, p], ...], numbers from 0 to 1, raw values distinct and p
+    never lower for a higher raw (a confidence that falls as the vote's rises would reorder the spans)."""
+    where = f"{table[:-1]}.calibration]"
+    fix = f"write {where} with points = [[raw, p], ...] (numbers from 0 to 1), as `index tune` reports them"
+    if not isinstance(raw, dict) or set(raw) - {"points"}:
+        extra = sorted(set(raw) - {"points"}) if isinstance(raw, dict) else []
+        problem = f"unknown key {extra[0]!r} in {where}" if extra else f"must be a table, got {raw!r}"
+        raise fail("calibration", problem, fix, scope)
+    points = raw.get("points", [])
+    pairs = isinstance(points, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(_is_number(v) and 0 <= v <= 1 for v in p) for p in points
+    )
+    if not pairs:
+        raise fail("calibration", f"points must be [raw, p] pairs of numbers from 0 to 1, got {points!r}", fix, scope)
+    ordered = sorted((float(x), float(y)) for x, y in points)
+    for (x0, y0), (x1, y1) in zip(ordered, ordered[1:], strict=False):
+        if x0 == x1:
+            raise fail("calibration", f"two points at raw confidence {x0}", "keep one point per raw value", scope)
+        if y1 < y0:
+            raise fail(
+                "calibration",
+                f"P(right) falls from {y0} to {y1} as the raw confidence rises from {x0} to {x1}",
+                "give points whose P(right) never falls (an isotonic fit, as `index tune` reports)",
+                scope,
+            )
+    return tuple(ordered)
+
+
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_NOT_INHERITED = ("calibration", "thresholds")
 
 
 def _parse_profile(name: str, raw, raw_pipeline: dict, names: list[str], fail) -> Profile:
     """[profiles.NAME]: `models` (default: all, in [[models]] order) and the [pipeline] keys it changes;
     the others are [pipeline]'s. Weights, a table, are replaced as a whole; inherited weights of models
-    the profile leaves out do not apply (as with --only)."""
+    the profile leaves out do not apply (as with --only). Calibration and thresholds are the profile's
+    own ([profiles.NAME.calibration], [profiles.NAME.thresholds]): [pipeline]'s map its confidence."""
     scope, table = ("profile", name), f"[profiles.{name}]"
     if name == DEFAULT_PROFILE:
         raise fail(
@@ -583,7 +633,8 @@ def _parse_profile(name: str, raw, raw_pipeline: dict, names: list[str], fail) -
             )
         if models.count(model) > 1:
             raise fail("models", f"profile {name!r}: {model!r} is listed twice", "list each model once", scope)
-    inherited = {key: value for key, value in raw_pipeline.items() if key not in own}
+    # calibration and thresholds are measured for [pipeline]'s ensemble and vote rule: not inherited
+    inherited = {key: value for key, value in raw_pipeline.items() if key not in own and key not in _NOT_INHERITED}
     if isinstance(inherited.get("weights"), dict):
         inherited["weights"] = {m: w for m, w in inherited["weights"].items() if m in models}
 

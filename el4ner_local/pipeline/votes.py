@@ -4,9 +4,10 @@ evaluation can rescore other rules without rerunning any model."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..config import PipelineSettings
+from .calibration import Calibration
 from .records import Candidate
 
 NONE = "none"
@@ -25,6 +26,10 @@ class VoteRule:
     weights: dict[str, float] = field(
         default_factory=lambda: dict(_DEFAULT.weights)
     )  # per-model vote weight (default 1)
+    # raw confidence -> P(right), fit on a labelled sample (evaluation/tuning.py); None: the raw confidence
+    calibration: Calibration | None = None  # (models.toml's built-in default has none)
+    # label -> least (calibrated) confidence a span of that label needs; a label not named has none
+    label_thresholds: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT.thresholds))
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> VoteRule:
@@ -38,10 +43,38 @@ class VoteRule:
             verify=settings.verify,
             verify_threshold=settings.verify_threshold,
             weights=weights,
+            calibration=Calibration(settings.calibration) if settings.calibration else None,
+            label_thresholds=dict(settings.thresholds),
         )
 
     def weight(self, model: str) -> float:
         return self.weights.get(model, 1.0)
+
+    def to_json(self) -> dict:
+        """Every field, JSON-able (the calibration as its [raw, p] points, None when there is none)."""
+        return {
+            "extract_min_votes": self.extract_min_votes,
+            "type_source": self.type_source,
+            "classify_threshold": self.classify_threshold,
+            "verify": self.verify,
+            "verify_threshold": self.verify_threshold,
+            "weights": dict(sorted(self.weights.items())),
+            "calibration": self.calibration.to_list() if self.calibration is not None else None,
+            "label_thresholds": dict(sorted(self.label_thresholds.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> VoteRule:
+        """The rule of `to_json`'s dict; a field it leaves out takes the default, one it does not know is
+        ignored. A malformed value raises TypeError or ValueError (callers turn that into a UserError)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("calibration") is not None:
+            values["calibration"] = Calibration.from_list(values["calibration"])
+        for key in ("weights", "label_thresholds"):
+            if key in values:
+                values[key] = {str(k): float(v) for k, v in dict(values[key]).items()}
+        return cls(**values)
 
 
 def type_distribution(cand: Candidate, rule: VoteRule) -> dict[str, float]:
@@ -105,12 +138,20 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
             cand.reason = "classified as not an entity"
             continue
         cand.confidence = prob * support(cand, n_models, rule)
+        yes = None
         if rule.verify and cand.verification:
             yes = sum(cand.verification.values()) / len(cand.verification)
             cand.confidence *= yes
-            if yes < rule.verify_threshold:
-                cand.reason = f"failed verification (P(yes)={yes:.2f})"
-                continue
+        if rule.calibration is not None:
+            cand.confidence = rule.calibration.apply(cand.confidence)
+        if yes is not None and yes < rule.verify_threshold:
+            cand.reason = f"failed verification (P(yes)={yes:.2f})"
+            continue
+        least = rule.label_thresholds.get(label)
+        if least is not None and cand.confidence < least:
+            shown = f"{cand.confidence:.2f}" if f"{cand.confidence:.2f}" != f"{least:.2f}" else f"{cand.confidence:.4f}"
+            cand.reason = f"confidence {shown} under {label}'s threshold {least:.2f}"
+            continue
         cand.accepted = True
     _resolve_overlaps(candidates)
     return candidates
