@@ -126,6 +126,7 @@ class Rescored:
     tags: list[list[str]]
     counts: Counts
     unverified: int  # accepted labels with no verification answer for that label (see module doc)
+    decided: list[list[Candidate]] = field(default_factory=list)  # per sentence, its candidates after the vote
 
 
 def rescore(
@@ -146,6 +147,7 @@ def rescore(
     }
     n = n_models or (len(keep) if keep is not None else max(len(all_models), 1))
     tags, counts, unverified = [], Counts(), 0
+    decided: list[list[Candidate]] = []
     for entry, sent in zip(entries, gold, strict=True):
         assert entry["id"] == sentence_id(sent.text), "records and gold sentences out of step"
         cands = []
@@ -169,11 +171,12 @@ def rescore(
                     unverified += 1
             cands.append(c)
         decide(cands, n, rule)
+        decided.append(cands)
         pred = bio_tags([(a, b) for a, b in sent.tokens], accepted_spans(cands))
         gold_tags = bio_tags([(a, b) for a, b in sent.tokens], list(sent.spans))
         tags.append(pred)
         counts.add(entity_set(gold_tags), entity_set(pred))
-    return Rescored(tags, counts, unverified)
+    return Rescored(tags, counts, unverified, decided)
 
 
 def gold_tags(gold: Sequence[LabelledSentence]) -> list[list[str]]:
@@ -195,9 +198,9 @@ def rule_dict(rule: VoteRule) -> dict:
 
 
 def estimate_weights(entries, gold, models: Sequence[str], rule: VoteRule, floor: float = 0.05) -> dict[str, float]:
-    """Each member's weight = its F1 alone (same rule, no verification, its own answers only),
-    divided by the best member's; at least `floor`."""
-    rule = replace(rule, verify=False, weights={}, extract_min_votes=1)
+    """Each member's weight = its F1 alone (same rule, no verification, calibration or thresholds, its own
+    answers only), divided by the best member's; at least `floor`."""
+    rule = replace(rule, verify=False, weights={}, extract_min_votes=1, calibration=None, label_thresholds={})
     f1 = {m: rescore(entries, gold, rule, [m]).counts.f1 for m in models}
     top = max(f1.values()) or 1.0
     return {m: round(max(v / top, floor), 4) for m, v in f1.items()}

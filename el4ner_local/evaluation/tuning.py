@@ -1,0 +1,197 @@
+"""The pool chooses the rule (issue 14): from records of a labelled sample (records.run_records, taken with
+extraction and stage-3 types, no verification), the vote rule that scores best on it, a calibration of its
+confidence and per-label thresholds. No model call: every rule is rescored from the records (scoring.py).
+
+The sample is small (a few dozen sentences), so the search is too: a vote threshold of 1 to 3 models, one
+of the three type sources, uniform weights or the members' F1 (or the base rule's own), nothing else. Ties
+go to the grid point nearest the base rule, so the pool moves the rule only when it scores better. The
+report says how much of the gain is real: the whole procedure is also cross-fitted (chosen on one half,
+scored on the other). The in-sample F1 and ECE after calibration flatter the choice (an isotonic fit
+scored on its own sample is near 0); the cross-fitted ones are what a new sample would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..config import TYPE_SOURCES
+from ..documents import LabelledSentence
+from ..pipeline.calibration import Calibration, expected_calibration_error, reliability_table
+from ..pipeline.votes import VoteRule
+from .scoring import Counts, Rescored, estimate_weights, rescore
+
+MAX_VOTES = 3  # the vote thresholds tried: 1 to this (or the number of members)
+THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))  # per-label thresholds tried
+LABEL_MIN_PREDICTIONS = 5  # a label needs this many accepted spans for a threshold to be tried
+THRESHOLD_MIN_GAIN = 0.005  # a threshold is kept when it raises F1 by at least this (0.5 points)
+CALIBRATION_MIN_SAMPLES = 10  # fewer accepted spans: no calibration (a fit on a handful is noise)
+
+
+@dataclass
+class Tuning:
+    """The chosen rule and the report of how it was chosen (both JSON-able through to_dict)."""
+
+    rule: VoteRule
+    report: dict
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule.to_json(), "report": self.report}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Tuning:
+        return cls(VoteRule.from_json(data["rule"]), dict(data.get("report", {})))
+
+
+def judged(res: Rescored, gold: Sequence[LabelledSentence]) -> list[tuple[float, bool, str]]:
+    """(confidence, right, label) of every accepted span of a rescoring: right when its start, end and
+    label are those of a gold span (offsets relative to the sentence, as the records hold them)."""
+    out = []
+    for sent, cands in zip(gold, res.decided, strict=True):
+        spans = {(s.start, s.end, s.label) for s in sent.spans}
+        out += [(c.confidence, (c.start, c.end, c.label) in spans, c.label) for c in cands if c.accepted and c.label]
+    return out
+
+
+def decided(
+    entries: Sequence[dict], gold: Sequence[LabelledSentence], rule: VoteRule, members: Sequence[str] | None = None
+) -> list[tuple[float, bool]]:
+    """(confidence, right) of every span `rule` accepts in the records (of `members` only, when given)."""
+    return [(conf, ok) for conf, ok, _ in judged(rescore(entries, gold, rule, members), gold)]
+
+
+def choose(entries: Sequence[dict], gold: Sequence[LabelledSentence], members: Sequence[str], base: VoteRule) -> Tuning:
+    """The rule the records of `members` score best under (strict micro F1), calibrated and with the
+    per-label thresholds that raise F1; the report also holds the cross-fitted F1 and ECE (2 folds)."""
+    tuning = _choose(entries, gold, members, base)
+    tuning.report["cross_fitted"] = _cross_fit(entries, gold, members, base)
+    return tuning
+
+
+def _f1(entries, gold, rule: VoteRule, members) -> float:
+    return round(rescore(entries, gold, rule, members).counts.f1, 4)
+
+
+def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict, VoteRule]]:
+    """The rules tried, nearest the base rule first: (what they are, the rule)."""
+    neutral = replace(base, verify=False, calibration=None, label_thresholds={})
+    typed = any(c.get("type_probs") for e in entries for c in e["record"]["candidates"])
+    sources = [t for t in TYPE_SOURCES if typed or t == "extract"]  # lean records hold extraction types only
+    sources.sort(key=lambda t: (t != base.type_source, ("extract", "classify", "both").index(t)))
+    votes = sorted(range(1, min(MAX_VOTES, len(members)) + 1), key=lambda v: (abs(v - base.extract_min_votes), v))
+    own = {m: w for m, w in base.weights.items() if m in members}
+    weightings = (["base"] if any(w != 1.0 for w in own.values()) else []) + ["uniform", "f1"]
+    estimated = {t: estimate_weights(entries, gold, members, replace(neutral, type_source=t)) for t in sources}
+    points = []
+    for v in votes:
+        for t in sources:
+            for w in weightings:
+                weights = own if w == "base" else {} if w == "uniform" else estimated[t]
+                rule = replace(neutral, extract_min_votes=v, type_source=t, weights=dict(weights))
+                nearness = (
+                    (v != base.extract_min_votes) + (t != base.type_source) + (w != weightings[0]),
+                    votes.index(v),
+                    sources.index(t),
+                    weightings.index(w),
+                )
+                points.append((nearness, {"extract_min_votes": v, "type_source": t, "weights": w}, rule))
+    points.sort(key=lambda p: p[0])
+    return [(what, rule) for _, what, rule in points]
+
+
+def _calibrate(entries, gold, rule: VoteRule, members) -> tuple[VoteRule, dict]:
+    raw = decided(entries, gold, rule, members)
+    confs, rights = [c for c, _ in raw], [ok for _, ok in raw]
+    report: dict = {"samples": len(raw), "ece_before": round(expected_calibration_error(confs, rights), 4)}
+    if len(raw) < CALIBRATION_MIN_SAMPLES:
+        report["points"] = None
+        report["why_none"] = f"{len(raw)} accepted spans (a calibration needs {CALIBRATION_MIN_SAMPLES})"
+        return rule, report
+    calibrated = replace(rule, calibration=Calibration.fit(confs, rights))
+    after = decided(entries, gold, calibrated, members)
+    report.update(
+        points=calibrated.calibration.to_list() if calibrated.calibration else None,
+        ece_after=round(expected_calibration_error([c for c, _ in after], [ok for _, ok in after]), 4),
+        reliability_before=reliability_table(confs, rights),
+        reliability_after=reliability_table([c for c, _ in after], [ok for _, ok in after]),
+    )
+    return calibrated, report
+
+
+def _thresholds(entries, gold, rule: VoteRule, members) -> tuple[VoteRule, dict]:
+    """Per label, in turn (alphabetically), the threshold that most raises F1 with those already kept; kept
+    when it raises F1 by THRESHOLD_MIN_GAIN or more. Ties go to the lower threshold."""
+    counts: dict[str, int] = {}
+    for _, _, label in judged(rescore(entries, gold, rule, members), gold):
+        counts[label] = counts.get(label, 0) + 1
+    kept: dict[str, float] = {}
+    current = _f1(entries, gold, rule, members)
+    tried = {}
+    for label in sorted(counts):
+        if counts[label] < LABEL_MIN_PREDICTIONS:
+            continue
+        scores = {
+            t: _f1(entries, gold, replace(rule, label_thresholds={**kept, label: t}), members) for t in THRESHOLDS
+        }
+        best = max(THRESHOLDS, key=lambda t: (scores[t], -t))
+        gain = round(scores[best] - current, 4)
+        tried[label] = {"predictions": counts[label], "best": best, "gain": gain}
+        if gain >= THRESHOLD_MIN_GAIN:
+            kept[label], current = best, scores[best]
+    return replace(rule, label_thresholds=kept), {"kept": kept, "tried": tried}
+
+
+def _choose(entries, gold, members: Sequence[str], base: VoteRule) -> Tuning:
+    members = list(members)
+    if not members:
+        raise ValueError("choose needs at least one member")
+    grid = []
+    chosen: tuple[dict, VoteRule] | None = None
+    best = -1.0
+    for what, rule in _grid(entries, gold, members, base):
+        f1 = _f1(entries, gold, rule, members)
+        grid.append({**what, "f1": f1})
+        if f1 > best:  # strictly: a tie keeps the earlier (nearer the base) rule
+            chosen, best = (what, rule), f1
+    assert chosen is not None
+    what, rule = chosen
+    alone = replace(rule, extract_min_votes=1, weights={})
+    rule, calibration = _calibrate(entries, gold, rule, members)
+    rule, thresholds = _thresholds(entries, gold, rule, members)
+    report = {
+        "sentences": len(entries),
+        "gold_entities": sum(len(s.spans) for s in gold),
+        "members": members,
+        "base": {"rule": base.to_json(), "f1": _f1(entries, gold, base, members)},
+        "members_alone": {m: _f1(entries, gold, alone, [m]) for m in members},
+        "grid": grid,
+        "chosen": {**what, "f1": best, "weights_used": dict(sorted(rule.weights.items()))},
+        "calibration": calibration,
+        "thresholds": thresholds,
+        "f1": _f1(entries, gold, rule, members),
+    }
+    return Tuning(rule, report)
+
+
+def _cross_fit(entries, gold, members: Sequence[str], base: VoteRule) -> dict:
+    """The whole of `_choose` fit on one half of the sample (every other sentence) and scored on the other,
+    both ways: F1 and ECE as a new sample would see them (the in-sample numbers flatter the choice)."""
+    if len(entries) < 4:
+        return {"skipped": f"{len(entries)} sentences (cross-fitting needs 4)"}
+    halves = [list(range(0, len(entries), 2)), list(range(1, len(entries), 2))]
+    tp = pred = n_gold = 0
+    after: list[tuple[float, bool]] = []
+    before: list[tuple[float, bool]] = []
+    for fit, held in (halves, halves[::-1]):
+        rule = _choose([entries[i] for i in fit], [gold[i] for i in fit], members, base).rule
+        held_entries, held_gold = [entries[i] for i in held], [gold[i] for i in held]
+        res = rescore(held_entries, held_gold, rule, members)
+        tp, pred, n_gold = tp + res.counts.tp, pred + res.counts.pred, n_gold + res.counts.gold
+        after += [(c, ok) for c, ok, _ in judged(res, held_gold)]
+        before += decided(held_entries, held_gold, replace(rule, calibration=None, label_thresholds={}), members)
+    return {
+        "folds": 2,
+        "f1": round(Counts.prf(tp, pred, n_gold)[2], 4),
+        "ece_before": round(expected_calibration_error([c for c, _ in before], [ok for _, ok in before]), 4),
+        "ece_after": round(expected_calibration_error([c for c, _ in after], [ok for _, ok in after]), 4),
+    }

@@ -1,0 +1,142 @@
+"""The pool chooses the rule: hand-made records (shaped like records.run_records' entries) and gold
+sentences; no model runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from el4ner_local.documents import LabelledSentence, Span, tokenize
+from el4ner_local.evaluation.records import sentence_id
+from el4ner_local.evaluation.tuning import Tuning, choose, decided
+from el4ner_local.pipeline.calibration import Calibration
+from el4ner_local.pipeline.records import Candidate, SentenceRecord
+from el4ner_local.pipeline.votes import VoteRule
+
+UNION = VoteRule(extract_min_votes=1, type_source="extract", verify=False)
+
+
+def labelled(text: str, entities: list[tuple[str, str]]) -> LabelledSentence:
+    spans = []
+    for surface, label in entities:
+        start = text.index(surface)
+        spans.append(Span(start, start + len(surface), label))
+    return LabelledSentence(text, tokenize(text), spans)
+
+
+def entry(sent: LabelledSentence, found: dict[str, dict[str, str]], members: list[str]) -> dict:
+    """found: surface -> {model: the type it wrote}; recorded in the typed settings (no verification)."""
+    cands = []
+    for surface, by in found.items():
+        start = sent.text.index(surface)
+        cands.append(Candidate(start, start + len(surface), surface, list(by), dict(by)))
+    record = SentenceRecord(0, len(sent.text), raw={"extraction": {m: "" for m in members}}, candidates=cands)
+    return {
+        "id": sentence_id(sent.text),
+        "text": sent.text,
+        "record": record.to_json(),
+        "verified_labels": [None] * len(cands),
+        "seconds": 1.0,
+        "stats": {},
+        "peak_rss_mb": 1.0,
+    }
+
+
+NAMES = ["Ada", "Bob", "Cleo", "Dan", "Eve", "Finn", "Gus", "Hal"]
+TOWNS = ["Paris", "Oslo", "Rome", "Lima", "Kyiv", "Bern", "Riga", "Baku"]
+
+
+def noisy_sample(n: int = 8):
+    """Members a and b find each sentence's person and town; c finds them too and also a junk 'person'."""
+    members = ["a", "b", "c"]
+    entries, gold = [], []
+    for name, town in zip(NAMES[:n], TOWNS[:n], strict=True):
+        sent = labelled(f"{name} flew to {town} yesterday .", [(name, "person"), (town, "location")])
+        found = {
+            name: {"a": "person", "b": "person", "c": "person"},
+            town: {"a": "location", "b": "location", "c": "location"},
+            "yesterday": {"c": "person"},
+        }
+        entries.append(entry(sent, found, members))
+        gold.append(sent)
+    return entries, gold, members
+
+
+def test_a_member_whose_lone_votes_are_junk_makes_the_pool_ask_for_two_votes():
+    entries, gold, members = noisy_sample()
+    tuning = choose(entries, gold, members, UNION)
+    assert tuning.rule.extract_min_votes == 2  # 2 is nearer the base (1) than 3, which scores the same
+    assert tuning.rule.type_source == "extract" and not tuning.rule.verify
+    report = tuning.report
+    assert report["base"]["f1"] == pytest.approx(2 * 16 / (24 + 16))  # 16 right of 24 accepted, 16 gold
+    assert report["chosen"]["f1"] == 1.0 and report["f1"] == 1.0
+    assert report["members_alone"] == {"a": 1.0, "b": 1.0, "c": pytest.approx(0.8)}
+    assert report["sentences"] == 8 and report["gold_entities"] == 16
+    # records without stage-3 types rescore the extraction types only
+    assert {g["type_source"] for g in report["grid"]} == {"extract"}
+    assert [(g["extract_min_votes"], g["weights"]) for g in report["grid"]][:2] == [(1, "uniform"), (1, "f1")]
+    assert report["cross_fitted"]["folds"] == 2 and report["cross_fitted"]["f1"] == 1.0
+
+
+def test_ties_keep_the_rule_nearest_the_base():
+    entries, gold, members = noisy_sample()
+    for e in entries:  # without the junk, every rule scores the same
+        e["record"]["candidates"] = e["record"]["candidates"][:2]
+        e["verified_labels"] = [None, None]
+    base = VoteRule(extract_min_votes=3, type_source="extract", weights={"a": 0.5})
+    tuning = choose(entries, gold, members, base)
+    assert tuning.rule.extract_min_votes == 3 and tuning.rule.weights == {"a": 0.5}
+    assert tuning.report["chosen"]["weights"] == "base" and tuning.report["grid"][0]["weights"] == "base"
+
+
+def test_decided_pairs_each_accepted_span_with_whether_it_is_a_gold_span():
+    entries, gold, members = noisy_sample(2)
+    pairs = decided(entries, gold, UNION, members)
+    assert sorted(pairs) == [(1 / 3, False), (1 / 3, False), (1.0, True), (1.0, True), (1.0, True), (1.0, True)]
+
+
+def over_confident_sample():
+    """Every span is found by both members (raw confidence 1.0): the person is always right, the
+    'location' is right in one sentence of six."""
+    members = ["a", "b"]
+    entries, gold = [], []
+    for i, (name, town) in enumerate(zip(NAMES[:6], TOWNS[:6], strict=True)):
+        sent = labelled(f"{name} met us near {town} .", [(name, "person")] + ([(town, "location")] if i == 0 else []))
+        found = {name: {"a": "person", "b": "person"}, "near": {"a": "location", "b": "location"}}
+        if i == 0:
+            found = {name: found[name], town: {"a": "location", "b": "location"}}
+        entries.append(entry(sent, found, members))
+        gold.append(sent)
+    return entries, gold, members
+
+
+def test_calibration_and_a_threshold_drop_the_label_whose_spans_are_mostly_wrong():
+    entries, gold, members = over_confident_sample()
+    tuning = choose(entries, gold, members, UNION)
+    report = tuning.report
+    calibration = report["calibration"]
+    assert calibration["samples"] == 12 and calibration["points"] == [[1.0, round(7 / 12, 4)]]
+    assert calibration["ece_before"] == pytest.approx(5 / 12, abs=1e-4) and calibration["ece_after"] == 0.0
+    assert tuning.rule.calibration == Calibration(((1.0, round(7 / 12, 4)),))
+    # location's spans (1 right of 6) go; person's (6 of 6) stay: the same confidence, told apart by label
+    assert tuning.rule.label_thresholds == {"location": 0.6}
+    assert report["thresholds"]["kept"] == {"location": 0.6}
+    assert report["thresholds"]["tried"]["person"]["gain"] < 0.005
+    assert report["f1"] == pytest.approx(2 * 6 / (6 + 7), abs=1e-4) and report["f1"] > report["chosen"]["f1"]
+    assert "cross_fitted" in report and set(report["cross_fitted"]) >= {"f1", "ece_before", "ece_after"}
+
+
+def test_tuning_round_trips_through_json():
+    entries, gold, members = over_confident_sample()
+    tuning = choose(entries, gold, members, UNION)
+    again = Tuning.from_dict(json.loads(json.dumps(tuning.to_dict())))
+    assert again == tuning
+    assert again.rule.calibration is not None and again.rule.label_thresholds == {"location": 0.6}
+
+
+def test_small_samples_skip_cross_fitting_and_calibration():
+    entries, gold, members = noisy_sample(2)
+    report = choose(entries, gold, members, UNION).report
+    assert report["cross_fitted"] == {"skipped": "2 sentences (cross-fitting needs 4)"}
+    assert report["calibration"]["points"] is None and "needs 10" in report["calibration"]["why_none"]
