@@ -51,6 +51,11 @@ def test_fit_keeps_few_points_and_handles_degenerate_samples():
         Calibration.fit([0.1, 0.2], [True])
 
 
+def test_fit_pools_confidences_equal_up_to_float_noise():
+    cal = Calibration.fit([0.1 + 0.2, 0.3, 0.9], [True, False, True])
+    assert cal.points == ((0.3, 0.5), (0.9, 1.0))  # not a wrong block at 0.3 and a right one at 0.30000000000000004
+
+
 def test_list_round_trip_sorts_the_points():
     cal = Calibration.from_list([[0.9, 0.8], [0.1, 0.05]])
     assert cal.points == ((0.1, 0.05), (0.9, 0.8))
@@ -102,6 +107,14 @@ def test_a_threshold_rejection_leaves_the_overlapping_span_free():
     assert wide.accepted and not narrow.accepted and narrow.reason.startswith("overlaps")
     decide([wide, narrow], 3, VoteRule(type_source="extract", label_thresholds={"person": 0.9}))
     assert not wide.accepted and "under person's threshold 0.90" in wide.reason and narrow.accepted
+
+
+def test_calibrated_ties_between_overlapping_spans_go_to_the_higher_raw_confidence():
+    wide = cand(0, 9, "Ada Smith", ["c"], "person")  # raw 1/3; the longer span would win a tie
+    narrow = cand(0, 3, "Ada", ["a", "b"], "person")  # raw 2/3
+    decide([wide, narrow], 3, VoteRule(type_source="extract", calibration=Calibration(((0.0, 0.5), (1.0, 0.5)))))
+    assert wide.confidence == narrow.confidence == 0.5
+    assert narrow.accepted and not wide.accepted and wide.reason.startswith("overlaps 'Ada'")
 
 
 def test_rule_from_settings_and_json_round_trip():

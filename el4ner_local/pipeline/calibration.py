@@ -45,9 +45,11 @@ class Calibration:
         its lowest and its highest raw value (one when they are equal). No samples: the identity."""
         if len(raw) != len(right):
             raise ValueError("raw and right differ in length")
-        groups: dict[float, list[float]] = {}  # equal raw confidences are pooled first
+        # equal raw confidences are pooled first; equal up to float noise (the same votes summed in another
+        # order) too, or the fit would split one confidence into a right and a wrong block
+        groups: dict[float, list[float]] = {}
         for x, ok in zip(raw, right, strict=True):
-            groups.setdefault(float(x), []).append(1.0 if ok else 0.0)
+            groups.setdefault(round(float(x), 6), []).append(1.0 if ok else 0.0)
         blocks: list[list[float]] = []  # [lowest raw, highest raw, mean right, weight]
         for x in sorted(groups):
             ys = groups[x]
@@ -56,10 +58,10 @@ class Calibration:
                 lo, hi = blocks[-2], blocks.pop()
                 weight = lo[3] + hi[3]
                 lo[1], lo[2], lo[3] = hi[1], (lo[2] * lo[3] + hi[2] * hi[3]) / weight, weight
-        points: dict[float, float] = {}  # rounded for models.toml; a raw value met twice keeps the higher p
+        points: dict[float, float] = {}
         for lo_x, hi_x, y, _ in blocks:
             for x in (lo_x, hi_x):
-                points[round(x, 6)] = round(y, 4)
+                points[x] = round(y, 4)
         return cls(tuple(sorted(points.items())))
 
 

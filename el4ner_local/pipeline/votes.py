@@ -126,6 +126,7 @@ def support(cand: Candidate, n_models: int, rule: VoteRule) -> float:
 
 def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[Candidate]:
     """Set label, confidence, accepted and reason on every candidate; resolve overlaps."""
+    raw: dict[int, float] = {}  # the confidence before the calibration, which may flatten it into ties
     for cand in candidates:
         cand.accepted, cand.reason = False, ""
         if len(cand.extracted_by) < rule.extract_min_votes:
@@ -142,6 +143,7 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
         if rule.verify and cand.verification:
             yes = sum(cand.verification.values()) / len(cand.verification)
             cand.confidence *= yes
+        raw[id(cand)] = cand.confidence
         if rule.calibration is not None:
             cand.confidence = rule.calibration.apply(cand.confidence)
         if yes is not None and yes < rule.verify_threshold:
@@ -153,13 +155,16 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
             cand.reason = f"confidence {shown} under {label}'s threshold {least:.2f}"
             continue
         cand.accepted = True
-    _resolve_overlaps(candidates)
+    _resolve_overlaps(candidates, raw)
     return candidates
 
 
-def _resolve_overlaps(candidates: list[Candidate]) -> None:
+def _resolve_overlaps(candidates: list[Candidate], raw: dict[int, float]) -> None:
+    """The more confident of two overlapping spans stays. The calibration never reorders confidences but
+    may tie them; the raw confidence breaks those ties, so it does not change which span stays."""
     kept: list[Candidate] = []
-    for cand in sorted((c for c in candidates if c.accepted), key=lambda c: (-c.confidence, c.start - c.end, c.start)):
+    accepted = (c for c in candidates if c.accepted)
+    for cand in sorted(accepted, key=lambda c: (-c.confidence, -raw[id(c)], c.start - c.end, c.start)):
         clash = next((k for k in kept if cand.start < k.end and k.start < cand.end), None)
         if clash:
             cand.accepted = False
