@@ -4,6 +4,7 @@ on the shared corpora's dev splits (to choose) and test splits (to report), kept
     python scripts/accuracy.py record --split dev --limit 200 [--corpus NAME] [--threads 2]
     python scripts/accuracy.py status [--split dev]        # how much is recorded
     python scripts/accuracy.py score [--split dev]         # rules rescored on the recorded prefixes
+    python scripts/accuracy.py choose [--split dev]        # the defaults for an untuned pool (below)
     python scripts/accuracy.py labels --split dev --limit 50   # labelling without a pool (below)
 
 Recorded with the models of scripts/candidate_models.toml, k and demo_words of the run (RUNS), extraction types and
@@ -145,6 +146,63 @@ def score(args) -> None:
         print(f"  {name:32s} F1 {100 * total.f1:5.1f}")
 
 
+def choose(args) -> None:
+    """The defaults for a pool nobody tuned, from the dev records: tuning.choose over the corpora pooled
+    (the rule models.toml's [pipeline] should hold), its transfer to each corpus left out of the choice,
+    and what a per-pool tuning (`index tune`) gives, cross-fitted within each corpus. Each next to the
+    members alone and the union of extractions, strict micro F1."""
+    import json
+    from dataclasses import replace
+
+    from el4ner_local.evaluation.scoring import rescore
+    from el4ner_local.evaluation.tuning import choose as choose_rule
+    from el4ner_local.pipeline.votes import VoteRule
+
+    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
+    data = {}
+    for corpus in args.corpus or list(SPLITS[args.split]):
+        entries, gold, members = recorded(args.split, corpus, args.run)
+        if entries:
+            data[corpus] = (entries, gold, members)
+    members = next(iter(data.values()))[2]
+
+    def pooled(names):
+        return [e for c in names for e in data[c][0]], [g for c in names for g in data[c][1]]
+
+    entries, gold = pooled(data)
+    tuned = choose_rule(entries, gold, members, base)
+    report = tuned.report
+    print(f"pooled {args.split}: {report['sentences']} sentences, {report['gold_entities']} entities")
+    print(f"  chosen {json.dumps(report['chosen'])}")
+    print(f"  calibration {json.dumps(report['calibration'].get('points'))}")
+    print(f"  ECE before {report['calibration']['ece_before']} after {report['calibration'].get('ece_after')}")
+    print(f"  cross-fitted {json.dumps(report['cross_fitted'])}")
+    print(f"  thresholds {json.dumps(report['thresholds']['kept'])}")
+    default = replace(tuned.rule, label_thresholds={})  # labels differ by pool: no per-label default
+    print(
+        "per corpus (F1): members alone | union | pooled choice | chosen on the other corpora | tuned on itself (2-fold)"
+    )
+    for corpus, (c_entries, c_gold, _) in data.items():
+        alone = {m: rescore(c_entries, c_gold, replace(base, type_source="extract"), [m]).counts.f1 for m in members}
+        union = rescore(c_entries, c_gold, base).counts.f1
+        here = rescore(c_entries, c_gold, default).counts.f1
+        others = [c for c in data if c != corpus]
+        if others:
+            o_entries, o_gold = pooled(others)
+            moved = replace(choose_rule(o_entries, o_gold, members, base).rule, label_thresholds={})
+            transfer = rescore(c_entries, c_gold, moved).counts.f1
+        else:
+            transfer = float("nan")
+        own = choose_rule(c_entries, c_gold, members, base).report["cross_fitted"].get("f1", float("nan"))
+        best = max(alone, key=alone.__getitem__)
+        print(
+            f"  {corpus:18s} {len(c_entries):3d} sent | "
+            + " ".join(f"{m} {100 * f:4.1f}" for m, f in alone.items())
+            + f" | union {100 * union:4.1f} | pooled {100 * here:4.1f} | transfer {100 * transfer:4.1f}"
+            + f" | own {100 * own:4.1f} | best member {best} {100 * alone[best]:4.1f}"
+        )
+
+
 def labels(args) -> None:
     """Labelling without a pool of one's own: each corpus tagged with its own label names (`--labels`)
     by the candidate ensemble in the run's settings, with the built-in pool's demonstrations (other
@@ -194,7 +252,7 @@ def labels(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("record", "status", "score", "labels"):
+    for name in ("record", "status", "score", "choose", "labels"):
         p = sub.add_parser(name)
         p.add_argument("--split", choices=list(SPLITS), default="dev")
         p.add_argument("--run", choices=list(RUNS), default="whole-k4")
@@ -203,7 +261,7 @@ def main() -> None:
         sub.choices[name].add_argument("--limit", type=int, default=200)
         sub.choices[name].add_argument("--threads", type=int, default=2, help="CPU threads per model")
     args = ap.parse_args()
-    {"record": record, "status": status, "score": score, "labels": labels}[args.cmd](args)
+    {"record": record, "status": status, "score": score, "choose": choose, "labels": labels}[args.cmd](args)
 
 
 if __name__ == "__main__":
