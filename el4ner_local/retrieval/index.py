@@ -6,9 +6,10 @@ this module embeds, checks the pool, and retrieves demonstrations (SpanSim, sent
 
 from __future__ import annotations
 
+import copy
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from ..documents import LabelledSentence, tokenize
@@ -82,6 +83,7 @@ class DemoIndex:
             np.int64
         )  # sentence j owns spans offsets[j]:offsets[j+1]
         self._span_sentence = np.repeat(np.arange(len(pool), dtype=np.int64), sizes)
+        self._excluded: frozenset[int] = frozenset()  # pool sentences a view never retrieves (without())
 
     # -- properties -----------------------------------------------------------------------------
 
@@ -199,6 +201,15 @@ class DemoIndex:
 
     # -- retrieve -------------------------------------------------------------------------------
 
+    def without(self, ids: Collection[int]) -> DemoIndex:
+        """A view of this index that never retrieves the pool sentences `ids` (nor another sentence of the
+        same text): a held-out slice of the pool is tagged with the rest of it as demonstrations
+        (`index tune`). It shares the pool and the indexes; it cannot be added to."""
+        held = {self.pool[i].text for i in ids}
+        view = copy.copy(self)
+        view._excluded = self._excluded | {i for i, s in enumerate(self.pool) if s.text in held}
+        return view
+
     def retrieve(
         self,
         sentence_text: str,
@@ -208,6 +219,7 @@ class DemoIndex:
         seed: int = 0,
         *,
         pos_weights: PosWeights | None = None,
+        exclude: Collection[int] = (),
     ) -> list[LabelledSentence]:
         """The k pool sentences to show as demonstrations for `sentence_text`, best first.
 
@@ -218,40 +230,63 @@ class DemoIndex:
         mode="sentence": cosine between sentence embeddings (ablation).
         mode="random": k pool sentences drawn with a generator seeded by (seed, sentence_text).
         `pos_weights` overrides the index's POS weight settings for this call (ablations).
+        `exclude`: pool sentence ids never to return (with those of a view, `without`); the others are
+        ranked as if the excluded sentences were not in the pool.
         """
         if mode not in MODES:
             raise UserError(f"unknown retrieval mode {mode!r}", fix=f"use one of: {', '.join(MODES)}")
-        k = min(int(k), len(self.pool))
+        skip = self._skipped(exclude)
+        k = min(int(k), len(self.pool) - len(skip))
         if k <= 0:
             return []
         if mode == "random":
             rng = random.Random(f"{seed}\x00{sentence_text}")
-            return [_copy(self.pool[i]) for i in rng.sample(range(len(self.pool)), k)]
+            population = [i for i in range(len(self.pool)) if i not in skip] if skip else range(len(self.pool))
+            return [_copy(self.pool[i]) for i in rng.sample(population, k)]
         spans = list(dict.fromkeys(s.strip() for s in candidate_spans if s and s.strip()))
         chosen: list[int] = []
         if mode == "span" and spans:
-            ids, _scores = self.span_scores(sentence_text, spans, pos_weights=pos_weights)
+            ids, _scores = self.span_scores(sentence_text, spans, pos_weights=pos_weights, exclude=skip)
             chosen = ids[:k]
         if len(chosen) < k:
             taken = set(chosen)
-            extra = [i for i in self.sentence_ranking(sentence_text, k + len(chosen)) if i not in taken]
-            chosen += extra[: k - len(chosen)]
+            ranked = self.sentence_ranking(sentence_text, k + len(chosen), exclude=skip)
+            chosen += [i for i in ranked if i not in taken][: k - len(chosen)]
         return [_copy(self.pool[i]) for i in chosen]
 
-    def span_scores(self, sentence_text: str, spans: Sequence[str], *, pos_weights: PosWeights | None = None):
-        """(sentence ids, SpanSim scores) of the pool sentences reached through the span index, best first."""
+    def _skipped(self, exclude: Collection[int]) -> frozenset[int]:
+        return self._excluded | {int(i) for i in exclude if 0 <= int(i) < len(self.pool)}
+
+    def span_scores(
+        self,
+        sentence_text: str,
+        spans: Sequence[str],
+        *,
+        pos_weights: PosWeights | None = None,
+        exclude: Collection[int] = (),
+    ):
+        """(sentence ids, SpanSim scores) of the pool sentences reached through the span index, best first
+        (never an excluded sentence: see `retrieve`)."""
         import numpy as np
 
         from .spansim import span_sim_many
 
-        if not spans or self.n_spans == 0:
+        skip = self._skipped(exclude)
+        skipped_spans = sum(len(self.pool[i].spans) for i in skip)
+        kk = min(self.hnsw.knn_per_span, self.n_spans - skipped_spans)
+        if not spans or kk <= 0:
             return [], []
         weights = (pos_weights or self.pos_weights).weights(list(spans), sentence_text)
         q = _as_matrix(self.embedder.encode(list(spans)), self.manifest["embedder"]["dim"])
-        kk = min(self.hnsw.knn_per_span, self.n_spans)
-        self._span_index.set_ef(max(self.hnsw.ef_search, kk))
-        neighbours, _ = self._span_index.knn_query(q, k=kk, num_threads=1)
-        cand = np.unique(self._span_sentence[neighbours.ravel()])  # sorted = pool order
+        # the kk nearest spans of the sentences not excluded: fetch enough to drop every excluded one
+        fetch = min(kk + skipped_spans, self.n_spans)
+        self._span_index.set_ef(max(self.hnsw.ef_search, fetch))
+        neighbours, _ = self._span_index.knn_query(q, k=fetch, num_threads=1)
+        owners = self._span_sentence[neighbours]  # each row nearest first
+        if skip:
+            out = np.isin(owners, list(skip))
+            owners = np.concatenate([row[~drop][:kk] for row, drop in zip(owners, out, strict=True)])
+        cand = np.unique(owners.ravel())  # sorted = pool order
         starts, ends = self._offsets[cand], self._offsets[cand + 1]
         span_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
         vecs = np.asarray(self._span_index.get_items(span_ids, return_type="numpy"), dtype=np.float32)
@@ -260,18 +295,21 @@ class DemoIndex:
         order = np.lexsort((cand, -scores))  # best score first; ties -> pool order
         return [int(cand[i]) for i in order], [float(scores[i]) for i in order]
 
-    def sentence_ranking(self, sentence_text: str, k: int) -> list[int]:
-        """Ids of the k pool sentences nearest to `sentence_text` by embedding cosine; ties -> pool order."""
+    def sentence_ranking(self, sentence_text: str, k: int, *, exclude: Collection[int] = ()) -> list[int]:
+        """Ids of the k pool sentences nearest to `sentence_text` by embedding cosine; ties -> pool order.
+        Never an excluded sentence (see `retrieve`)."""
         import numpy as np
 
-        k = min(k, len(self.pool))
+        skip = self._skipped(exclude)
+        k = min(k, len(self.pool) - len(skip))
         if k <= 0:
             return []
+        fetch = min(k + len(skip), len(self.pool))
         q = _as_matrix(self.embedder.encode([sentence_text]), self.manifest["embedder"]["dim"])
-        self._sentence_index.set_ef(max(self.hnsw.ef_search, k))
-        ids, dist = self._sentence_index.knn_query(q, k=k, num_threads=1)
+        self._sentence_index.set_ef(max(self.hnsw.ef_search, fetch))
+        ids, dist = self._sentence_index.knn_query(q, k=fetch, num_threads=1)
         order = np.lexsort((ids[0], dist[0]))
-        return [int(ids[0][i]) for i in order]
+        return [i for i in (int(ids[0][j]) for j in order) if i not in skip][:k]
 
     # -- add ------------------------------------------------------------------------------------
 
@@ -283,6 +321,8 @@ class DemoIndex:
         """
         import numpy as np
 
+        if self._excluded:
+            raise ValueError("a view without some pool sentences (DemoIndex.without) cannot be added to")
         new = _validate(sentences)
         if not new:
             return 0
