@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UserError, says_interrupted
 from ..same_file import refuse_inputs_inside
-from .options import InputFormatOption
+from .options import InputFormatOption, ModelsOption, ProfileOption
 
 index_app = typer.Typer(
     no_args_is_help=True, help="Build and inspect demonstration pools (span-level retrieval indexes)."
@@ -82,6 +82,44 @@ def add(
     typer.echo(f"{index_dir}: added {added} sentences; now {counts['sentences']} sentences, {counts['spans']} spans")
 
 
+@index_app.command("tune")
+@says_interrupted  # the sentences recorded so far are kept: a rerun resumes
+def tune(
+    index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
+    models: Path | None = ModelsOption,
+    profile: str | None = ProfileOption,
+    held_out: int | None = typer.Option(
+        None,
+        "--held-out",
+        min=1,
+        metavar="N",
+        help="pool sentences to tag with the rest of the pool as demonstrations (default 40, at most half the pool)",
+    ),
+    seed: int = typer.Option(0, "--seed", help="which sentences are held out"),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads per model (a speed setting)"),
+) -> None:
+    """Let the pool choose the vote rule: tag a held-out slice of it once, score the vote rules, weights and
+    type sources on it, and keep the best, calibrated, with the index (INDEX/tuning.json, per profile).
+    `tag --index INDEX` then uses it while the pool, the models and their settings are those it was tuned
+    with. The records are kept in INDEX/tuning/: a rerun calls no model."""
+    from ..evaluation.index_tune import summary, tune_index
+    from ..pipeline.tuned import TUNING_FILE
+
+    if not index_dir.is_dir():
+        what = "no such index directory" if not index_dir.exists() else "not an index directory"
+        raise UserError(f"{index_dir}: {what}", fix="build one with `el4ner-local index build POOL... -o DIR`")
+    entry = tune_index(
+        index_dir, models=models, profile=profile, held_out=held_out, seed=seed, threads=threads, progress=_say
+    )
+    from ..config import load_config
+
+    name = load_config(models, profile).profile
+    for line in summary(entry, name):
+        typer.echo(line)
+    chosen = f"--profile {name}" if profile else "its default profile"
+    typer.echo(f"{index_dir / TUNING_FILE}: kept for profile {name}; `tag --index {index_dir}` with {chosen} uses it")
+
+
 @index_app.command("info")
 def info(
     index_dir: Path = typer.Argument(..., help="an index directory written by `index build`"),
@@ -99,6 +137,7 @@ def info(
         data["embedder_matches_installed"] = current == data["embedder"]
     except UserError:
         data["embedder_matches_installed"] = None
+    data["tuning"] = _tunings(index)
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -132,3 +171,34 @@ def info(
     typer.echo(f"built      {data['created']}, updated {data['updated']}")
     if data["sources"]:
         typer.echo(f"sources    {', '.join(data['sources'])}")
+    for name, t in data["tuning"].items():
+        state = "" if t["current_pool"] else " (pool changed since: not applied; tune again)"
+        typer.echo(
+            f"tuning     {name}: F1 {_percent(t['untuned_f1'])} -> {_percent(t['f1'])} (cross-fitted "
+            f"{_percent(t['cross_fitted_f1'])}) on {t['held_out']} held-out sentences, {', '.join(t['models'])}, "
+            f"{t['when']}{state}"
+        )
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _tunings(index) -> dict:
+    """A line's worth of each profile's tuning (pipeline/tuned.py), and whether it is of the current pool."""
+    from ..evaluation.cache import index_identity
+    from ..pipeline.tuned import read_tunings
+
+    out = {}
+    for name, entry in read_tunings(index.path).items():
+        report = entry.get("tuning", {}).get("report", {})
+        out[name] = {
+            "f1": report.get("f1"),
+            "untuned_f1": report.get("base", {}).get("f1"),
+            "cross_fitted_f1": report.get("cross_fitted", {}).get("f1"),
+            "held_out": entry.get("held_out", {}).get("sentences"),
+            "models": [m.get("name") for m in entry.get("models", [])],
+            "when": entry.get("when"),
+            "current_pool": entry.get("pool") == index_identity(index),
+        }
+    return out

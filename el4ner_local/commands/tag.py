@@ -34,7 +34,8 @@ def tag(
         "-o",
         "--output",
         help="write here instead of standard output; in JSONL a rerun appends to it, skipping the blocks "
-        "it already holds (refused if the models, --profile, labels, schema, index, --only, --k or --no-verify differ)",
+        "it already holds (refused if the models, --profile, labels, schema, index or its tuning, --only, --k or "
+        "--no-verify differ)",
     ),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(FORMATS)),
     labels: str | None = LabelsOption,

@@ -115,18 +115,21 @@ def _prompt_hash() -> str:
     return h.hexdigest()
 
 
+def index_identity(index) -> dict:
+    """What of a demonstration index decides the demonstrations it retrieves: its pool (whose sha256 an
+    `index add` changes), the embedder and the retrieval settings."""
+    m = index.manifest
+    return {
+        "pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
+        "embedder": m["embedder"],
+        "pos_weights": m["pos_weights"],
+        "hnsw": m["hnsw"],
+    }
+
+
 def config_description(tagger, retrieval: str) -> dict:
     """Everything that changes what the models are asked or how answers become records."""
-    index = tagger.index
-    index_id = None
-    if index is not None:
-        m = index.manifest
-        index_id = {
-            "pool_sha256": m.get("pool_sha256") or m.get("default_pool_sha256") or m["files"]["pool.jsonl"]["sha256"],
-            "embedder": m["embedder"],
-            "pos_weights": m["pos_weights"],
-            "hnsw": m["hnsw"],
-        }
+    index_id = index_identity(tagger.index) if tagger.index is not None else None
     values = {name: getattr(tagger.settings, name) for name in KEYED_SETTINGS}
     if retrieval != "span":
         values.pop("retrieval_spans")  # stage-1 spans only feed span retrieval

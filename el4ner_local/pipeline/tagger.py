@@ -40,6 +40,7 @@ class Tagger:
         self.index = index
         self.retrieval_mode = retrieval_mode
         self.stats = StageStats()
+        self.tuning: dict | None = None  # the index's tuning entry whose vote settings apply (pipeline/tuned.py)
         self.stages = Stages(models, schema, settings, VoteRule.from_settings(settings, [m.name for m in models]))
 
     @classmethod
@@ -63,7 +64,10 @@ class Tagger:
         `labels`: "person,location:a place,..." as on the command line, or a list of names. `only`: some
         of the profile's models. `overrides` replace the profile's settings; `threads` replaces each
         model's n_threads; `llms` stand in for the models of the file (tests; `only` and `threads` then
-        do nothing). `retrieval_mode`: how the index retrieves (span, sentence, random)."""
+        do nothing). `retrieval_mode`: how the index retrieves (span, sentence, random).
+
+        An index directory tuned for this profile (`index tune`, pipeline/tuned.py) gives the vote settings
+        it chose, when the models and what they are asked are those it was tuned with; `overrides` win."""
         from ..llm import load_model
 
         config: Config = load_config(models, profile)
@@ -88,7 +92,17 @@ class Tagger:
             )
         if llms is None:
             llms = [load_model(s) for s in specs]
-        return cls(llms, schema, settings, idx, retrieval_mode)
+        tuning = None
+        if idx is not None and retrieval_mode == "span":  # the tuning was measured with span retrieval
+            from .tuned import TUNED, entry_rule, rule_settings, tuned_for
+
+            tuning = tuned_for(idx, config.profile, llms, schema, settings)
+            if tuning is not None:
+                tuned = rule_settings(entry_rule(tuning, idx.path))
+                settings = replace(settings, **{k: tuned[k] for k in TUNED if k not in overrides})
+        tagger = cls(llms, schema, settings, idx, retrieval_mode)
+        tagger.tuning = tuning
+        return tagger
 
     def __call__(self, text: str, name: str = "") -> TaggedDocument:
         return self.tag(text, name)

@@ -7,6 +7,8 @@ An index is a directory:
     spans.bin       hnswlib index of the pool's gold span texts (id = span number in pool order)
     sentences.bin   hnswlib index of the pool's sentence texts (id = line number of pool.jsonl)
     pool.jsonl      the sentences with their gold spans, one JSON object a line
+    tuning.json     (after `index tune`) the vote rule the pool chose, per profile, and tuning/ its
+                    records: not in the manifest, and keyed on the pool (pipeline/tuned.py)
 
 Writes are crash-safe. New files are written as `NAME.new` (fsync), then the manifest is written
 to `manifest.json.tmp` (fsync) and renamed over `manifest.json`: that rename is the commit. Only
@@ -44,7 +46,14 @@ POOL = "pool.jsonl"
 NEW = ".new"
 TMP = ".tmp"
 LOCK = ".lock"
-_OUR_FILES = {MANIFEST, SPANS, SENTENCES, POOL, LOCK} | {f + NEW for f in (SPANS, SENTENCES, POOL)} | {MANIFEST + TMP}
+# `index tune` keeps its choice and its records beside the index (pipeline/tuned.py), outside the manifest
+TUNING = ("tuning.json", "tuning.json" + TMP, "tuning")
+_OUR_FILES = (
+    {MANIFEST, SPANS, SENTENCES, POOL, LOCK}
+    | {f + NEW for f in (SPANS, SENTENCES, POOL)}
+    | {MANIFEST + TMP}
+    | set(TUNING)
+)
 REBUILD = "rebuild it with `el4ner-local index build POOL... -o {path}`"
 
 

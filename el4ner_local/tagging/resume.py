@@ -152,11 +152,14 @@ def settings_of(
     profile: str | None = None,
 ) -> dict[str, str]:
     """What decides the labels, option by option: the models file in force and the schema by their
-    content, an index folder by its manifest (which records its files' sha256), the rest as given
-    (the profile by name: its settings are in the models file)."""
+    content, an index folder by its manifest (which records its files' sha256) and the profile's tuning
+    kept with it (`index tune`), the rest as given (the profile by name: its settings are in the models file)."""
     index_id = "none" if index is None else index
     if index not in (None, "default"):
         index_id = _content(Path(index) / "manifest.json")
+        tuned = _tuning(Path(index), profile or DEFAULT_PROFILE)
+        if tuned:  # (none: the index's id as before tunings existed, so older outputs still resume)
+            index_id += f" tuned {tuned}"
     return {
         "--models": _content(models),
         "--profile": profile or DEFAULT_PROFILE,
@@ -167,6 +170,15 @@ def settings_of(
         "--k": str(overrides.get("k", "")),
         "--no-verify": str(overrides.get("verify") is False),
     }
+
+
+def _tuning(index: Path, profile: str) -> str:
+    from ..pipeline.tuned import resume_id
+
+    try:
+        return resume_id(index, profile)
+    except UserError:  # unreadable: the tagger reports it when it loads
+        return "unreadable"
 
 
 def _content(path: Path) -> str:
