@@ -18,6 +18,9 @@ DEFAULT_MODELS_FILE = Path(__file__).with_name("default_models.toml")
 PROMPT_STYLES = ("chat", "completion")
 SOURCE_KINDS = ("pypi", "hf", "path", "openai")
 TYPE_SOURCES = ("classify", "extract", "both")
+# what a span's confidence takes its type probability from (votes.decide): "vote" (the type vote's own, by the
+# type source), "classify" (the members' stage-3 answers, whatever chose the label; docs/calibration.md)
+CONFIDENCE_SOURCES = ("vote", "classify")
 RETRIEVAL_SPAN_SOURCES = ("models", "words")  # stage 1: the models zero-shot (EL4NER) or word runs (no model call)
 DEFAULT_PROFILE = "accurate"  # the name of [pipeline] with every model; [profiles.NAME] tables add others
 
@@ -72,6 +75,7 @@ class PipelineSettings:
     retrieval_spans: str = "words"  # where stage 1's retrieval spans come from (RETRIEVAL_SPAN_SOURCES)
     zero_shot_votes: bool = False  # stage-1 (zero-shot) spans also count as extraction votes
     type_source: str = "extract"
+    confidence_source: str = "vote"  # CONFIDENCE_SOURCES
     classify_threshold: float = 0.0
     verify: bool = False
     verify_threshold: float = 0.5
@@ -520,6 +524,8 @@ def _parse_pipeline(
             value = float(value) if ok else value
         elif key == "type_source":
             ok, want = value in TYPE_SOURCES, " or ".join(f'"{t}"' for t in TYPE_SOURCES)
+        elif key == "confidence_source":
+            ok, want = value in CONFIDENCE_SOURCES, " or ".join(f'"{t}"' for t in CONFIDENCE_SOURCES)
         elif key == "retrieval_spans":
             ok, want = value in RETRIEVAL_SPAN_SOURCES, " or ".join(f'"{t}"' for t in RETRIEVAL_SPAN_SOURCES)
         elif key == "weights":

@@ -11,7 +11,12 @@ import pytest
 from el4ner_local.config import DEFAULT_MODELS_FILE, PipelineSettings, load_config
 from el4ner_local.errors import UserError
 from el4ner_local.evaluation.cache import config_description
-from el4ner_local.pipeline.calibration import Calibration, expected_calibration_error, reliability_table
+from el4ner_local.pipeline.calibration import (
+    LOGISTIC_GRID,
+    Calibration,
+    expected_calibration_error,
+    reliability_table,
+)
 from el4ner_local.pipeline.records import Candidate
 from el4ner_local.pipeline.tagger import Tagger
 from el4ner_local.pipeline.votes import VoteRule, decide
@@ -54,6 +59,37 @@ def test_fit_keeps_few_points_and_handles_degenerate_samples():
 def test_fit_pools_confidences_equal_up_to_float_noise():
     cal = Calibration.fit([0.1 + 0.2, 0.3, 0.9], [True, False, True])
     assert cal.points == ((0.3, 0.5), (0.9, 1.0))  # not a wrong block at 0.3 and a right one at 0.30000000000000004
+
+
+def test_logistic_fit_is_a_smooth_non_decreasing_map_that_calibrates_a_sigmoid_truth():
+    import math
+    import random
+
+    rng = random.Random(0)
+    raw = [rng.random() for _ in range(2000)]
+    truth = lambda x: 1 / (1 + math.exp(-(-1.0 + 2.0 * math.log(x / (1 - x)))))  # noqa: E731
+    right = [rng.random() < truth(x) for x in raw]
+    cal = Calibration.fit_logistic(raw, right)
+    ys = [y for _, y in cal.points]
+    assert ys == sorted(ys) and len(cal.points) == len(LOGISTIC_GRID)  # the same few points, whatever the sample
+    for x in (0.1, 0.3, 0.5, 0.7, 0.9):
+        assert cal.apply(x) == pytest.approx(truth(x), abs=0.04)
+    conf = [cal.apply(x) for x in raw]
+    assert expected_calibration_error(conf, right) < 0.03 < expected_calibration_error(raw, right)
+
+
+def test_logistic_fit_of_degenerate_samples_is_the_share_right():
+    assert Calibration.fit_logistic([], []) == Calibration()
+    assert Calibration.fit_logistic([0.2, 0.9], [True, True]).apply(0.1) == 1.0  # nothing to rank by
+    assert Calibration.fit_logistic([0.2, 0.9], [False, False]).apply(0.95) == 0.0
+    # a raw confidence that ranks the wrong way round: no slope, every span the share right (1 of 4)
+    backwards = Calibration.fit_logistic([0.1, 0.4, 0.6, 0.9], [True, False, False, False])
+    assert {y for _, y in backwards.points} == {0.25}
+    # perfectly separated: finite (the penalty), steep, still a probability
+    separated = Calibration.fit_logistic([0.1, 0.2, 0.8, 0.9], [False, False, True, True])
+    assert 0.0 < separated.apply(0.1) < 0.2 and 0.8 < separated.apply(0.9) < 1.0
+    with pytest.raises(ValueError):
+        Calibration.fit_logistic([0.1, 0.2], [True])
 
 
 def test_list_round_trip_sorts_the_points():
@@ -137,6 +173,8 @@ def test_vote_only_settings_stay_out_of_the_record_cache_key():
     tuned = PipelineSettings(calibration=((0.0, 0.2), (1.0, 0.7)), thresholds=(("person", 0.5),))
     assert description(tuned) == description(PipelineSettings())
     assert description(PipelineSettings(k=3)) != description(PipelineSettings())  # the comparison can fail
+    # the classify confidence asks stage 3 even of types from extraction: it is part of the key, as a change
+    assert description(PipelineSettings(confidence_source="classify")) != description(PipelineSettings())
 
 
 # -- models.toml ---------------------------------------------------------------------------------------

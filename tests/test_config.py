@@ -240,3 +240,11 @@ def test_models_file_and_cache_dir_follow_the_environment(tmp_path, monkeypatch)
     monkeypatch.delenv("EL4NER_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "el4ner-local"
+
+
+def test_confidence_source_is_vote_or_classify(tmp_path):
+    text = GOOD + 'confidence_source = "classify"\n'
+    assert load_config(write(tmp_path, text)).pipeline.confidence_source == "classify"
+    bad = GOOD + 'confidence_source = "stage3"\n'
+    message = error_of(tmp_path, bad)
+    assert f"models.toml:{line_of(bad, 'confidence_source')}:" in message and '"vote" or "classify"' in message

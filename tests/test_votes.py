@@ -1,5 +1,9 @@
 """Vote arithmetic on hand-made records (no model runs: these test the rule, not the models)."""
 
+from dataclasses import replace
+
+import pytest
+
 from el4ner_local.pipeline.records import Candidate
 from el4ner_local.pipeline.votes import VoteRule, classify, decide, type_distribution
 
@@ -104,3 +108,60 @@ def test_the_rule_defaults_are_the_pipeline_defaults():
     assert VoteRule.from_settings(PipelineSettings(type_source="both", verify=True)) == VoteRule(
         type_source="both", verify=True
     )
+
+
+# -- confidence_source: where the confidence's type probability comes from ------------------------------
+
+LONE = {"a": "person"}  # one member of three extracted the span, as a person
+
+
+def test_classify_confidence_tells_apart_what_the_vote_scores_alike():
+    """Two spans one member found: the extraction vote gives both 1 x 1/3; stage 3's members agree on one."""
+    agreed = cand(0, 3, "Ada", ["a"], types=LONE, probs={m: {"person": 0.9, "none": 0.1} for m in MODELS})
+    doubted = cand(10, 13, "Bob", ["a"], types=LONE, probs={m: {"person": 0.3, "none": 0.7} for m in MODELS})
+    decide([agreed, doubted], 3, VoteRule(type_source="extract"))
+    assert agreed.confidence == doubted.confidence == pytest.approx(1 / 3)
+    decide([agreed, doubted], 3, VoteRule(type_source="extract", confidence_source="classify"))
+    assert agreed.label == doubted.label == "person"  # the label is still the extraction vote's
+    assert agreed.confidence == pytest.approx(0.9 / 3) and doubted.confidence == pytest.approx(0.3 / 3)
+
+
+def test_classify_confidence_is_the_weighted_mean_of_stage_3_times_support():
+    probs = {"a": {"person": 1.0}, "b": {"person": 0.5, "location": 0.5}, "c": {"location": 1.0}}
+    c = cand(0, 3, "Ada", ["a", "b"], types={"a": "person", "b": "person"}, probs=probs)
+    rule = VoteRule(type_source="extract", confidence_source="classify", weights={"a": 2.0, "c": 0.5})
+    decide([c], 3, rule)
+    p_person = (2.0 * 1.0 + 1.0 * 0.5 + 0.5 * 0.0) / 3.5
+    assert c.label == "person" and c.confidence == pytest.approx(p_person * (2.0 + 1.0) / 3.5)
+    # verification still multiplies it in
+    c.verification = {"a": 0.5}
+    decide([c], 3, replace(rule, verify=True, verify_threshold=0.0))
+    assert c.confidence == pytest.approx(p_person * 3.0 / 3.5 * 0.5)
+
+
+def test_classify_confidence_without_stage_3_answers_is_the_vote_confidence():
+    lean = cand(0, 3, "Ada", ["a", "b"], types={"a": "person", "b": "location"})  # a lean record: no type_probs
+    decide([lean], 3, VoteRule(type_source="extract", confidence_source="classify"))
+    assert lean.accepted and lean.confidence == pytest.approx(0.5 * 2 / 3)
+
+
+def test_classify_confidence_decides_which_overlapping_span_stays():
+    sure = {m: {"person": 0.95, "none": 0.05} for m in MODELS}
+    unsure = {m: {"person": 0.2, "none": 0.8} for m in MODELS}
+    wide = cand(0, 9, "Ada Smith", ["a"], types=LONE, probs=sure)
+    narrow = cand(0, 3, "Ada", ["a"], types=LONE, probs=unsure)
+    decide([wide, narrow], 3, VoteRule(type_source="extract"))  # a tie (1/3 each): the longer span stays
+    assert wide.accepted and not narrow.accepted
+    wide.type_probs, narrow.type_probs = unsure, sure
+    decide([wide, narrow], 3, VoteRule(type_source="extract", confidence_source="classify"))
+    assert narrow.accepted and not wide.accepted and wide.reason.startswith("overlaps 'Ada'")
+
+
+def test_confidence_source_round_trips_through_json_and_settings():
+    from el4ner_local.config import PipelineSettings
+
+    rule = VoteRule(confidence_source="classify", weights={"a": 0.5})
+    assert rule.to_json()["confidence_source"] == "classify"
+    assert VoteRule.from_json(rule.to_json()) == rule
+    assert VoteRule.from_json({}).confidence_source == "vote"  # a tuning written before the setting existed
+    assert VoteRule.from_settings(PipelineSettings(confidence_source="classify")).confidence_source == "classify"

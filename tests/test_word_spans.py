@@ -92,6 +92,12 @@ def test_classification_runs_only_when_its_votes_count():
     models, _, record = run_stages(replace(base, type_source="both"))
     assert all(m.calls.count("score") == 1 for m in models)
     assert set(record.candidates[0].type_probs) == {"a", "b"}
+    # types from extraction with the classify confidence: stage 3 is asked, for the confidence only
+    models, _, record = run_stages(replace(base, type_source="extract", confidence_source="classify"))
+    assert all(m.calls.count("score") == 1 for m in models)
+    (ada,) = [c for c in record.candidates if c.accepted]
+    assert ada.label == "person" and set(ada.type_probs) == {"a", "b"}
+    assert ada.confidence == ada.type_probs["a"]["person"] < 1.0  # both extracted it: support 1
 
 
 @settings(max_examples=200, deadline=None)

@@ -27,6 +27,7 @@ KEYED_SETTINGS = (
     "k",
     "extract_min_votes",
     "type_source",
+    "confidence_source",  # "classify" asks stage 3 even of a type source that does not
     "classify_threshold",
     "verify",
     "verifiers",
@@ -43,7 +44,7 @@ KEY_NAMES = {"retrieval_spans": "candidates"}
 # Settings added after the first records were taken, each with the value at which it behaves as before
 # it existed. At that value a setting is left out of the key, so those records stay valid. These are
 # not defaults (config.PipelineSettings holds the defaults).
-AS_BEFORE_ADDED = {"max_junk_lines": 0, "demo_words": 0, "retrieval_spans": "models"}
+AS_BEFORE_ADDED = {"max_junk_lines": 0, "demo_words": 0, "retrieval_spans": "models", "confidence_source": "vote"}
 
 
 def eval_dir(root: Path | None = None) -> Path:

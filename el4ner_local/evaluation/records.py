@@ -33,6 +33,7 @@ RECORDING = {
     "verifiers": (),
     "extract_min_votes": 1,
     "type_source": "both",
+    "confidence_source": "vote",  # the vote is rescored; "classify" would run stage 3 in lean records
     "weights": (),
     "zero_shot_votes": True,
 }

@@ -2,12 +2,15 @@
 are right at that confidence, fit on a labelled sample (evaluation/tuning.py), and the measures of how
 well a confidence is calibrated (expected calibration error, the reliability table).
 
-The map is isotonic (never lower for a higher raw confidence), by pool-adjacent-violators: a few
-lines here rather than scikit-learn, which is only an indirect dependency (of sentence-transformers)
-and slow to import for a CLI."""
+The map never lowers a higher raw confidence. Two fits: isotonic (pool-adjacent-violators: a step per
+distinct raw value, right for a confidence with few values) and logistic (Platt scaling: a sigmoid of
+logit(raw), two parameters, for a confidence with many values on a small sample, where isotonic steps
+follow the noise; scripts/confidence_study.py). A few lines here rather than scikit-learn, which is only
+an indirect dependency (of sentence-transformers) and slow to import for a CLI."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +66,50 @@ class Calibration:
             for x in (lo_x, hi_x):
                 points[x] = round(y, 4)
         return cls(tuple(sorted(points.items())))
+
+    @classmethod
+    def fit_logistic(cls, raw: Sequence[float], right: Sequence[bool], penalty: float = 1.0) -> Calibration:
+        """P(right) = sigmoid(a + b * logit(raw)), b >= 0, by Newton's method with an L2 `penalty` on b (a
+        sample whose spans are all right or all wrong stays finite), kept as points at LOGISTIC_GRID (linear
+        between them). No samples: the identity; all right or all wrong, or b = 0 (a raw confidence that does not
+        rank): the share right."""
+        if len(raw) != len(right):
+            raise ValueError("raw and right differ in length")
+        if not raw:
+            return cls()
+        xs, ys = [_logit(x) for x in raw], [1.0 if ok else 0.0 for ok in right]
+        if len(set(ys)) < 2:  # all right or all wrong: nothing to rank by, the share right
+            return cls(((0.0, ys[0]), (1.0, ys[0])))
+        a = b = 0.0
+        for _ in range(100):
+            ps = [_sigmoid(a + b * x) for x in xs]
+            ga = sum(p - y for p, y in zip(ps, ys, strict=True))
+            gb = sum((p - y) * x for p, y, x in zip(ps, ys, xs, strict=True)) + penalty * b
+            ws = [p * (1 - p) for p in ps]
+            haa = sum(ws) + 1e-9
+            hab = sum(w * x for w, x in zip(ws, xs, strict=True))
+            hbb = sum(w * x * x for w, x in zip(ws, xs, strict=True)) + penalty
+            det = haa * hbb - hab * hab
+            da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+            a, b = a - da, b - db
+            if abs(da) + abs(db) < 1e-10:
+                break
+        if b <= 0.0:  # no ranking (or the reverse of one, on a small sample): one confidence, the share right
+            a, b = _logit(min(max(sum(ys) / len(ys), _EPS), 1 - _EPS)), 0.0
+        return cls(tuple((x, round(_sigmoid(a + b * _logit(x)), 4)) for x in LOGISTIC_GRID))
+
+
+_EPS = 1e-3  # raw confidences are clipped to [EPS, 1 - EPS] before the logit
+LOGISTIC_GRID = (0.0, 0.01, 0.02, 0.05, *(round(0.05 * i, 2) for i in range(2, 19)), 0.95, 0.98, 0.99, 1.0)
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), _EPS), 1 - _EPS)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def _bins(conf: Sequence[float], right: Sequence[bool], bins: int) -> list[list[float]]:

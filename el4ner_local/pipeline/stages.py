@@ -113,7 +113,8 @@ class Stages:
         record.demonstrations = [d.text for d in demos]
         cands = self.extract(sent, shared, record, stats)
         record.candidates = list(cands.values())
-        if self.rule.type_source != "extract":  # otherwise stage 3's answers could not change a label
+        # with types from extraction, stage 3's answers change no label: asked only for the confidence
+        if self.rule.type_source != "extract" or self.rule.confidence_source == "classify":
             self.classify(shared, record.candidates, stats)
         if self.settings.verify:
             self.verify(shared, record.candidates, stats)

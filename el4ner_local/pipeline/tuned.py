@@ -26,7 +26,16 @@ VERSION = 1
 # The PipelineSettings a tuning sets: those of its VoteRule. The other settings a record key names decide
 # what the models are asked, which the tuning was measured under and must match (verifiers: the tuned rule
 # never verifies, so they do not matter).
-TUNED = ("extract_min_votes", "type_source", "classify_threshold", "verify", "weights", "calibration", "thresholds")
+TUNED = (
+    "extract_min_votes",
+    "type_source",
+    "confidence_source",
+    "classify_threshold",
+    "verify",
+    "weights",
+    "calibration",
+    "thresholds",
+)
 _NOT_ASKED = (*TUNED, "verifiers")
 
 
@@ -102,6 +111,7 @@ def rule_settings(rule: VoteRule) -> dict:
     return {
         "extract_min_votes": rule.extract_min_votes,
         "type_source": rule.type_source,
+        "confidence_source": rule.confidence_source,
         "classify_threshold": rule.classify_threshold,
         "verify": rule.verify,
         "weights": tuple(sorted(rule.weights.items())),

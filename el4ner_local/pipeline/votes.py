@@ -4,7 +4,7 @@ evaluation can rescore other rules without rerunning any model."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from ..config import PipelineSettings
 from .calibration import Calibration
@@ -20,6 +20,8 @@ class VoteRule:
     type_source: str = (
         _DEFAULT.type_source
     )  # "classify" (log-prob answers), "extract" (types written at extraction), "both"
+    # where the confidence's type probability comes from: "vote" (the type source's), "classify" (stage 3's)
+    confidence_source: str = _DEFAULT.confidence_source
     classify_threshold: float = _DEFAULT.classify_threshold  # least combined probability the winning label needs
     verify: bool = _DEFAULT.verify
     verify_threshold: float = _DEFAULT.verify_threshold  # least mean P(yes) over the verifiers
@@ -39,6 +41,7 @@ class VoteRule:
         return cls(
             extract_min_votes=settings.extract_min_votes,
             type_source=settings.type_source,
+            confidence_source=settings.confidence_source,
             classify_threshold=settings.classify_threshold,
             verify=settings.verify,
             verify_threshold=settings.verify_threshold,
@@ -55,6 +58,7 @@ class VoteRule:
         return {
             "extract_min_votes": self.extract_min_votes,
             "type_source": self.type_source,
+            "confidence_source": self.confidence_source,
             "classify_threshold": self.classify_threshold,
             "verify": self.verify,
             "verify_threshold": self.verify_threshold,
@@ -124,6 +128,18 @@ def support(cand: Candidate, n_models: int, rule: VoteRule) -> float:
     return sum(rule.weight(m) for m in cand.extracted_by) / named if named else 0.0
 
 
+def raw_confidence(cand: Candidate, label: str, prob: float, n_models: int, rule: VoteRule) -> float:
+    """The confidence before verification and calibration: a probability of `label` times the weighted share
+    of the ensemble that extracted the span. The probability is `prob` (the type vote's, by the rule's type
+    source), or with confidence_source "classify" the weighted mean of the members' stage-3 probabilities of
+    `label` (`prob` when the candidate has none): with types from extraction, the vote's own probability is a
+    share of votes that a lone member's right and wrong spans share alike, where stage 3's ranks them
+    (docs/calibration.md)."""
+    if rule.confidence_source == "classify" and cand.type_probs:
+        prob = type_distribution(cand, replace(rule, type_source="classify")).get(label, 0.0)
+    return prob * support(cand, n_models, rule)
+
+
 def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[Candidate]:
     """Set label, confidence, accepted and reason on every candidate; resolve overlaps."""
     raw: dict[int, float] = {}  # the confidence before the calibration, which may flatten it into ties
@@ -138,7 +154,7 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
             cand.confidence = 0.0
             cand.reason = "classified as not an entity"
             continue
-        cand.confidence = prob * support(cand, n_models, rule)
+        cand.confidence = raw_confidence(cand, label, prob, n_models, rule)
         yes = None
         if rule.verify and cand.verification:
             yes = sum(cand.verification.values()) / len(cand.verification)
