@@ -192,6 +192,7 @@ def _cross_fit(entries, gold, members: Sequence[str], base: VoteRule) -> dict:
     return {
         "folds": 2,
         "f1": round(Counts.prf(tp, pred, n_gold)[2], 4),
+        "counts": {"tp": tp, "pred": pred, "gold": n_gold},  # over both held-out halves: P and R, pooling
         "ece_before": round(expected_calibration_error([c for c, _ in before], [ok for _, ok in before]), 4),
         "ece_after": round(expected_calibration_error([c for c, _ in after], [ok for _, ok in after]), 4),
     }
