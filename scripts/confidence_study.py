@@ -237,6 +237,30 @@ def main() -> None:
     print('strict F1, the rule as it is -> with confidence_source = "classify":')
     for corpus, (e, g, m) in records.items():
         print(f"  {corpus:18s} {100 * spans(e, g, m, rule)[1]:5.1f} -> {100 * ends[corpus][1]:5.1f}")
+    tuned(records, rule)
+
+
+def tuned(records: dict, base: VoteRule) -> None:
+    """tuning.choose per corpus from `base`, cross-fitted (2 folds): as it was, and now."""
+    from contextlib import nullcontext
+    from unittest import mock
+
+    from el4ner_local.evaluation import tuning
+
+    print("\nindex tune's choice per corpus (tuning.choose from the rule above), cross-fitted on 2 halves:")
+    print("  F1 | ECE raw -> calibrated | Brier calibrated; chosen confidence (on the whole sample)")
+    for corpus, (e, g, m) in records.items():
+        cells = []
+        as_it_was = mock.patch.multiple(tuning, CONFIDENCE_SOURCES=("vote",), FITS={"isotonic": Calibration.fit})
+        for name, context in (("was", as_it_was), ("now", nullcontext())):
+            with context:
+                report = tuning.choose(e, g, m, base).report
+            cf, chosen = report["cross_fitted"], report["calibration"].get("confidence", {}).get("chosen", {})
+            cells.append(
+                f"{name} {100 * cf['f1']:4.1f} | {cf['ece_before']:.2f} -> {cf['ece_after']:.2f} | "
+                f"{cf['brier_after']:.3f}; {chosen.get('confidence_source', '-')} {chosen.get('fit', '')}"
+            )
+        print(f"  {corpus:18s} " + "   ".join(cells))
 
 
 if __name__ == "__main__":

@@ -183,6 +183,17 @@ def test_tune_keeps_a_private_choice_and_reruns_without_a_model_call(index):
     assert any(line.lstrip().startswith("chosen") and "2 votes" in line for line in lines)
 
 
+def test_the_summary_names_the_confidence_and_its_fit():
+    calibration = {"points": [[0.0, 0.1], [1.0, 0.8]], "ece_before": 0.3, "ece_after": 0.05}
+    chosen = {"confidence_source": "classify", "fit": "logistic"}
+    entry = {"tuning": {"rule": {}, "report": {"calibration": {**calibration, "confidence": {"chosen": chosen}}}}}
+    (line,) = [line for line in summary(entry, "accurate") if line.lstrip().startswith("calibration")]
+    assert line.endswith("ECE 0.300 -> 0.050; confidence from classify, logistic fit")
+    entry["tuning"]["report"]["calibration"] = calibration  # a tuning from before the choice: as it was
+    (line,) = [line for line in summary(entry, "accurate") if line.lstrip().startswith("calibration")]
+    assert line.endswith("ECE 0.300 -> 0.050")
+
+
 def test_the_index_stays_whole_and_can_be_rebuilt_over_with_its_tuning(index):
     tune_index(index, held_out=4, llms=ensemble())
     manifest = (index / "manifest.json").read_bytes()

@@ -141,3 +141,76 @@ def test_small_samples_skip_cross_fitting_and_calibration():
     report = choose(entries, gold, members, UNION).report
     assert report["cross_fitted"] == {"skipped": "2 sentences (cross-fitting needs 4)"}
     assert report["calibration"]["points"] is None and "needs 10" in report["calibration"]["why_none"]
+
+
+# -- the confidence: where its type probability comes from, and its calibration fit ----------------------
+
+
+def typed_entry(sent: LabelledSentence, found: dict[str, tuple[dict[str, str], float]], members: list[str]) -> dict:
+    """found: surface -> ({model: the type it wrote}, every member's stage-3 P of that type); the rest of
+    stage 3's probability split between "none" and another label (so that type still wins from 0.4 up)."""
+    data = entry(sent, {surface: by for surface, (by, _) in found.items()}, members)
+    for cand, (by, p) in zip(data["record"]["candidates"], found.values(), strict=True):
+        label = next(iter(by.values()))
+        other = "misc" if label != "misc" else "person"
+        cand["type_probs"] = {m: {label: p, other: (1 - p) / 2, "none": (1 - p) / 2} for m in members}
+    return data
+
+
+def lone_finds_sample(n: int = 12):
+    """Every town found by all three members (right); each name by member a alone, a person in every other
+    sentence pair only. The vote scores every name alike (1/3); stage 3 is sure of the right ones only."""
+    members = ["a", "b", "c"]
+    entries, gold = [], []
+    for i in range(n):
+        name, town = NAMES[i % 8], TOWNS[(i + i // 8) % 8]
+        right = i % 4 < 2  # both halves of the sample (every other sentence) hold right and wrong names
+        sent = labelled(f"{name} flew to {town} on day {i} .", [(town, "location")] + ([(name, "person")] * right))
+        found = {town: ({m: "location" for m in members}, 0.9), name: ({"a": "person"}, 0.9 if right else 0.4)}
+        entries.append(typed_entry(sent, found, members))
+        gold.append(sent)
+    return entries, gold, members
+
+
+def test_stage_3_confidence_is_chosen_where_it_tells_right_from_wrong():
+    entries, gold, members = lone_finds_sample()
+    tuning = choose(entries, gold, members, UNION)
+    confidence = tuning.report["calibration"]["confidence"]
+    assert tuning.rule.confidence_source == "classify" and confidence["chosen"]["confidence_source"] == "classify"
+    tried = {(o["confidence_source"], o["fit"]): o for o in confidence["tried"]}
+    assert set(tried) == {
+        ("vote", "isotonic"),
+        ("vote", "logistic"),
+        ("classify", "isotonic"),
+        ("classify", "logistic"),
+    }
+    assert (
+        tried["classify", confidence["chosen"]["fit"]]["brier_held_out"] < tried["vote", "isotonic"]["brier_held_out"]
+    )
+    # the calibrated confidence now parts the lone names: a threshold drops the wrong ones
+    assert tuning.rule.label_thresholds.get("person") is not None and tuning.report["f1"] == 1.0
+    assert tuning.report["cross_fitted"]["brier_after"] < 0.05
+
+
+def test_records_without_stage_3_answers_keep_the_vote_confidence():
+    entries, gold, members = over_confident_sample()
+    tried = choose(entries, gold, members, UNION).report["calibration"]["confidence"]["tried"]
+    assert {o["confidence_source"] for o in tried} == {"vote"} and len(tried) == 2
+
+
+def test_a_confidence_that_costs_f1_is_not_chosen():
+    """Stage 3 prefers the wrong one of two overlapping spans: its confidence would keep "Ada", not "Ada Lee"."""
+    members = ["a", "b", "c"]
+    entries, gold = [], []
+    for i in range(12):
+        sent = labelled(f"{NAMES[i % 8]} Lee came on day {i} .", [(f"{NAMES[i % 8]} Lee", "person")])
+        found = {
+            f"{NAMES[i % 8]} Lee": ({m: "person" for m in members}, 0.2),
+            NAMES[i % 8]: ({"a": "person"}, 0.95),
+        }
+        entries.append(typed_entry(sent, found, members))
+        gold.append(sent)
+    tuning = choose(entries, gold, members, UNION)
+    tried = {(o["confidence_source"], o["fit"]): o for o in tuning.report["calibration"]["confidence"]["tried"]}
+    assert tried["classify", "isotonic"]["f1"] < tried["vote", "isotonic"]["f1"]
+    assert tuning.rule.confidence_source == "vote" and tuning.report["f1"] == 1.0

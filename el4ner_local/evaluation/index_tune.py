@@ -140,6 +140,9 @@ def summary(entry: dict, profile: str) -> list[str]:
         ece = f"ECE {_ece(calibration.get('ece_before'), calibration.get('ece_after'))}"
         if "ece_after" in crossed:
             ece += f" (cross-fitted {_ece(crossed.get('ece_before'), crossed.get('ece_after'))})"
+        how = calibration.get("confidence", {}).get("chosen")
+        if how:  # a tuning written before the confidence was chosen has none
+            ece += f"; confidence from {how['confidence_source']}, {how['fit']} fit"
         lines.append(f"  {'calibration':32} {ece}")
     else:
         lines.append(f"  {'calibration':32} none: {calibration.get('why_none', 'not fitted')}")

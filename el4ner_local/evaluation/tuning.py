@@ -8,6 +8,14 @@ go to the grid point nearest the base rule, so the pool moves the rule only when
 report says how much of the gain is real: the whole procedure is also cross-fitted (chosen on one half,
 scored on the other). The in-sample F1 and ECE after calibration flatter the choice (an isotonic fit
 scored on its own sample is near 0); the cross-fitted ones are what a new sample would see.
+
+The confidence is chosen after the rule: where it takes its type probability from (the rule's type vote, or
+the members' stage-3 answers: votes.raw_confidence) and how it is calibrated (isotonic or logistic), by the
+Brier score of a calibration fit on one half of the sample and scored on the other (both ways), among the
+confidence sources that keep the rule's F1 on the sample (the confidence also decides overlaps). On the
+dev records stage 3's probability ranks right above wrong spans better than the extraction vote's on every
+corpus, and on small samples a two-parameter logistic fit of a many-valued confidence often generalises
+better than isotonic steps; which wins on a pool is its own held-out halves' call (docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -15,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..config import TYPE_SOURCES
+from ..config import CONFIDENCE_SOURCES, TYPE_SOURCES
 from ..documents import LabelledSentence
-from ..pipeline.calibration import Calibration, expected_calibration_error, reliability_table
+from ..pipeline.calibration import Calibration, brier_score, expected_calibration_error, reliability_table
 from ..pipeline.votes import VoteRule
 from .scoring import Counts, Rescored, estimate_weights, rescore
 
@@ -26,6 +34,7 @@ THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))  # per-label thresho
 LABEL_MIN_PREDICTIONS = 5  # a label needs this many accepted spans for a threshold to be tried
 THRESHOLD_MIN_GAIN = 0.005  # a threshold is kept when it raises F1 by at least this (0.5 points)
 CALIBRATION_MIN_SAMPLES = 10  # fewer accepted spans: no calibration (a fit on a handful is noise)
+FITS = {"isotonic": Calibration.fit, "logistic": Calibration.fit_logistic}  # tried in this order (ties: first)
 
 
 @dataclass
@@ -99,15 +108,68 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     return [(what, rule) for _, what, rule in points]
 
 
+def _halves(n: int) -> list[list[int]]:
+    return [list(range(0, n, 2)), list(range(1, n, 2))]
+
+
+def _held_out_confidences(entries, gold, rule: VoteRule, members, fit: str) -> list[tuple[float, bool]]:
+    """(confidence, right) of every accepted span, calibrated (`fit`) on the other half of the sample."""
+    out = []
+    for fit_half, held in (_halves(len(entries)), _halves(len(entries))[::-1]):
+        raw = decided([entries[i] for i in fit_half], [gold[i] for i in fit_half], rule, members)
+        cal = FITS[fit]([c for c, _ in raw], [ok for _, ok in raw])
+        held_raw = decided([entries[i] for i in held], [gold[i] for i in held], rule, members)
+        out += [(cal.apply(c), ok) for c, ok in held_raw]
+    return out
+
+
+def _confidence(entries, gold, rule: VoteRule, members) -> tuple[VoteRule, str, dict]:
+    """The confidence source and calibration fit with the lowest Brier score on held-out halves, among the
+    sources that keep the rule's F1 on the sample; ties go to the rule's own source and the isotonic fit."""
+    typed = any(c.get("type_probs") for e in entries for c in e["record"]["candidates"])
+    sources = sorted(
+        (s for s in CONFIDENCE_SOURCES if typed or s == rule.confidence_source),
+        key=lambda s: s != rule.confidence_source,
+    )
+    f1 = _f1(entries, gold, rule, members)
+    options: list[dict] = []
+    best: tuple[float, str, VoteRule] | None = None  # (held-out Brier, fit, rule)
+    for source in sources:
+        sourced = replace(rule, confidence_source=source)
+        source_f1 = _f1(entries, gold, sourced, members)
+        for fit in FITS:
+            held = _held_out_confidences(entries, gold, sourced, members, fit)
+            conf, right = [c for c, _ in held], [ok for _, ok in held]
+            brier = round(brier_score(conf, right), 4)
+            options.append(
+                {
+                    "confidence_source": source,
+                    "fit": fit,
+                    "f1": source_f1,
+                    "brier_held_out": brier,
+                    "ece_held_out": round(expected_calibration_error(conf, right), 4),
+                }
+            )
+            if source_f1 >= f1 and (best is None or brier < best[0]):
+                best = (brier, fit, sourced)
+    assert best is not None  # the rule's own source keeps its F1
+    _, fit, sourced = best
+    return sourced, fit, {"tried": options, "chosen": {"confidence_source": sourced.confidence_source, "fit": fit}}
+
+
 def _calibrate(entries, gold, rule: VoteRule, members) -> tuple[VoteRule, dict]:
     raw = decided(entries, gold, rule, members)
-    confs, rights = [c for c, _ in raw], [ok for _, ok in raw]
-    report: dict = {"samples": len(raw), "ece_before": round(expected_calibration_error(confs, rights), 4)}
+    report: dict = {"samples": len(raw)}
     if len(raw) < CALIBRATION_MIN_SAMPLES:
+        report["ece_before"] = round(expected_calibration_error([c for c, _ in raw], [ok for _, ok in raw]), 4)
         report["points"] = None
         report["why_none"] = f"{len(raw)} accepted spans (a calibration needs {CALIBRATION_MIN_SAMPLES})"
         return rule, report
-    calibrated = replace(rule, calibration=Calibration.fit(confs, rights))
+    rule, fit, report["confidence"] = _confidence(entries, gold, rule, members)
+    raw = decided(entries, gold, rule, members)
+    confs, rights = [c for c, _ in raw], [ok for _, ok in raw]
+    report.update(samples=len(raw), ece_before=round(expected_calibration_error(confs, rights), 4))
+    calibrated = replace(rule, calibration=FITS[fit](confs, rights))
     after = decided(entries, gold, calibrated, members)
     report.update(
         points=calibrated.calibration.to_list() if calibrated.calibration else None,
@@ -178,7 +240,7 @@ def _cross_fit(entries, gold, members: Sequence[str], base: VoteRule) -> dict:
     both ways: F1 and ECE as a new sample would see them (the in-sample numbers flatter the choice)."""
     if len(entries) < 4:
         return {"skipped": f"{len(entries)} sentences (cross-fitting needs 4)"}
-    halves = [list(range(0, len(entries), 2)), list(range(1, len(entries), 2))]
+    halves = _halves(len(entries))
     tp = pred = n_gold = 0
     after: list[tuple[float, bool]] = []
     before: list[tuple[float, bool]] = []
@@ -195,4 +257,5 @@ def _cross_fit(entries, gold, members: Sequence[str], base: VoteRule) -> dict:
         "counts": {"tp": tp, "pred": pred, "gold": n_gold},  # over both held-out halves: P and R, pooling
         "ece_before": round(expected_calibration_error([c for c, _ in before], [ok for _, ok in before]), 4),
         "ece_after": round(expected_calibration_error([c for c, _ in after], [ok for _, ok in after]), 4),
+        "brier_after": round(brier_score([c for c, _ in after], [ok for _, ok in after]), 4),
     }

@@ -94,8 +94,9 @@ class Calibration:
             a, b = a - da, b - db
             if abs(da) + abs(db) < 1e-10:
                 break
-        if b <= 0.0:  # no ranking (or the reverse of one, on a small sample): one confidence, the share right
-            a, b = _logit(min(max(sum(ys) / len(ys), _EPS), 1 - _EPS)), 0.0
+        if b <= 1e-6:  # no ranking (or the reverse of one, on a small sample): one confidence, the share right
+            share = round(sum(ys) / len(ys), 4)
+            return cls(((0.0, share), (1.0, share)))
         return cls(tuple((x, round(_sigmoid(a + b * _logit(x)), 4)) for x in LOGISTIC_GRID))
 
 
@@ -123,6 +124,15 @@ def _bins(conf: Sequence[float], right: Sequence[bool], bins: int) -> list[list[
         slot[1] += c
         slot[2] += 1.0 if ok else 0.0
     return out
+
+
+def brier_score(conf: Sequence[float], right: Sequence[bool]) -> float:
+    """Mean squared difference between confidence and outcome (1 right, 0 wrong): low for a confidence that
+    is calibrated and also tells right from wrong (a calibrated constant has a low ECE, not a low Brier
+    score). 0.0 without samples."""
+    if len(conf) != len(right):
+        raise ValueError("conf and right differ in length")
+    return sum((c - (1.0 if ok else 0.0)) ** 2 for c, ok in zip(conf, right, strict=True)) / len(conf) if conf else 0.0
 
 
 def expected_calibration_error(conf: Sequence[float], right: Sequence[bool], bins: int = 10) -> float:
