@@ -15,8 +15,11 @@ Pooled: the held-out confidences of every corpus together (each corpus calibrate
 The learned confidences (an L2-regularised logistic regression over per-member features) are fitted the
 same ways; their output is the calibrated confidence. `floor`: the ECE a perfectly calibrated confidence
 shows on that many spans (sampling noise alone; 10 equal-width bins), the least an ECE can be expected to be.
-Last, "classify" end to end: the rule with confidence_source = "classify", through votes.decide (so the
-overlaps are resolved by it), next to the rule as it is.
+Then "classify" end to end: the rule with confidence_source = "classify", through votes.decide (so the
+overlaps are resolved by it), and its F1 next to the rule's as it is. Last, `index tune`'s choice
+(tuning.choose from the rule) on each corpus, 2-fold cross-fitted as its report gives it, as it was (the
+vote's confidence, isotonic) and now (it also tries stage 3's confidence and the logistic fit).
+Tables print as markdown (docs/calibration.md quotes them).
 """
 
 from __future__ import annotations
@@ -77,17 +80,23 @@ def mean(xs: Sequence[float]) -> float:
 # name -> raw confidence of a row (nothing fitted). "support": the share of members that extracted the span;
 # "label share": the share that extracted it with the chosen label; "stage-3 P": the members' mean P(label)
 FIXED: dict[str, Callable[[dict], float]] = {
-    "current (rule's type prob x support)": lambda r: r["rule"],
-    "stage-3 P x support [classify]": lambda r: mean(r["p"]) * mean(r["extracted"]),
+    "current: the vote's P x support": lambda r: r["rule"],
+    "classify: stage-3 P x support": lambda r: mean(r["p"]) * mean(r["extracted"]),
     "stage-3 P x label share": lambda r: mean(r["p"]) * mean(r["wrote"]),
     "(label share + stage-3 P) / 2": lambda r: (mean(r["wrote"]) + mean(r["p"])) / 2,
     "stage-3 P": lambda r: mean(r["p"]),
-    "stage-3 P of the 1.5B alone": lambda r: r["p"][-1],
+    "stage-3 P, the 1.5B alone": lambda r: r["p"][-1],
 }
+OWN = "the rule's own (classify), end to end"  # the confidence votes.decide gave, for the end-to-end table
+SCORES = {**FIXED, OWN: lambda r: r["rule"]}
 # name -> features of a row for a logistic regression
 LEARNED: dict[str, Callable[[dict], list[float]]] = {
-    "LR per member: wrote, P (9 params)": lambda r: r["wrote"] + r["p"],
-    "LR shares, mean P (4 params)": lambda r: [mean(r["wrote"]), mean(r["extracted"]), mean(r["p"])],
+    "LR per member: wrote label, stage-3 P (9 params)": lambda r: r["wrote"] + r["p"],
+    "LR: label share, support, mean stage-3 P (4 params)": lambda r: [
+        mean(r["wrote"]),
+        mean(r["extracted"]),
+        mean(r["p"]),
+    ],
 }
 
 
@@ -120,9 +129,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def held_out(name: str, fit_name: str, fit: list[dict], score: list[dict]) -> list[float]:
     """Calibrated confidences of `score`'s rows, everything fitted on `fit` only."""
     y = [r["right"] for r in fit]
-    if name in FIXED:
-        cal = FITS[fit_name]([FIXED[name](r) for r in fit], y)
-        return [cal.apply(FIXED[name](r)) for r in score]
+    if name in SCORES:
+        cal = FITS[fit_name]([SCORES[name](r) for r in fit], y)
+        return [cal.apply(SCORES[name](r)) for r in score]
     if len(set(y)) < 2:
         return [mean([float(v) for v in y]) if y else 0.5] * len(score)
     feats = LEARNED[name]
@@ -168,8 +177,8 @@ def measure(data: dict[str, list[dict]], name: str, fit_name: str, repeats: int)
         row = {"n": len(rows), "right": sum(y), "ece_2fold": mean(eces), "brier_2fold": mean(briers)}
         row["ece_loco"] = expected_calibration_error(loco, y)
         row["floor"] = floor([c for c, _ in pooled[0][-len(rows) :]]) if rows else float("nan")
-        if name in FIXED:
-            raw = [FIXED[name](r) for r in rows]
+        if name in SCORES:
+            raw = [SCORES[name](r) for r in rows]
             raw_all += zip(raw, y, strict=True)
             row.update(auc=auc(raw, y), ece_raw=expected_calibration_error(raw, y))
         else:
@@ -192,21 +201,26 @@ def measure(data: dict[str, list[dict]], name: str, fit_name: str, repeats: int)
 
 
 def table(title: str, data: dict[str, list[dict]], repeats: int, names: Sequence[str]) -> None:
+    """A markdown table: a row per confidence and fit, a column per corpus and pooled."""
     corpora = [*data, "pooled"]
-    print(f"\n{title}")
-    print("cell: AUC | ECE raw | 2-fold ECE, Brier | LOCO ECE")
-    print(f"{'':44s}" + "".join(f"{c[:30]:34s}" for c in corpora))
+    print(f"\n{title}\n")
+    print("cell: AUC / ECE raw / 2-fold ECE / 2-fold Brier / LOCO ECE\n")
+    print("| confidence | fit | " + " | ".join(corpora) + " |")
+    print("|---|---|" + "---|" * len(corpora))
     for name in names:
-        for fit_name in FITS if name in FIXED else ["(learned)"]:
+        for fit_name in FITS if name in SCORES else ["learned"]:
             res = measure(data, name, fit_name, repeats)
             cells = [
-                f"{r['auc']:.2f} | {r['ece_raw']:.2f} | {r['ece_2fold']:.2f} {r['brier_2fold']:.3f} | {r['ece_loco']:.2f}"
+                f"{r['auc']:.2f} / {r['ece_raw']:.2f} / {r['ece_2fold']:.2f} / {r['brier_2fold']:.3f} / {r['ece_loco']:.2f}"
                 for r in (res[c] for c in corpora)
             ]
-            print(f"{name[:34]:34s} {fit_name[:9]:9s}" + "".join(f"{c:34s}" for c in cells))
+            print(f"| {name} | {fit_name} | " + " | ".join(cells) + " |")
     res = measure(data, names[0], "isotonic", repeats)
-    counts = [f"{r['n']} ({r['right']}); {r['floor']:.2f}" for r in res.values()]
-    print(f"{'n spans (right); floor':44s}" + "".join(f"{c:34s}" for c in counts))
+    print(
+        "| n spans (right); ECE floor | | "
+        + " | ".join(f"{r['n']} ({r['right']}); {r['floor']:.2f}" for r in res.values())
+        + " |"
+    )
 
 
 def main() -> None:
@@ -232,7 +246,7 @@ def main() -> None:
         'end to end: confidence_source = "classify" in votes.decide (its own overlaps and accepted spans)',
         {c: rows for c, (rows, _) in ends.items()},
         args.repeats,
-        ["current (rule's type prob x support)"],
+        [OWN],
     )
     print('strict F1, the rule as it is -> with confidence_source = "classify":')
     for corpus, (e, g, m) in records.items():
