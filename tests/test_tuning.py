@@ -80,6 +80,19 @@ def test_a_member_whose_lone_votes_are_junk_makes_the_pool_ask_for_two_votes():
     assert report["cross_fitted"]["counts"] == {"tp": 16, "pred": 16, "gold": 16}  # both held-out halves
 
 
+def test_zero_shot_votes_count_only_where_the_pipeline_counts_them():
+    """c's junk came from its zero-shot (stage-1) answers only: a pipeline with zero_shot_votes = false never
+    sees it, so its union is already right and the pool keeps one vote."""
+    entries, gold, members = noisy_sample()
+    for e in entries:
+        e["record"]["candidates"][2]["zero_shot_only"] = ["c"]
+    counted = choose(entries, gold, members, UNION)
+    assert counted.rule.extract_min_votes == 2 and counted.report["base"]["f1"] < 1.0
+    uncounted = choose(entries, gold, members, UNION, zero_shot=False)
+    assert uncounted.rule.extract_min_votes == 1 and uncounted.report["base"]["f1"] == 1.0
+    assert len(entries[0]["record"]["candidates"]) == 3  # the records themselves are left as they were
+
+
 def test_ties_keep_the_rule_nearest_the_base():
     entries, gold, members = noisy_sample()
     for e in entries:  # without the junk, every rule scores the same

@@ -88,7 +88,9 @@ def tune_index(
 
     entries = run_records(tagger, gold, cache, progress=said)
     members = [m.name for m in tagger.models]
-    tuning = choose(entries, gold, members, VoteRule.from_settings(config.pipeline, members))
+    base = VoteRule.from_settings(config.pipeline, members)
+    # recorded with zero-shot votes (records.RECORDING); counted only as the profile's tagger counts them
+    tuning = choose(entries, gold, members, base, zero_shot=config.pipeline.zero_shot_votes)
     entry = {
         **measured_with(tagger.models, tagger.schema, config.pipeline, index),
         "held_out": {"requested": held_out, "sentences": len(gold), "seed": seed, "sha256": held},

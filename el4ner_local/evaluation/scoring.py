@@ -179,6 +179,26 @@ def rescore(
     return Rescored(tags, counts, unverified, decided)
 
 
+def without_zero_shot(entries: Sequence[dict]) -> list[dict]:
+    """Copies of the records with the votes that came only from the models' zero-shot (stage-1) answers
+    taken out (`restrict`), a candidate left with no vote dropped: what a pipeline with zero_shot_votes =
+    false would have counted, for code that rescores the records many times (tuning.choose)."""
+    out = []
+    for entry in entries:
+        raws = entry["record"]["candidates"]
+        verified = entry.get("verified_labels") or [None] * len(raws)
+        kept = [
+            (c.to_json(), label)
+            for raw, label in zip(raws, verified, strict=True)
+            if (c := restrict(Candidate.from_json(raw), None, zero_shot=False)) is not None
+        ]
+        copied = {**entry, "record": {**entry["record"], "candidates": [c for c, _ in kept]}}
+        if "verified_labels" in entry:
+            copied["verified_labels"] = [label for _, label in kept]
+        out.append(copied)
+    return out
+
+
 def gold_tags(gold: Sequence[LabelledSentence]) -> list[list[str]]:
     return [bio_tags([(a, b) for a, b in s.tokens], list(s.spans)) for s in gold]
 

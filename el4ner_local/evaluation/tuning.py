@@ -27,7 +27,7 @@ from ..config import CONFIDENCE_SOURCES, TYPE_SOURCES
 from ..documents import LabelledSentence
 from ..pipeline.calibration import Calibration, brier_score, expected_calibration_error, reliability_table
 from ..pipeline.votes import VoteRule
-from .scoring import Counts, Rescored, estimate_weights, rescore
+from .scoring import Counts, Rescored, estimate_weights, rescore, without_zero_shot
 
 MAX_VOTES = 3  # the vote thresholds tried: 1 to this (or the number of members)
 THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))  # per-label thresholds tried
@@ -69,9 +69,20 @@ def decided(
     return [(conf, ok) for conf, ok, _ in judged(rescore(entries, gold, rule, members), gold)]
 
 
-def choose(entries: Sequence[dict], gold: Sequence[LabelledSentence], members: Sequence[str], base: VoteRule) -> Tuning:
+def choose(
+    entries: Sequence[dict],
+    gold: Sequence[LabelledSentence],
+    members: Sequence[str],
+    base: VoteRule,
+    *,
+    zero_shot: bool = True,
+) -> Tuning:
     """The rule the records of `members` score best under (strict micro F1), calibrated and with the
-    per-label thresholds that raise F1; the report also holds the cross-fitted F1 and ECE (2 folds)."""
+    per-label thresholds that raise F1; the report also holds the cross-fitted F1 and ECE (2 folds).
+    Without `zero_shot`, the models' zero-shot (stage-1) spans recorded as votes are not counted, as in a
+    pipeline with zero_shot_votes = false (records.RECORDING counts them)."""
+    if not zero_shot:
+        entries = without_zero_shot(entries)
     tuning = _choose(entries, gold, members, base)
     tuning.report["cross_fitted"] = _cross_fit(entries, gold, members, base)
     return tuning
