@@ -303,6 +303,15 @@ def test_a_bad_index_or_held_out_is_one_line_and_exit_status_2(index, tmp_path):
     assert proc.stderr.startswith("el4ner-local: error:") and "no such index directory" in proc.stderr
 
 
+def test_index_info_on_a_tuning_of_another_shape_is_one_line(index):
+    tuning_path(index).write_text(
+        json.dumps({"format": "el4ner-local index tuning", "version": 1, "profiles": {"accurate": {"tuning": []}}})
+    )
+    result = CliRunner().invoke(app, ["index", "info", str(index)])
+    assert isinstance(result.exception, UserError) and result.exception.exit_code == 2
+    assert "'accurate'" in str(result.exception) and "\n" not in str(result.exception)
+
+
 @pytest.mark.models
 def test_tune_a_tiny_index_with_a_real_model(default_models, tmp_path):
     """One small real model (a profile of the models file), 12 pool sentences, 4 held out, end to end."""

@@ -187,18 +187,25 @@ def _percent(value) -> str:
 def _tunings(index) -> dict:
     """A line's worth of each profile's tuning (pipeline/tuned.py), and whether it is of the current pool."""
     from ..evaluation.cache import index_identity
-    from ..pipeline.tuned import read_tunings
+    from ..pipeline.tuned import read_tunings, tuning_path
 
     out = {}
     for name, entry in read_tunings(index.path).items():
-        report = entry.get("tuning", {}).get("report", {})
-        out[name] = {
-            "f1": report.get("f1"),
-            "untuned_f1": report.get("base", {}).get("f1"),
-            "cross_fitted_f1": report.get("cross_fitted", {}).get("f1"),
-            "held_out": entry.get("held_out", {}).get("sentences"),
-            "models": [m.get("name") for m in entry.get("models", [])],
-            "when": entry.get("when"),
-            "current_pool": entry.get("pool") == index_identity(index),
-        }
+        try:
+            report = entry.get("tuning", {}).get("report", {})
+            out[name] = {
+                "f1": report.get("f1"),
+                "untuned_f1": report.get("base", {}).get("f1"),
+                "cross_fitted_f1": report.get("cross_fitted", {}).get("f1"),
+                "held_out": entry.get("held_out", {}).get("sentences"),
+                "models": [m.get("name") for m in entry.get("models", [])],
+                "when": entry.get("when"),
+                "current_pool": entry.get("pool") == index_identity(index),
+            }
+        except (AttributeError, TypeError):  # an entry edited by hand into another shape
+            path = tuning_path(index.path)
+            raise UserError(
+                f"{path}: profile {name!r}'s tuning is not as `index tune` writes it",
+                fix=f"run `el4ner-local index tune {index.path}` again, or delete {path}",
+            ) from None
     return out
