@@ -293,6 +293,9 @@ def test_a_bad_index_or_held_out_is_one_line_and_exit_status_2(index, tmp_path):
         assert str(bad) in str(result.exception) and "\n" not in str(result.exception)
     big = runner.invoke(app, ["index", "tune", str(index), "--held-out", str(len(POOL))])
     assert isinstance(big.exception, UserError) and "at most half" in str(big.exception)
+    DemoIndex.build(POOL[:1], tmp_path / "one")
+    one = runner.invoke(app, ["index", "tune", str(tmp_path / "one")])  # the default held-out size of 1: none
+    assert isinstance(one.exception, UserError) and "a pool of 1 sentence(s) cannot be tuned" in str(one.exception)
     proc = subprocess.run(
         [sys.executable, "-m", "el4ner_local.cli", "index", "tune", str(tmp_path / "nope")],
         capture_output=True,

@@ -25,6 +25,12 @@ DEFAULT_HELD_OUT = 40
 def held_out_slice(index, n: int | None, seed: int) -> tuple[list, list[int]]:
     """The held-out sentences (records.sample of the pool) and the pool ids to keep out of retrieval: theirs
     and those of any other pool sentence of the same text. n None: DEFAULT_HELD_OUT, or half a smaller pool."""
+    if len(index.pool) < 2:
+        raise UserError(
+            f"{index.path}: a pool of {len(index.pool)} sentence(s) cannot be tuned: the held-out sentences are "
+            "tagged with the rest of the pool as demonstrations",
+            fix="add labelled sentences with `el4ner-local index add` (a few dozen or more), then tune",
+        )
     if n is None:
         n = min(DEFAULT_HELD_OUT, len(index.pool) // 2)
     if n < 1 or 2 * n > len(index.pool):
