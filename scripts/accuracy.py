@@ -342,8 +342,7 @@ def cost(entries, models=None, classify: bool = True) -> dict:
 def describe(rule) -> str:
     weights = ", ".join(f"{m} {w:.2f}" for m, w in sorted(rule.weights.items())) or "uniform"
     cal = f"{len(rule.calibration.points)}-point calibration" if rule.calibration else "no calibration"
-    if source := getattr(rule, "confidence_source", None):  # where the confidence's type probability comes from
-        cal = f"confidence from `{source}`, {cal}"
+    cal = f"confidence from `{rule.confidence_source}`, {cal}"  # where its type probability comes from
     return (
         f"{rule.extract_min_votes} extraction vote(s), type source `{rule.type_source}`, "
         f"weights {weights}, {cal}, no verification"
@@ -543,7 +542,8 @@ def report(args) -> None:
     # 5. profiles and cost
     log("cost per sentence")
     all_entries, all_gold = pooled(data, have)
-    classify = rule.type_source != "extract"
+    # stage 3 runs for a type source other than extraction, or for its confidence (pipeline/stages.py)
+    classify = rule.type_source != "extract" or rule.confidence_source == "classify"
     points = []
     cost_rows = []
     for m in members:
@@ -608,8 +608,8 @@ def report(args) -> None:
         "",
         "Seconds and tokens are those measured when each sentence was recorded (the records' `seconds` and "
         "`stats`, scoring.throughput): a member alone counts its own model calls plus what runs outside the "
-        "models (retrieval, parsing); a rule on extraction types leaves stage 3 out, which the records ran "
-        "for every type source. The recordings shared a 2-core CPU with other jobs, so the seconds are "
+        "models (retrieval, parsing); a rule on extraction types with the vote's confidence leaves stage 3 "
+        "out, which the records ran for every type source. The recordings shared a 2-core CPU with other jobs, so the seconds are "
         "inflated and only comparable within this page (docs/speed.md measures speed on its own); the first "
         "sentence of each recording session also loads the models and the embedder, which the mean counts "
         "and the median hardly does. The plot shows the means.",
