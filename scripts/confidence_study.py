@@ -39,7 +39,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 
 from el4ner_local.evaluation.scoring import rescore  # noqa: E402
-from el4ner_local.pipeline.calibration import Calibration, expected_calibration_error  # noqa: E402
+from el4ner_local.pipeline.calibration import (  # noqa: E402
+    Calibration,
+    brier_score,
+    expected_calibration_error,
+)
 from el4ner_local.pipeline.votes import VoteRule  # noqa: E402
 
 RULES = {  # the vote rules whose accepted spans are scored
@@ -108,10 +112,6 @@ def auc(scores: Sequence[float], right: Sequence[bool]) -> float:
     return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
 
 
-def brier(conf: Sequence[float], right: Sequence[bool]) -> float:
-    return mean([(c - ok) ** 2 for c, ok in zip(conf, right, strict=True)])
-
-
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """L2-penalised logistic regression by Newton's method: [intercept, coefficients]."""
     x = np.hstack([np.ones((len(x), 1)), x])
@@ -169,7 +169,7 @@ def measure(data: dict[str, list[dict]], name: str, fit_name: str, repeats: int)
             conf = held_out(name, fit_name, a, b) + held_out(name, fit_name, b, a)
             truth = [r["right"] for r in b] + [r["right"] for r in a]
             eces.append(expected_calibration_error(conf, truth))
-            briers.append(brier(conf, truth))
+            briers.append(brier_score(conf, truth))
             aucs.append(auc(conf, truth))
             pooled[k] += zip(conf, truth, strict=True)
         loco = held_out(name, fit_name, [r for c, rs in data.items() if c != corpus for r in rs], rows)
@@ -193,7 +193,7 @@ def measure(data: dict[str, list[dict]], name: str, fit_name: str, repeats: int)
         "auc": mean([auc([c for c, _ in p], [ok for _, ok in p]) for p in pooled]),
         "ece_raw": expected_calibration_error(*zip(*raw_all, strict=True)) if raw_all else float("nan"),
         "ece_2fold": mean([expected_calibration_error([c for c, _ in p], [ok for _, ok in p]) for p in pooled]),
-        "brier_2fold": mean([brier([c for c, _ in p], [ok for _, ok in p]) for p in pooled]),
+        "brier_2fold": mean([brier_score([c for c, _ in p], [ok for _, ok in p]) for p in pooled]),
         "ece_loco": expected_calibration_error(*zip(*loco_all, strict=True)),
         "floor": floor(conf),
     }
