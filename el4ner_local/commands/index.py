@@ -171,17 +171,15 @@ def info(
     typer.echo(f"built      {data['created']}, updated {data['updated']}")
     if data["sources"]:
         typer.echo(f"sources    {', '.join(data['sources'])}")
+    from ..evaluation.index_tune import percent
+
     for name, t in data["tuning"].items():
         state = "" if t["current_pool"] else " (pool changed since: not applied; tune again)"
         typer.echo(
-            f"tuning     {name}: F1 {_percent(t['untuned_f1'])} -> {_percent(t['f1'])} (cross-fitted "
-            f"{_percent(t['cross_fitted_f1'])}) on {t['held_out']} held-out sentences, {', '.join(t['models'])}, "
+            f"tuning     {name}: F1 {percent(t['untuned_f1'])} -> {percent(t['f1'])} (cross-fitted "
+            f"{percent(t['cross_fitted_f1'])}) on {t['held_out']} held-out sentences, {', '.join(t['models'])}, "
             f"{t['when']}{state}"
         )
-
-
-def _percent(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _tunings(index) -> dict:

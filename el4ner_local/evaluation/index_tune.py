@@ -108,7 +108,8 @@ def tune_index(
     return entry
 
 
-def _f1(value) -> str:
+def percent(value) -> str:
+    """A share (an F1) in percent with one decimal; "-" for none."""
     return "-" if value is None else f"{100 * value:.1f}"
 
 
@@ -129,18 +130,18 @@ def summary(entry: dict, profile: str) -> list[str]:
         "(strict F1)"
     ]
     for member, f1 in report.get("members_alone", {}).items():
-        lines.append(f"  {member + ' alone':32} F1 {_f1(f1)}")
+        lines.append(f"  {member + ' alone':32} F1 {percent(f1)}")
     base = report.get("base", {})
     base_rule = base.get("rule", {})
     lines.append(
-        f"  {'untuned (the profile rule)':32} F1 {_f1(base.get('f1'))}  ({_votes(base_rule.get('extract_min_votes'))}"
+        f"  {'untuned (the profile rule)':32} F1 {percent(base.get('f1'))}  ({_votes(base_rule.get('extract_min_votes'))}"
         f", types from {base_rule.get('type_source')})"
     )
     chosen = report.get("chosen", {})
     crossed = report.get("cross_fitted", {})
-    cross = f"cross-fitted F1 {_f1(crossed['f1'])}" if "f1" in crossed else crossed.get("skipped", "")
+    cross = f"cross-fitted F1 {percent(crossed['f1'])}" if "f1" in crossed else crossed.get("skipped", "")
     lines.append(
-        f"  {'chosen':32} F1 {_f1(report.get('f1'))}  ({_votes(chosen.get('extract_min_votes'))}, types from "
+        f"  {'chosen':32} F1 {percent(report.get('f1'))}  ({_votes(chosen.get('extract_min_votes'))}, types from "
         f"{chosen.get('type_source')}, {chosen.get('weights')} weights); {cross}"
     )
     calibration = report.get("calibration", {})
