@@ -251,7 +251,8 @@ def labels(args) -> None:
     """Labelling without a pool of one's own: each corpus tagged with its own label names (`--labels`)
     by the candidate ensemble in the run's settings, with the built-in pool's demonstrations (other
     types, shown under the user's schema) and with none (zero-shot); strict F1 per corpus and pooled.
-    Lean records (types as written at extraction, the vote of models.toml's defaults), kept with the others."""
+    Lean records (types as written at extraction), scored by the union with uniform weights (the recording
+    settings' vote, not models.toml's weighted one), kept with the others."""
     from el4ner_local.evaluation.records import run_records
     from el4ner_local.evaluation.scoring import Counts, rescore
     from el4ner_local.pipeline.votes import VoteRule
