@@ -13,11 +13,26 @@ REV (in a temporary worktree, a separate process, the same treatment of the KV c
 tokens evaluated per sentence and F1.
 
     python scripts/bench_speed.py --limit 5 --baseline dbbd70d --json docs/speed.json
+
+With --sentences N (side by side, issue 18): the first N sentences of the dev samples of
+scripts/accuracy.py (its four corpora in turn, each with its own pool and label names), each tagged
+in one process by
+  accurate        the candidate ensemble (scripts/candidate_models.toml) as accuracy.py records it:
+                  whole demonstrations, k = 4, extraction and stage-3 types; every speed-up off
+  accurate+draftD the same with prompt-lookup drafting on (D = --draft tokens per step; several: one each)
+  fast            --profile fast of models.toml, same pool and label names
+one configuration after the other for each sentence, each model's KV cache holding only the
+instructions before each (as after an earlier sentence of the same corpus). Reports seconds and
+tokens per sentence, the ratios, and whether the records (SentenceRecord JSON) are identical with
+each speed-up off and on, and to those accuracy.py recorded for the same sentences.
+
+    python scripts/bench_speed.py --sentences 8 --draft 1 4 --json docs/speed-drafts.json
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -26,6 +41,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 DATA = ROOT.parent / "shared" / "data" / "wnut17" / "emerging.test.annotated"
 
 
@@ -139,6 +155,157 @@ print(json.dumps({{"rows": rows, "by_stage": t.stats.as_dict()}}))
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tmp], capture_output=True)
 
 
+def _accuracy_script():
+    """scripts/accuracy.py as a module: its corpora, pools, candidate models and recording settings."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import accuracy
+
+    return accuracy
+
+
+def side_sample(n: int) -> list[tuple[str, object]]:
+    """(corpus, sentence): the first n of accuracy.py's dev samples, taking the corpora in turn."""
+    acc = _accuracy_script()
+    samples = {c: acc.corpus_sample("dev", c, acc.STEPS[-1]) for c in acc.SPLITS["dev"]}
+    return [(c, samples[c][i // len(samples)]) for i, c in zip(range(n), itertools.cycle(samples), strict=False)]
+
+
+def _recorded(tagger) -> dict[str, dict]:
+    """accuracy.py's records for this tagger's configuration (read only), by sentence id."""
+    from el4ner_local.evaluation.cache import config_description, config_key
+
+    acc = _accuracy_script()
+    path = acc.CACHE / "records" / f"{config_key(config_description(tagger, 'span'))[:32]}.jsonl"
+    if not path.exists():
+        return {}
+    entries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            entries[entry["id"]] = entry["record"]
+        except (ValueError, KeyError):
+            continue  # a line an interruption cut
+    return entries
+
+
+def _prime(tagger, text: str) -> None:
+    """Each model's KV cache holding this tagger's instructions only: what an earlier sentence of the
+    same corpus leaves to the next (the instructions segment evaluated as the pipeline cuts it)."""
+    from el4ner_local.llm.backend import TokenStats
+    from el4ner_local.pipeline import prompts
+
+    book = tagger.stages.book
+    prompt = book.extract(book.shared(text))
+    for m in tagger.models:
+        m.reset()
+        tokens, bounds = m._prompt_tokens(prompt, prompts.EXTRACT_PREFILL)
+        m._eval_to(tokens[: bounds[0]], bounds[:1], TokenStats())
+
+
+def side_by_side(n: int, drafts: list[int]) -> dict:
+    """Each sentence tagged by each configuration in turn, in this process (see the module's doc)."""
+    from el4ner_local.evaluation.records import recording_tagger, sentence_id
+    from el4ner_local.pipeline.stages import SentenceInput
+    from el4ner_local.pipeline.tagger import Tagger
+
+    acc = _accuracy_script()
+    chosen = side_sample(n)
+    # name -> (tagger kind, drafted tokens per generation step)
+    configs = {"accurate": ("accurate", 0), **{f"accurate+draft{d}": ("accurate", d) for d in drafts}}
+    configs["fast"] = ("fast", 0)
+    taggers: dict[str, dict] = {}
+    for corpus in dict.fromkeys(c for c, _ in chosen):
+        index = acc.pool_of(corpus)
+        accurate = recording_tagger(index, "span", models=acc.MODELS, overrides=acc.RUNS["whole-k4"], stages="typed")
+        fast = Tagger.load(models=ROOT / "models.toml", profile="fast", labels=list(index.labels), index=index)
+        taggers[corpus] = {"accurate": accurate, "fast": fast}
+    recorded = {corpus: _recorded(t["accurate"]) for corpus, t in taggers.items()}
+    for corpus, t in taggers.items():  # outside the timings: loading the models, the embedder, the index
+        for m in t["accurate"].models + t["fast"].models:
+            m.load()
+        first = next(sent for c, sent in chosen if c == corpus)
+        t["fast"].tag_sentence(SentenceInput(first.text, 0, [(a, b) for a, b in first.tokens]))
+    rows = []
+    for i, (corpus, sent) in enumerate(chosen, 1):
+        row: dict = {"corpus": corpus, "text": sent.text}
+        for name, (kind, draft) in configs.items():
+            tagger = taggers[corpus][kind]
+            for m in tagger.models:
+                m.draft_tokens = draft
+            _prime(tagger, sent.text)
+            before = {m.name: (m.stats.copy(), list(m.drafts)) for m in tagger.models}
+            stages = {key: value.copy() for key, value in tagger.stats.by_stage_model.items()}
+            t0 = time.perf_counter()
+            record = tagger.tag_sentence(SentenceInput(sent.text, 0, [(a, b) for a, b in sent.tokens]))
+            wall = time.perf_counter() - t0
+            used = [m.stats.minus(before[m.name][0]) for m in tagger.models]
+            by_stage: dict = {}
+            for (stage, model), value in tagger.stats.by_stage_model.items():
+                spent = value.seconds - (stages[(stage, model)].seconds if (stage, model) in stages else 0.0)
+                by_stage.setdefault(stage, {})[model] = round(spent, 3)
+            row[name] = {
+                "seconds": wall,
+                "evaluated": sum(u.evaluated for u in used),
+                "reused": sum(u.reused for u in used),
+                "generated": sum(u.generated for u in used),
+                "drafted": sum(m.drafts[0] - before[m.name][1][0] for m in tagger.models),
+                "accepted": sum(m.drafts[1] - before[m.name][1][1] for m in tagger.models),
+                "by_stage": by_stage,
+                "record": json.dumps(record.to_json(), sort_keys=True),
+            }
+        old = recorded[corpus].get(sentence_id(sent.text))
+        row["identical"] = {
+            f"draft{d}": row["accurate"]["record"] == row[f"accurate+draft{d}"]["record"] for d in drafts
+        }
+        row["as_recorded"] = None if old is None else json.dumps(old, sort_keys=True) == row["accurate"]["record"]
+        rows.append(row)
+        print(
+            f"  {i}/{n} {corpus}: "
+            + ", ".join(f"{name} {row[name]['seconds']:.1f} s" for name in configs)
+            + f"; identical {row['identical']}; as recorded {row['as_recorded']}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {"drafts": drafts, "configs": list(configs), "rows": rows}
+
+
+def side_report(result: dict) -> None:
+    rows, configs = result["rows"], result["configs"]
+    per = {
+        name: {key: mean([r[name] for r in rows], key) for key in ("seconds", "evaluated", "reused", "generated")}
+        for name in configs
+    }
+    result["summary"] = per
+    print(f"{len(rows)} sentences (accuracy.py's dev samples, the four corpora in turn), per sentence:")
+    for name, m in per.items():
+        drafted = sum(r[name]["drafted"] for r in rows)
+        accepted = sum(r[name]["accepted"] for r in rows)
+        print(
+            f"  {name:17} {m['seconds']:6.2f} s   evaluated {m['evaluated']:5.0f}  reused {m['reused']:5.0f}  "
+            f"generated {m['generated']:4.0f}" + (f"  drafts accepted {accepted}/{drafted}" if drafted else "")
+        )
+    total = {name: sum(r[name]["seconds"] for r in rows) for name in configs}
+    for name in configs:
+        if name.startswith("accurate+"):
+            same = sum(r["identical"][name.removeprefix("accurate+")] for r in rows)
+            print(
+                f"  accurate / {name}: {total['accurate'] / total[name]:.2f}x time; records identical {same} of {len(rows)}"
+            )
+    print(f"  accurate / fast: {total['accurate'] / total['fast']:.2f}x time")
+    known = [r["as_recorded"] for r in rows if r["as_recorded"] is not None]
+    print(f"  accurate's records equal to accuracy.py's: {sum(known)} of {len(known)} recorded")
+    for name in ("accurate", "fast"):
+        spent: dict = {}
+        for r in rows:
+            for stage, models in r[name]["by_stage"].items():
+                for model, seconds in models.items():
+                    spent[(stage, model)] = spent.get((stage, model), 0.0) + seconds
+        print(
+            f"  {name} by stage and model, s/sentence: "
+            + ", ".join(f"{stage[:1]}/{model} {v / len(rows):.2f}" for (stage, model), v in sorted(spent.items()))
+        )
+
+
 def mean(rows, key):
     return sum(r[key] for r in rows) / max(len(rows), 1)
 
@@ -155,7 +322,18 @@ def main() -> None:
         help="a [pipeline] setting for this run, e.g. --set k=2 (JSON value)",
     )
     ap.add_argument("--json", type=Path, help="write the full measurements here")
+    ap.add_argument("--sentences", type=int, help="side by side (issue 18, see above) on this many dev sentences")
+    ap.add_argument(
+        "--draft", type=int, nargs="+", default=[4], help="with --sentences: drafted tokens per step, one run each"
+    )
     args = ap.parse_args()
+    if args.sentences:
+        result = side_by_side(args.sentences, args.draft)
+        side_report(result)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+        return
 
     report = {
         "commit": subprocess.run(

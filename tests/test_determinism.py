@@ -95,3 +95,29 @@ def test_each_model_answers_the_same_floats_with_an_empty_cache_or_after_another
         after_text = model.generate(b, prefill=EXTRACT_PREFILL, max_tokens=24)
         assert model.stats.reused > 0  # the cache did serve part of B's prompt
         assert fresh_text.strip() and (after_scores, after_text) == (fresh_scores, fresh_text), spec.name
+
+
+def test_prompt_lookup_drafting_runs_on_llama_cpp_and_answers_whatever_the_cache_held(default_models):
+    """Issue 18: drafting (off by default: its batched floats change some real answers, docs/speed.md;
+    tests/test_prompt_lookup.py checks its bookkeeping exactly) on llama.cpp itself: drafts are taken,
+    a prompt gets the same drafted answer from an empty cache or after another, and the next call
+    without drafting answers as it does from an empty cache."""
+    book = PromptBook(parse_labels("person,location"))
+    a = book.extract(book.shared("Angela Merkel met Emmanuel Macron in Berlin on Tuesday."))
+    b = book.extract(book.shared("Taylor Swift performed in London last night."))
+    for spec in default_models.models[:2]:
+        model = load_model(spec)
+        try:
+            model.reset()
+            model.draft_tokens = 0
+            plain_b = model.generate(b, prefill=EXTRACT_PREFILL, max_tokens=32)
+            model.draft_tokens = 4
+            accepted = model.drafts[1]
+            drafted_a = model.generate(a, prefill=EXTRACT_PREFILL, max_tokens=32)  # after b
+            assert model.drafts[1] > accepted, spec.name
+            model.reset()
+            assert model.generate(a, prefill=EXTRACT_PREFILL, max_tokens=32) == drafted_a, spec.name
+            model.draft_tokens = 0
+            assert model.generate(b, prefill=EXTRACT_PREFILL, max_tokens=32) == plain_b, spec.name
+        finally:
+            model.draft_tokens = 0

@@ -4,7 +4,11 @@ Answers are a function of the prompt alone, whatever the KV cache held before. l
 kernels round differently for different batch shapes (a token evaluated alone, or at another row
 of a batch, gets other floats), so a prompt is always evaluated in the same segments (the
 instructions, the shared part, the question, the prefill: `_prompt_tokens`), each one batch from the end
-of the one before; the cache serves only whole segments that were cut at the same places."""
+of the one before; the cache serves only whole segments that were cut at the same places.
+
+Prompt-lookup drafting (`draft_tokens`, EL4NER_DRAFT_TOKENS; off by default) evaluates a generated token
+together with the tokens that followed its last n-gram in the prompt, as one batch: for the reason above
+its answers may differ from one-token-at-a-time greedy decoding, so it is only for measuring (docs/speed.md)."""
 
 from __future__ import annotations
 
@@ -84,6 +88,8 @@ class LlamaCppModel:
         self._formatter: Jinja2ChatFormatter | None = None
         self._cached_bounds: list[int] = []  # segment ends of what the cache holds (see _eval_to)
         self._prefix_tokens: dict[str, list[int]] = {}  # tokenized prompt prefixes, for _prompt_tokens
+        self.draft_tokens = _draft_tokens_setting()  # prompt-lookup drafts per generation step, 0 = off
+        self.drafts = [0, 0]  # drafted tokens proposed, accepted (for scripts/bench_speed.py)
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -245,8 +251,8 @@ class LlamaCppModel:
                 self._cached_bounds.append(end)
         return self._logprobs()
 
-    def _logprobs(self) -> np.ndarray:
-        ptr = self.llm._ctx.get_logits_ith(-1)
+    def _logprobs(self, row: int = -1) -> np.ndarray:
+        ptr = self.llm._ctx.get_logits_ith(row)
         logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64)
         logits -= logits.max()
         return logits - np.log(np.exp(logits).sum())
@@ -275,6 +281,9 @@ class LlamaCppModel:
             tokens, bounds = self._prompt_tokens(prompt, prefill)
             logprobs = self._eval_to(tokens, bounds, stats)
             out: list[int] = []
+            ahead: list[int] = []  # drafted tokens the cache holds after `out`, not yet confirmed
+            rows: list[int] = []  # the batch row of each, whose logits follow it
+            drafting = self.draft_tokens > 0 and self.spec.temperature <= 0
             text = ""
             for _ in range(max_tokens):
                 token = self._pick(logprobs)
@@ -289,12 +298,36 @@ class LlamaCppModel:
                     break
                 if stop_on_line and text.endswith("\n") and stop_on_line(text):
                     break
-                self.llm.eval([token])
-                stats.evaluated += 1
-                logprobs = self._logprobs()
+                if ahead and ahead[0] == token:  # the draft was right: its logits are computed
+                    ahead.pop(0)
+                    self.drafts[1] += 1
+                    logprobs = self._logprobs(rows.pop(0))
+                    continue
+                self.llm.n_tokens = len(tokens) + len(out) - 1  # drops the drafts that were wrong
+                room = min(self.draft_tokens, max_tokens - len(out), self.llm.n_ctx() - self.llm.n_tokens - 2)
+                ahead = _lookup(tokens + out, room) if drafting else []
+                self.drafts[0] += len(ahead)
+                rows = self._eval_rows([token, *ahead])
+                stats.evaluated += 1 + len(ahead)
+                logprobs = self._logprobs(rows.pop(0))
             stats.seconds = time.perf_counter() - started
             self.stats.add(stats)
             return text
+
+    def _eval_rows(self, batch: list[int]) -> list[int]:
+        """Evaluate `batch` as one batch after what the context holds; the rows whose logits follow
+        each of its tokens (one token: llm.eval, as generation has always run)."""
+        llm = self.llm
+        if len(batch) == 1:
+            llm.eval(batch)
+            return [-1]
+        start = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(batch)] = batch
+        llm.n_tokens = start + len(batch)
+        return list(range(len(batch)))
 
     def reset(self) -> None:
         """Forget what the KV cache holds: the next call evaluates its prompt from the start."""
@@ -354,6 +387,29 @@ class LlamaCppModel:
             stats.seconds = time.perf_counter() - started
             self.stats.add(stats)
             return results
+
+
+def _draft_tokens_setting() -> int:
+    value = os.environ.get("EL4NER_DRAFT_TOKENS") or "0"
+    if not value.isdigit() or int(value) > 64:  # a draft and its token are one batch (n_batch = 512)
+        raise UserError(
+            f"EL4NER_DRAFT_TOKENS={value!r} is not a number of tokens up to 64",
+            fix="set it to 0 (off) or e.g. 4, or unset it",
+        )
+    return int(value)
+
+
+def _lookup(context: list[int], limit: int, longest: int = 3) -> list[int]:
+    """Prompt lookup: up to `limit` tokens that followed the latest earlier occurrence of the
+    context's last n tokens (n = `longest` down to 1); none if it has no such occurrence."""
+    if limit <= 0:
+        return []
+    for n in range(min(longest, len(context) - 1), 0, -1):
+        tail = context[-n:]
+        for i in range(len(context) - n - 1, -1, -1):
+            if context[i : i + n] == tail:
+                return context[i + n : i + n + limit]
+    return []
 
 
 def _distinguishing_length(seq: tuple, seqs: list[tuple]) -> int:
