@@ -214,6 +214,8 @@ def test_the_tagger_takes_the_tuned_rule_only_where_it_was_measured(index):
     tagger = Tagger.load(index=index, llms=ensemble())
     assert tagger.tuning is not None and tagger.settings.extract_min_votes == 2
     assert tagger.stages.rule.extract_min_votes == 2 and tagger.settings.k == profile.k
+    note = tagger.tuning_note()  # what tag and annotate tell the user
+    assert note is not None and "as tuned on 6 held-out pool sentences" in note and "2 vote(s)" in note
     assert Tagger.load(index=index, llms=ensemble(), extract_min_votes=1).settings.extract_min_votes == 1  # wins
 
     # a hand-set tuning: every tuned setting is taken
@@ -234,6 +236,7 @@ def test_the_tagger_takes_the_tuned_rule_only_where_it_was_measured(index):
         Tagger.load(index=index, llms=ensemble(), retrieval_mode="sentence"),
     ):
         assert other.tuning is None and other.stages.rule.extract_min_votes == other.settings.extract_min_votes
+        assert other.tuning_note() is None
         assert other.stages.rule.label_thresholds == {}
 
     DemoIndex.load(index).add([labelled("Now Ada Lovelace sees Rome .", ("Rome", "location"))])

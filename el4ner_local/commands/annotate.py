@@ -114,6 +114,8 @@ def tagger_factory(
         tagger = Tagger.load(
             models=models, profile=profile, labels=labels, schema_file=schema, index=idx, only=only, **overrides
         )
+        if note := tagger.tuning_note():
+            progress(note)
         for model in tagger.models:  # llama.cpp loads a model on first use: do it now, while saying so
             progress(f"loading {model.name}")
             model.load()

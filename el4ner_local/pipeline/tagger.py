@@ -104,6 +104,16 @@ class Tagger:
         tagger.tuning = tuning
         return tagger
 
+    def tuning_note(self) -> str | None:
+        """One line for the user when the index's tuning (`index tune`) decides the vote; None otherwise."""
+        if self.tuning is None or self.index is None:
+            return None
+        rule = self.settings
+        return (
+            f"{self.index.path}: the vote as tuned on {self.tuning['held_out']['sentences']} held-out pool "
+            f"sentences ({self.tuning['when']}): {rule.extract_min_votes} vote(s), types from {rule.type_source}"
+        )
+
     def __call__(self, text: str, name: str = "") -> TaggedDocument:
         return self.tag(text, name)
 

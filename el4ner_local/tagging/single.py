@@ -51,6 +51,8 @@ def run_tag(
         tagger = Tagger.load(
             models=models, profile=profile, labels=labels, schema_file=schema, index=index, only=only, **overrides
         )
+        if note := tagger.tuning_note():
+            Console(stderr=True).print(note, markup=False, highlight=False)
         sink, table_console = open_output(output, plan.mode, inputs=files, fmt=fmt)
         try:
             current: int | None = None
