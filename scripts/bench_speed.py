@@ -72,9 +72,8 @@ def measure(limit: int, overrides: dict) -> dict:
         demos = tagger.index.retrieve(sent.text, record.stage1_spans, tagger.settings.k)  # the pipeline's own
         shared = book.shared(sent.text, demos, tagger.settings.demo_words)
         bound = 0.0
+        _prime(tagger, sent.text)  # only the instructions cached, as in steady state
         for m in tagger.models:
-            m.reset()
-            m.generate(book.extract(""), max_tokens=1)  # only the instructions cached, as in steady state
             t0 = time.perf_counter()
             m.generate(
                 book.extract(shared),
