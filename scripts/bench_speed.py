@@ -32,6 +32,7 @@ each speed-up off and on, and to those accuracy.py recorded for the same sentenc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import subprocess
@@ -257,6 +258,11 @@ def side_by_side(n: int, drafts: list[int]) -> dict:
             f"draft{d}": row["accurate"]["record"] == row[f"accurate+draft{d}"]["record"] for d in drafts
         }
         row["as_recorded"] = None if old is None else json.dumps(old, sort_keys=True) == row["accurate"]["record"]
+        row["answers_changed"] = {
+            d: _changed(row["accurate"]["record"], row[f"accurate+{d}"]["record"]) for d in row["identical"]
+        }
+        for name in configs:
+            row[name]["record"] = hashlib.sha256(row[name]["record"].encode()).hexdigest()  # the JSON stays small
         rows.append(row)
         print(
             f"  {i}/{n} {corpus}: "
@@ -266,6 +272,19 @@ def side_by_side(n: int, drafts: list[int]) -> dict:
             flush=True,
         )
     return {"drafts": drafts, "configs": list(configs), "rows": rows}
+
+
+def _changed(plain: str, other: str) -> list[dict]:
+    """The model answers (SentenceRecord.raw) that differ between two records, and whether the accepted labels do."""
+    a, b = json.loads(plain), json.loads(other)
+    out = [
+        {"stage": stage, "model": model, "plain": text, "changed": b["raw"].get(stage, {}).get(model)}
+        for stage, answers in a["raw"].items()
+        for model, text in answers.items()
+        if b["raw"].get(stage, {}).get(model) != text
+    ]
+    labels = [sorted((c["start"], c["end"], c["label"]) for c in r["candidates"] if c["accepted"]) for r in (a, b)]
+    return out + ([{"accepted labels": labels}] if labels[0] != labels[1] else [])
 
 
 def side_report(result: dict) -> None:
