@@ -335,3 +335,11 @@ def test_tune_a_tiny_index_with_a_real_model(default_models, tmp_path):
     assert read_tunings(index)["tiny"]["tuning"] == entry["tuning"]
     tagger = Tagger.load(models=models, profile="tiny", index=index)
     assert tagger.tuning is not None and tagger.tuning["tuning"] == entry["tuning"]
+
+
+def test_the_index_store_knows_the_tuning_files_as_its_own():
+    from el4ner_local.pipeline import tuned
+    from el4ner_local.retrieval import store
+
+    # store.py lets a rebuild over a tuned index through because it counts these as the index's files
+    assert set(store.TUNING) == {tuned.TUNING_FILE, tuned.TUNING_TMP, tuned.TUNING_DIR}
