@@ -56,12 +56,7 @@ class VoteRule:
     def to_json(self) -> dict:
         """Every field, JSON-able (the calibration as its [raw, p] points, None when there is none)."""
         return {
-            "extract_min_votes": self.extract_min_votes,
-            "type_source": self.type_source,
-            "confidence_source": self.confidence_source,
-            "classify_threshold": self.classify_threshold,
-            "verify": self.verify,
-            "verify_threshold": self.verify_threshold,
+            **{f.name: getattr(self, f.name) for f in fields(self)},
             "weights": dict(sorted(self.weights.items())),
             "calibration": self.calibration.to_list() if self.calibration is not None else None,
             "label_thresholds": dict(sorted(self.label_thresholds.items())),
