@@ -1,0 +1,113 @@
+"""Issue 14, recall: does a lexicon from the user's own pool recover entities the ensemble missed?
+
+Offline, from the committed dev records (no model call). For each corpus, every entity string of its
+pool (the train split: the demonstrations' source) is a lexicon entry with its majority label, kept when
+the pool labels that token sequence at least `--ratio` of the times it occurs there (so "US" as a word
+in running text does not become an entity because it was once labelled). After the chosen vote, each
+lexicon match in a sentence (longest first, token-aligned) that overlaps no accepted span is added.
+Strict micro F1 per corpus, before and after, at a few ratios.
+
+    python scripts/recall_study.py [--split dev] [--ratio 0.5 0.7 0.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import accuracy  # noqa: E402
+
+MAX_WORDS = 6
+
+
+def words(sent, a: int, b: int) -> tuple[str, ...]:
+    return tuple(sent.text[s:e] for s, e in sent.tokens[a:b])
+
+
+def lexicon(pool, ratio: float) -> dict[tuple[str, ...], str]:
+    """Token sequence -> its majority label, for entity strings the pool labels at least `ratio` of the time."""
+    labels: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+    for sent in pool:
+        starts = {s: i for i, (s, _) in enumerate(sent.tokens)}
+        ends = {e: i + 1 for i, (_, e) in enumerate(sent.tokens)}
+        for span in sent.spans:
+            if span.start in starts and span.end in ends:
+                labels[words(sent, starts[span.start], ends[span.end])][span.label] += 1
+    seen: Counter = Counter()
+    for sent in pool:
+        n = len(sent.tokens)
+        for a in range(n):
+            for b in range(a + 1, min(n, a + MAX_WORDS) + 1):
+                key = words(sent, a, b)
+                if key in labels:
+                    seen[key] += 1
+    return {
+        key: counts.most_common(1)[0][0]
+        for key, counts in labels.items()
+        if sum(counts.values()) >= ratio * max(seen[key], 1)
+    }
+
+
+def with_lexicon(sent, accepted, lex) -> list:
+    from el4ner_local.documents import Span
+
+    spans = list(accepted)
+    n = len(sent.tokens)
+    for length in range(MAX_WORDS, 0, -1):
+        for a in range(n - length + 1):
+            label = lex.get(words(sent, a, a + length))
+            if label is None:
+                continue
+            start, end = sent.tokens[a][0], sent.tokens[a + length - 1][1]
+            if all(end <= s.start or start >= s.end for s in spans):
+                spans.append(Span(start, end, label))
+    return spans
+
+
+def main() -> None:
+    from el4ner_local.documents import bio_tags
+    from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
+    from el4ner_local.evaluation.tuning import choose as choose_rule
+    from el4ner_local.formats import read_labelled
+    from el4ner_local.pipeline.votes import VoteRule
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
+    args = parser.parse_args()
+    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
+    data = {c: accuracy.recorded(args.split, c, "whole-k4") for c in accuracy.SPLITS[args.split]}
+    members = next(iter(data.values()))[2]
+    entries = [e for d in data.values() for e in d[0]]
+    gold = [g for d in data.values() for g in d[1]]
+    rule = replace(choose_rule(entries, gold, members, base).rule, label_thresholds={})
+    print(f"rule chosen on the pooled {args.split} records ({len(entries)} sentences): {rule.to_json()}")
+    totals: dict[str, Counts] = defaultdict(Counts)
+    for corpus, (c_entries, c_gold, _) in data.items():
+        pool = read_labelled(accuracy.POOLS[corpus])
+        decided = rescore(c_entries, c_gold, rule).decided
+        row = [f"{corpus:18s} {len(c_gold):3d} sent"]
+        for name, lex in [("vote", None)] + [(f"+lex{r}", lexicon(pool, r)) for r in args.ratio]:
+            counts = Counts()
+            for sent, cands in zip(c_gold, decided, strict=True):
+                spans = accepted_spans(cands) if lex is None else with_lexicon(sent, accepted_spans(cands), lex)
+                truth, guess = (
+                    entity_set(bio_tags(sent.tokens, list(sent.spans))),
+                    entity_set(bio_tags(sent.tokens, spans)),
+                )
+                counts.add(truth, guess)
+                totals[name].add(truth, guess)
+            p, r, f = Counts.prf(counts.tp, counts.pred, counts.gold)
+            row.append(f"{name} P {100 * p:4.1f} R {100 * r:4.1f} F1 {100 * f:4.1f}")
+        print(" | ".join(row))
+    print("pooled: " + " | ".join(f"{name} F1 {100 * c.f1:4.1f}" for name, c in totals.items()))
+
+
+if __name__ == "__main__":
+    main()
