@@ -80,32 +80,49 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="dev")
     parser.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
+    parser.add_argument(
+        "--rule", choices=("choose", "2-both"), default="choose", help="2-both: what choose picked on dev"
+    )
     args = parser.parse_args()
     base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
     data = {c: accuracy.recorded(args.split, c, "whole-k4") for c in accuracy.SPLITS[args.split]}
     members = next(iter(data.values()))[2]
     entries = [e for d in data.values() for e in d[0]]
     gold = [g for d in data.values() for g in d[1]]
-    rule = replace(choose_rule(entries, gold, members, base).rule, label_thresholds={})
-    print(f"rule chosen on the pooled {args.split} records ({len(entries)} sentences): {rule.to_json()}")
+    if args.rule == "choose":
+        rule = replace(choose_rule(entries, gold, members, base).rule, label_thresholds={})
+    else:
+        rule = replace(base, extract_min_votes=2, type_source="both")
+    print(f"rule ({args.rule}, {len(entries)} {args.split} sentences): {rule.to_json()}")
+
+    def scored(c_gold, decided, lex) -> Counts:
+        counts = Counts()
+        for sent, cands in zip(c_gold, decided, strict=True):
+            spans = accepted_spans(cands) if lex is None else with_lexicon(sent, accepted_spans(cands), lex)
+            counts.add(entity_set(bio_tags(sent.tokens, list(sent.spans))), entity_set(bio_tags(sent.tokens, spans)))
+        return counts
+
     totals: dict[str, Counts] = defaultdict(Counts)
     for corpus, (c_entries, c_gold, _) in data.items():
         pool = read_labelled(accuracy.POOLS[corpus])
+        lexicons = {r: lexicon(pool, r) for r in args.ratio}
         decided = rescore(c_entries, c_gold, rule).decided
-        row = [f"{corpus:18s} {len(c_gold):3d} sent"]
-        for name, lex in [("vote", None)] + [(f"+lex{r}", lexicon(pool, r)) for r in args.ratio]:
-            counts = Counts()
-            for sent, cands in zip(c_gold, decided, strict=True):
-                spans = accepted_spans(cands) if lex is None else with_lexicon(sent, accepted_spans(cands), lex)
-                truth, guess = (
-                    entity_set(bio_tags(sent.tokens, list(sent.spans))),
-                    entity_set(bio_tags(sent.tokens, spans)),
-                )
-                counts.add(truth, guess)
-                totals[name].add(truth, guess)
+        rows = {"vote": scored(c_gold, decided, None)}
+        rows |= {f"+lex{r}": scored(c_gold, decided, lex) for r, lex in lexicons.items()}
+        # the fair comparison: each member alone, with and without the same lexicon (the middle ratio)
+        middle = args.ratio[len(args.ratio) // 2 - 1] if len(args.ratio) > 1 else args.ratio[0]
+        rows[f"lex{middle} alone"] = scored(c_gold, [[] for _ in c_gold], lexicons[middle])  # a dictionary, no model
+        for m in members:
+            alone = rescore(c_entries, c_gold, base, [m]).decided
+            short = m.rsplit("-", 1)[-1]
+            rows[short] = scored(c_gold, alone, None)
+            rows[f"{short}+lex{middle}"] = scored(c_gold, alone, lexicons[middle])
+        print(f"{corpus} ({len(c_gold)} sentences)")
+        for name, counts in rows.items():
             p, r, f = Counts.prf(counts.tp, counts.pred, counts.gold)
-            row.append(f"{name} P {100 * p:4.1f} R {100 * r:4.1f} F1 {100 * f:4.1f}")
-        print(" | ".join(row))
+            print(f"  {name:14s} P {100 * p:4.1f} R {100 * r:4.1f} F1 {100 * f:4.1f}")
+            total = totals[name]
+            total.tp, total.pred, total.gold = total.tp + counts.tp, total.pred + counts.pred, total.gold + counts.gold
     print("pooled: " + " | ".join(f"{name} F1 {100 * c.f1:4.1f}" for name, c in totals.items()))
 
 
