@@ -70,6 +70,13 @@ def with_lexicon(sent, accepted, lex) -> list:
     return spans
 
 
+def lexicon_first(sent, accepted, lex) -> list:
+    """The lexicon's matches, then the accepted spans that overlap none of them: where the pool knows a
+    name, its boundaries and label win over the models'."""
+    matched = with_lexicon(sent, [], lex)
+    return matched + [s for s in accepted if all(s.end <= m.start or s.start >= m.end for m in matched)]
+
+
 def main() -> None:
     from el4ner_local.documents import bio_tags
     from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
@@ -95,10 +102,10 @@ def main() -> None:
         rule = replace(base, extract_min_votes=2, type_source="both")
     print(f"rule ({args.rule}, {len(entries)} {args.split} sentences): {rule.to_json()}")
 
-    def scored(c_gold, decided, lex) -> Counts:
+    def scored(c_gold, decided, lex, combine=with_lexicon) -> Counts:
         counts = Counts()
         for sent, cands in zip(c_gold, decided, strict=True):
-            spans = accepted_spans(cands) if lex is None else with_lexicon(sent, accepted_spans(cands), lex)
+            spans = accepted_spans(cands) if lex is None else combine(sent, accepted_spans(cands), lex)
             counts.add(entity_set(bio_tags(sent.tokens, list(sent.spans))), entity_set(bio_tags(sent.tokens, spans)))
         return counts
 
@@ -111,6 +118,7 @@ def main() -> None:
         rows |= {f"+lex{r}": scored(c_gold, decided, lex) for r, lex in lexicons.items()}
         # the fair comparison: each member alone, with and without the same lexicon (the middle ratio)
         middle = args.ratio[len(args.ratio) // 2 - 1] if len(args.ratio) > 1 else args.ratio[0]
+        rows[f"lex{middle} first"] = scored(c_gold, decided, lexicons[middle], lexicon_first)
         rows[f"lex{middle} alone"] = scored(c_gold, [[] for _ in c_gold], lexicons[middle])  # a dictionary, no model
         for m in members:
             alone = rescore(c_entries, c_gold, base, [m]).decided
