@@ -7,7 +7,8 @@ in running text does not become an entity because it was once labelled). After t
 lexicon match in a sentence (longest first, token-aligned) that overlaps no accepted span is added.
 Strict micro F1 per corpus, before and after, at a few ratios.
 
-    python scripts/recall_study.py [--split dev] [--ratio 0.5 0.7 0.9]
+    python scripts/recall_study.py [--split dev] [--ratio 0.5 0.7 0.9] [--rule 2-both]
+    python scripts/recall_study.py --per-pool      # each corpus in halves: the votes a pool would choose
 """
 
 from __future__ import annotations
@@ -77,6 +78,38 @@ def lexicon_first(sent, accepted, lex) -> list:
     return matched + [s for s in accepted if all(s.end <= m.start or s.start >= m.end for m in matched)]
 
 
+def per_pool(data: dict, ratio: float) -> None:
+    """Each corpus in halves: F1 of every vote count and type source, without and with the lexicon, on
+    each half, to see whether a rule chosen on one half of a pool holds on the other."""
+    from el4ner_local.documents import bio_tags
+    from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
+    from el4ner_local.formats import read_labelled
+    from el4ner_local.pipeline.votes import VoteRule
+
+    for corpus, (entries, gold, members) in data.items():
+        lex = lexicon(read_labelled(accuracy.POOLS[corpus]), ratio)
+        half = len(gold) // 2
+        print(f"{corpus} ({len(gold)} sentences): F1 on each half, vote / + lexicon {ratio}")
+        for votes in range(1, len(members) + 1):
+            for source in ("extract", "both"):
+                rule = VoteRule(extract_min_votes=votes, type_source=source, verify=False, weights={})
+                cells = []
+                for part in (slice(0, half), slice(half, None)):
+                    decided = rescore(entries[part], gold[part], rule).decided
+                    for with_lex in (False, True):
+                        counts = Counts()
+                        for sent, cands in zip(gold[part], decided, strict=True):
+                            spans = accepted_spans(cands)
+                            counts.add(
+                                entity_set(bio_tags(sent.tokens, list(sent.spans))),
+                                entity_set(
+                                    bio_tags(sent.tokens, with_lexicon(sent, spans, lex) if with_lex else spans)
+                                ),
+                            )
+                        cells.append(f"{100 * counts.f1:4.1f}")
+                print(f"  {votes} vote(s), {source:7s}: {cells[0]} / {cells[1]} | {cells[2]} / {cells[3]}")
+
+
 def main() -> None:
     from el4ner_local.documents import bio_tags
     from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
@@ -87,12 +120,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="dev")
     parser.add_argument("--ratio", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
+    parser.add_argument("--per-pool", action="store_true", help="each corpus in halves: the votes a pool would choose")
     parser.add_argument(
         "--rule", choices=("choose", "2-both"), default="choose", help="2-both: what choose picked on dev"
     )
     args = parser.parse_args()
     base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
     data = {c: accuracy.recorded(args.split, c, "whole-k4") for c in accuracy.SPLITS[args.split]}
+    if args.per_pool:
+        per_pool(data, 0.5)
+        return
     members = next(iter(data.values()))[2]
     entries = [e for d in data.values() for e in d[0]]
     gold = [g for d in data.values() for g in d[1]]
