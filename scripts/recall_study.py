@@ -18,11 +18,15 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import accuracy  # noqa: E402
+
+if TYPE_CHECKING:
+    from el4ner_local.evaluation.scoring import Counts
 
 MAX_WORDS = 6
 
@@ -78,11 +82,21 @@ def lexicon_first(sent, accepted, lex) -> list:
     return matched + [s for s in accepted if all(s.end <= m.start or s.start >= m.end for m in matched)]
 
 
+def span_counts(gold, spans_per_sentence) -> Counts:
+    """Strict entity counts (scoring.Counts) of predicted character spans against the gold sentences."""
+    from el4ner_local.documents import bio_tags
+    from el4ner_local.evaluation.scoring import Counts, entity_set
+
+    counts = Counts()
+    for sent, spans in zip(gold, spans_per_sentence, strict=True):
+        counts.add(entity_set(bio_tags(sent.tokens, list(sent.spans))), entity_set(bio_tags(sent.tokens, spans)))
+    return counts
+
+
 def per_pool(data: dict, ratio: float) -> None:
     """Each corpus in halves: F1 of every vote count and type source, without and with the lexicon, on
     each half, to see whether a rule chosen on one half of a pool holds on the other."""
-    from el4ner_local.documents import bio_tags
-    from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
+    from el4ner_local.evaluation.scoring import accepted_spans, rescore
     from el4ner_local.formats import read_labelled
     from el4ner_local.pipeline.votes import VoteRule
 
@@ -95,24 +109,14 @@ def per_pool(data: dict, ratio: float) -> None:
                 rule = VoteRule(extract_min_votes=votes, type_source=source, verify=False, weights={})
                 cells = []
                 for part in (slice(0, half), slice(half, None)):
-                    decided = rescore(entries[part], gold[part], rule).decided
-                    for with_lex in (False, True):
-                        counts = Counts()
-                        for sent, cands in zip(gold[part], decided, strict=True):
-                            spans = accepted_spans(cands)
-                            counts.add(
-                                entity_set(bio_tags(sent.tokens, list(sent.spans))),
-                                entity_set(
-                                    bio_tags(sent.tokens, with_lexicon(sent, spans, lex) if with_lex else spans)
-                                ),
-                            )
-                        cells.append(f"{100 * counts.f1:4.1f}")
+                    spans = [accepted_spans(c) for c in rescore(entries[part], gold[part], rule).decided]
+                    lexed = [with_lexicon(sent, s, lex) for sent, s in zip(gold[part], spans, strict=True)]
+                    cells += [f"{100 * span_counts(gold[part], x).f1:4.1f}" for x in (spans, lexed)]
                 print(f"  {votes} vote(s), {source:7s}: {cells[0]} / {cells[1]} | {cells[2]} / {cells[3]}")
 
 
 def main() -> None:
-    from el4ner_local.documents import bio_tags
-    from el4ner_local.evaluation.scoring import Counts, accepted_spans, entity_set, rescore
+    from el4ner_local.evaluation.scoring import Counts, accepted_spans, rescore
     from el4ner_local.evaluation.tuning import choose as choose_rule
     from el4ner_local.formats import read_labelled
     from el4ner_local.pipeline.votes import VoteRule
@@ -139,12 +143,14 @@ def main() -> None:
         rule = replace(base, extract_min_votes=2, type_source="both")
     print(f"rule ({args.rule}, {len(entries)} {args.split} sentences): {rule.to_json()}")
 
-    def scored(c_gold, decided, lex, combine=with_lexicon) -> Counts:
-        counts = Counts()
-        for sent, cands in zip(c_gold, decided, strict=True):
-            spans = accepted_spans(cands) if lex is None else combine(sent, accepted_spans(cands), lex)
-            counts.add(entity_set(bio_tags(sent.tokens, list(sent.spans))), entity_set(bio_tags(sent.tokens, spans)))
-        return counts
+    def scored(c_gold, decided, lex, combine=with_lexicon):
+        return span_counts(
+            c_gold,
+            [
+                accepted_spans(cands) if lex is None else combine(sent, accepted_spans(cands), lex)
+                for sent, cands in zip(c_gold, decided, strict=True)
+            ],
+        )
 
     totals: dict[str, Counts] = defaultdict(Counts)
     for corpus, (c_entries, c_gold, _) in data.items():
