@@ -139,10 +139,19 @@ def prefix(rc, chosen) -> tuple[list[dict], list]:
     return [rc.get(s.text) for s in chosen[:n]], chosen[:n]
 
 
-def recorded(split: str, corpus: str, run: str, profile: str = "accurate"):
-    """The longest recorded prefix of the corpus's sample: (entries, gold sentences, members)."""
-    tagger, rc = tagger_for(pool_of(corpus), run, profile=profile)
-    return (*prefix(rc, corpus_sample(split, corpus, STEPS[-1])), [m.name for m in tagger.models])
+def recorded(split: str, corpus: str, run: str, profile: str = "accurate", names: bool = False):
+    """The longest recorded prefix of the corpus's sample: (entries, gold sentences, members). `names`: each
+    entry carries the matches of its pool's names (scoring.with_lexicon), so a rule with `lexicon` on
+    accepts them as the tagger does."""
+    from el4ner_local.evaluation.scoring import with_lexicon
+    from el4ner_local.pipeline.lexicon import Lexicon
+
+    index = pool_of(corpus)
+    tagger, rc = tagger_for(index, run, profile=profile)
+    entries, gold = prefix(rc, corpus_sample(split, corpus, STEPS[-1]))
+    if names:
+        entries = with_lexicon(entries, gold, Lexicon.from_pool(index.demonstration_pool()))
+    return entries, gold, [m.name for m in tagger.models]
 
 
 def score(args) -> None:
@@ -186,10 +195,10 @@ def choose(args) -> None:
     from el4ner_local.evaluation.tuning import choose as choose_rule
     from el4ner_local.pipeline.votes import VoteRule
 
-    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
+    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False)
     data = {}
     for corpus in args.corpus or list(SPLITS[args.split]):
-        entries, gold, members = recorded(args.split, corpus, args.run)
+        entries, gold, members = recorded(args.split, corpus, args.run, names=True)
         if entries:
             data[corpus] = (entries, gold, members)
     members = next(iter(data.values()))[2]
@@ -211,8 +220,10 @@ def choose(args) -> None:
         "per corpus (F1): members alone | union | pooled choice | chosen on the other corpora | tuned on itself (2-fold)"
     )
     for corpus, (c_entries, c_gold, _) in data.items():
-        alone = {m: rescore(c_entries, c_gold, replace(base, type_source="extract"), [m]).counts.f1 for m in members}
-        union = rescore(c_entries, c_gold, base).counts.f1
+        # the members alone and the union with the pool's names as the choice has them: the fair comparison
+        named = replace(base, lexicon=default.lexicon)
+        alone = {m: rescore(c_entries, c_gold, named, [m]).counts.f1 for m in members}
+        union = rescore(c_entries, c_gold, named).counts.f1
         here = rescore(c_entries, c_gold, default).counts.f1
         others = [c for c in data if c != corpus]
         if others:
@@ -346,7 +357,7 @@ def describe(rule) -> str:
     cal = f"confidence from `{rule.confidence_source}`, {cal}"  # where its type probability comes from
     return (
         f"{rule.extract_min_votes} extraction vote(s), type source `{rule.type_source}`, "
-        f"weights {weights}, {cal}, no verification"
+        f"weights {weights}, {cal}, no verification, the pool's names {'on' if rule.lexicon else 'off'}"
     )
 
 
@@ -366,12 +377,12 @@ def report(args) -> None:
     from el4ner_local.pipeline.votes import VoteRule
 
     split, target = args.split, STEPS[-1]
-    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={})
+    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False)
     log("reading the records")
-    dev = {c: d for c in SPLITS["dev"] if (d := recorded("dev", c, args.run))[0]}
+    dev = {c: d for c in SPLITS["dev"] if (d := recorded("dev", c, args.run, names=True))[0]}
     if not dev:
         sys.exit("no dev records to choose a rule on: python scripts/accuracy.py record --split dev")
-    data = dev if split == "dev" else {c: recorded(split, c, args.run) for c in SPLITS[split]}
+    data = dev if split == "dev" else {c: recorded(split, c, args.run, names=True) for c in SPLITS[split]}
     corpora = list(SPLITS[split])
     members = next(iter(dev.values()))[2]
 
@@ -382,6 +393,7 @@ def report(args) -> None:
     dev_entries, dev_gold = pooled(dev, dev)
     tuned = choose_rule(dev_entries, dev_gold, members, base)
     rule = replace(tuned.rule, label_thresholds={})  # labels differ by pool: no per-label default
+    named = replace(base, lexicon=rule.lexicon)  # the members alone and the union with the rule's pool names
     n = {c: len(data[c][0]) for c in corpora}
     ents = {c: sum(len(g.spans) for g in data[c][1]) for c in corpora}
     have = [c for c in corpora if n[c]]
@@ -398,8 +410,8 @@ def report(args) -> None:
         log(f"scoring {split} {c}")
         entries, gold, _ = data[c]
         for m in members:
-            systems[f"{m} alone"][c] = counts_of(rescore(entries, gold, base, [m]))
-        systems["union (1 vote, extraction types)"][c] = counts_of(rescore(entries, gold, base))
+            systems[f"{m} alone"][c] = counts_of(rescore(entries, gold, named, [m]))
+        systems["union (1 vote, extraction types)"][c] = counts_of(rescore(entries, gold, named))
         systems["**ensemble, rule chosen on dev**"][c] = counts_of(rescore(entries, gold, rule))
         if split == "dev":
             others = [o for o in dev if o != c]

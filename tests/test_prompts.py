@@ -130,6 +130,9 @@ class _Demos:
     def retrieve(self, text, spans, k, mode="span"):
         return list(self.demos[:k])
 
+    def demonstration_pool(self):
+        return list(self.demos)
+
 
 class _Capture:
     name, identity = "capture", "capture"

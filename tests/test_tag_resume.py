@@ -185,6 +185,7 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path):
         "--k": ["--k", "3"],
         "--only": ["--only", "smollm2-135m"],
         "--no-verify": ["--no-verify"],
+        "--no-pool-names": ["--no-pool-names"],
         "--index": ["--index", "default"],
     }
     for option, change in changes.items():

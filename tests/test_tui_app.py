@@ -324,3 +324,33 @@ def test_each_model_event_reaches_its_own_handler(doc):
             await pilot.press("q")
 
     run(go())
+
+
+def test_a_name_the_pool_knows_shows_where_it_came_from(doc):
+    """A span no model named, accepted because the pool labels those words (pipeline/lexicon.py): the span
+    list counts it as the pool's, and the votes panel says so under the models' rows."""
+    store = AnnotationStore.open(doc)
+    recs = default_records()
+    london = recs[0].candidates[2]
+    london.extracted_by, london.extracted_types, london.type_probs, london.verification = [], {}, {}, {}
+    london.lexicon, london.label, london.accepted, london.reason, london.confidence = (
+        "location",
+        "location",
+        True,
+        "",
+        0.9,
+    )
+    for i, rec in recs.items():
+        store.state.set_suggestions(i, rec, DEFAULT_MODELS)
+
+    async def go():
+        app = AnnotateApp(doc, labels=LABELS)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("j", "j")  # focus London
+            text = await shows(pilot, app, "your labelled pool names these words location (no model named them)")
+            (row,) = [line for line in text.splitlines() if "London" in line and "0.90" in line]
+            assert "pool" in row
+            await pilot.press("q")
+
+    run(go())

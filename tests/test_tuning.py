@@ -4,13 +4,16 @@ sentences; no model runs."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from el4ner_local.documents import LabelledSentence, Span, tokenize
 from el4ner_local.evaluation.records import sentence_id
+from el4ner_local.evaluation.scoring import with_lexicon
 from el4ner_local.evaluation.tuning import Tuning, choose, decided
 from el4ner_local.pipeline.calibration import Calibration
+from el4ner_local.pipeline.lexicon import Lexicon
 from el4ner_local.pipeline.records import Candidate, SentenceRecord
 from el4ner_local.pipeline.votes import VoteRule
 
@@ -102,6 +105,46 @@ def test_ties_keep_the_rule_nearest_the_base():
     tuning = choose(entries, gold, members, base)
     assert tuning.rule.extract_min_votes == 3 and tuning.rule.weights == {"a": 0.5}
     assert tuning.report["chosen"]["weights"] == "base" and tuning.report["grid"][0]["weights"] == "base"
+
+
+def lexicon_sample(pool_knows: dict[tuple[str, ...], tuple[str, float]]):
+    """The members find each sentence's person only (and c its junk); the entries carry the matches of a
+    lexicon of `pool_knows` (scoring.with_lexicon), as `index tune` gives them."""
+    entries, gold, members = noisy_sample()
+    for e in entries:
+        e["record"]["candidates"] = [e["record"]["candidates"][0], e["record"]["candidates"][2]]
+        e["verified_labels"] = [None, None]
+    return with_lexicon(entries, gold, Lexicon(pool_knows)), gold, members
+
+
+def test_the_pool_turns_its_names_on_where_they_find_what_the_models_missed():
+    entries, gold, members = lexicon_sample({(town,): ("location", 1.0) for town in TOWNS})
+    tuning = choose(entries, gold, members, replace(UNION, lexicon=False))
+    assert tuning.rule.lexicon and tuning.rule.extract_min_votes == 2 and tuning.report["f1"] == 1.0
+    assert tuning.report["chosen"]["lexicon"] is True
+    assert {g["lexicon"] for g in tuning.report["grid"]} == {False, True}
+    assert tuning.report["members_alone"]["a"] == 1.0  # the same names help each member alone
+
+
+def test_the_pool_turns_its_names_off_where_they_are_wrong():
+    entries, gold, members = lexicon_sample(
+        {("yesterday",): ("person", 0.6), **{(t,): ("location", 1.0) for t in TOWNS[:1]}}
+    )
+    tuning = choose(entries, gold, members, replace(UNION, lexicon=True))
+    assert not tuning.rule.lexicon and tuning.rule.extract_min_votes == 2
+
+
+def test_every_vote_count_up_to_the_members_is_tried():
+    """Junk that three of four members name: only a vote of all four keeps it out."""
+    entries, gold, members = noisy_sample()
+    for e in entries:
+        for cand in e["record"]["candidates"]:
+            cand["extracted_by"] = ["a", "b", "c", "d"] if cand["text"] != "yesterday" else ["b", "c", "d"]
+            cand["extracted_types"] = {m: cand["extracted_types"].get("a", "person") for m in cand["extracted_by"]}
+    members = [*members, "d"]
+    tuning = choose(entries, gold, members, UNION)
+    assert {g["extract_min_votes"] for g in tuning.report["grid"]} == {1, 2, 3, 4}
+    assert tuning.rule.extract_min_votes == 4 and tuning.report["f1"] == 1.0
 
 
 def test_decided_pairs_each_accepted_span_with_whether_it_is_a_gold_span():

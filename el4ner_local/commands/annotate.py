@@ -28,6 +28,7 @@ from .options import (
     KOption,
     LabelsOption,
     ModelsOption,
+    NoPoolNamesOption,
     NoVerifyOption,
     OnlyOption,
     ProfileOption,
@@ -142,6 +143,7 @@ def annotate(
     only: str | None = OnlyOption,
     k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
+    no_pool_names: bool = NoPoolNamesOption,
     profile: str | None = ProfileOption,
     keys: Path | None = typer.Option(
         None, "--keys", help="key map TOML (default: $EL4NER_KEYS or ~/.config/el4ner-local/keys.toml)"
@@ -209,7 +211,7 @@ def annotate(
             index=index,
             pool=pool,
             only=model_names(only),
-            overrides=tagger_overrides(k, no_verify),
+            overrides=tagger_overrides(k, no_verify, no_pool_names),
             pool_format=input_format,
         )
         from ..tui.app import AnnotateApp

@@ -19,6 +19,9 @@ ProfileOption = typer.Option(
 )
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
+NoPoolNamesOption = typer.Option(
+    False, "--no-pool-names", help="accept only what the models' vote accepts, not the names the pool labels"
+)
 InputFormatOption = typer.Option(
     None,
     "--input-format",
@@ -31,6 +34,7 @@ def model_names(only: str | None) -> list[str] | None:
     return only.split(",") if only else None
 
 
-def tagger_overrides(k: int | None, no_verify: bool) -> dict:
-    """The models.toml settings that --k and --no-verify override (only those given)."""
-    return {key: value for key, value in (("k", k), ("verify", False if no_verify else None)) if value is not None}
+def tagger_overrides(k: int | None, no_verify: bool, no_pool_names: bool = False) -> dict:
+    """The models.toml settings that --k, --no-verify and --no-pool-names override (only those given)."""
+    given = (("k", k), ("verify", False if no_verify else None), ("lexicon", False if no_pool_names else None))
+    return {key: value for key, value in given if value is not None}

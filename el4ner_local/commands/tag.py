@@ -17,6 +17,7 @@ from .options import (
     KOption,
     LabelsOption,
     ModelsOption,
+    NoPoolNamesOption,
     NoVerifyOption,
     OnlyOption,
     ProfileOption,
@@ -34,8 +35,8 @@ def tag(
         "-o",
         "--output",
         help="write here instead of standard output; in JSONL a rerun appends to it, skipping the blocks "
-        "it already holds (refused if the models, --profile, labels, schema, index or its tuning, --only, --k or "
-        "--no-verify differ)",
+        "it already holds (refused if the models, --profile, labels, schema, index or its tuning, --only, --k, "
+        "--no-verify or --no-pool-names differ)",
     ),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=" | ".join(FORMATS)),
     labels: str | None = LabelsOption,
@@ -46,6 +47,7 @@ def tag(
     only: str | None = OnlyOption,
     k: int | None = KOption,
     no_verify: bool = NoVerifyOption,
+    no_pool_names: bool = NoPoolNamesOption,
     profile: str | None = ProfileOption,
     models: Path | None = ModelsOption,
     ray: str | None = typer.Option(
@@ -94,7 +96,7 @@ def tag(
         only=model_names(only),
         models=models,
         profile=profile,
-        overrides=tagger_overrides(k, no_verify),
+        overrides=tagger_overrides(k, no_verify, no_pool_names),
     )
     if failed:
         raise typer.Exit(1)

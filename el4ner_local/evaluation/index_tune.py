@@ -13,11 +13,13 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import UserError
+from ..pipeline.lexicon import Lexicon
 from ..pipeline.tuned import TUNING_DIR, measured_with, write_tuning
 from ..pipeline.votes import VoteRule
 from ..private_files import private_dir
 from .cache import RecordCache, config_description, config_key
 from .records import recording_tagger, run_records, sample
+from .scoring import with_lexicon
 
 DEFAULT_HELD_OUT = 40
 
@@ -92,7 +94,9 @@ def tune_index(
     def said(i: int, n: int, hit: bool) -> None:
         say(f"tune: {i}/{n} sentences{' (recorded before)' if hit else ''}")
 
-    entries = run_records(tagger, gold, cache, progress=said)
+    # the names of the pool the held-out slice was tagged with (never its own): on or off is part of the choice
+    lexicon = Lexicon.from_pool(tagger.schema.restrict(s) for s in view.demonstration_pool())
+    entries = with_lexicon(run_records(tagger, gold, cache, progress=said), gold, lexicon)
     members = [m.name for m in tagger.models]
     base = VoteRule.from_settings(config.pipeline, members)
     # recorded with zero-shot votes (records.RECORDING); counted only as the profile's tagger counts them
@@ -115,6 +119,11 @@ def percent(value) -> str:
 
 def _votes(n) -> str:
     return f"{n} vote{'' if n == 1 else 's'}"
+
+
+def _names(chosen: dict) -> str:
+    """The pool's names as the choice has them ("" for a tuning made before they were part of it)."""
+    return "" if "lexicon" not in chosen else f", {'with' if chosen['lexicon'] else 'without'} the pool's names"
 
 
 def _ece(before, after) -> str:
@@ -142,7 +151,7 @@ def summary(entry: dict, profile: str) -> list[str]:
     cross = f"cross-fitted F1 {percent(crossed['f1'])}" if "f1" in crossed else crossed.get("skipped", "")
     lines.append(
         f"  {'chosen':32} F1 {percent(report.get('f1'))}  ({_votes(chosen.get('extract_min_votes'))}, types from "
-        f"{chosen.get('type_source')}, {chosen.get('weights')} weights); {cross}"
+        f"{chosen.get('type_source')}, {chosen.get('weights')} weights{_names(chosen)}); {cross}"
     )
     calibration = report.get("calibration", {})
     if calibration.get("points"):

@@ -36,6 +36,7 @@ RECORDING = {
     "confidence_source": "vote",  # the vote is rescored; "classify" would run stage 3 in lean records
     "weights": (),
     "zero_shot_votes": True,
+    "lexicon": False,  # the pool's names are matched when rescoring (scoring.with_lexicon), not recorded
 }
 # Lean records: extraction only (types as written at extraction, no stages 3 and 4), for large samples.
 # They rescore every rule with type_source "extract" and no verification, and nothing else.

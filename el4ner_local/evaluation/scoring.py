@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..documents import LabelledSentence, Span, bio_tags
+from ..pipeline.lexicon import Lexicon, LexiconMatch
 from ..pipeline.records import Candidate
 from ..pipeline.votes import VoteRule, classify, decide
 from .records import sentence_id
@@ -139,7 +140,8 @@ def rescore(
     zero_shot: bool = True,
 ) -> Rescored:
     """Apply `rule` (votes.decide) to the recorded candidates, restricted to `models` (and their
-    verification to `verifiers`), and return BIO tags over the gold tokens plus exact-match counts."""
+    verification to `verifiers`), with the entries' pool names (with_lexicon), and return BIO tags over
+    the gold tokens plus exact-match counts."""
     keep = set(models) if models is not None else None
     vkeep = set(verifiers) if verifiers is not None else None
     all_models = {m for e in entries for m in e["record"].get("raw", {}).get("extraction", {})} | {
@@ -170,13 +172,22 @@ def rescore(
                 if label is not None and len(c.extracted_by) >= rule.extract_min_votes:
                     unverified += 1
             cands.append(c)
-        decide(cands, n, rule)
+        decide(cands, n, rule, [LexiconMatch.from_json(m) for m in entry.get("lexicon", ())])
         decided.append(cands)
         pred = bio_tags([(a, b) for a, b in sent.tokens], accepted_spans(cands))
         gold_tags = bio_tags([(a, b) for a, b in sent.tokens], list(sent.spans))
         tags.append(pred)
         counts.add(entity_set(gold_tags), entity_set(pred))
     return Rescored(tags, counts, unverified, decided)
+
+
+def with_lexicon(entries: Sequence[dict], gold: Sequence[LabelledSentence], lexicon: Lexicon) -> list[dict]:
+    """Copies of the entries, each with the matches of the pool's names in its sentence ("lexicon"), which
+    rescore gives decide. They come from the pool, not from the models, so the records do not hold them."""
+    return [
+        {**entry, "lexicon": [m.to_json() for m in lexicon.matches(sent.text, sent.tokens)]}
+        for entry, sent in zip(entries, gold, strict=True)
+    ]
 
 
 def without_zero_shot(entries: Sequence[dict]) -> list[dict]:

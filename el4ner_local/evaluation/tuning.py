@@ -2,9 +2,10 @@
 extraction and stage-3 types, no verification), the vote rule that scores best on it, a calibration of its
 confidence and per-label thresholds. No model call: every rule is rescored from the records (scoring.py).
 
-The sample is small (a few dozen sentences), so the search is too: a vote threshold of 1 to 3 models, one
-of the three type sources, uniform weights or the members' F1 (or the base rule's own), nothing else. Ties
-go to the grid point nearest the base rule, so the pool moves the rule only when it scores better. The
+The sample is small (a few dozen sentences), so the search is too: a vote threshold of 1 to every member,
+one of the three type sources, uniform weights or the members' F1 (or the base rule's own), and the pool's
+names (pipeline/lexicon.py) on or off when the entries carry their matches (scoring.with_lexicon), nothing
+else. Ties go to the grid point nearest the base rule, so the pool moves the rule only when it scores better. The
 report says how much of the gain is real: the whole procedure is also cross-fitted (chosen on one half,
 scored on the other). The in-sample F1 and ECE after calibration flatter the choice (an isotonic fit
 scored on its own sample is near 0); the cross-fitted ones are what a new sample would see.
@@ -29,7 +30,6 @@ from ..pipeline.calibration import Calibration, brier_score, expected_calibratio
 from ..pipeline.votes import VoteRule
 from .scoring import Counts, Rescored, estimate_weights, rescore, without_zero_shot
 
-MAX_VOTES = 3  # the vote thresholds tried: 1 to this (or the number of members)
 THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))  # per-label thresholds tried
 LABEL_MIN_PREDICTIONS = 5  # a label needs this many accepted spans for a threshold to be tried
 THRESHOLD_MIN_GAIN = 0.005  # a threshold is kept when it raises F1 by at least this (0.5 points)
@@ -98,7 +98,9 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     typed = any(c.get("type_probs") for e in entries for c in e["record"]["candidates"])
     sources = [t for t in TYPE_SOURCES if typed or t == "extract"]  # lean records hold extraction types only
     sources.sort(key=lambda t: (t != base.type_source, ("extract", "classify", "both").index(t)))
-    votes = sorted(range(1, min(MAX_VOTES, len(members)) + 1), key=lambda v: (abs(v - base.extract_min_votes), v))
+    # a pool whose names mislead the models may need every member to agree (4 votes on NCBI: docs/recall.md)
+    votes = sorted(range(1, len(members) + 1), key=lambda v: (abs(v - base.extract_min_votes), v))
+    lexicons = [base.lexicon, not base.lexicon] if any("lexicon" in e for e in entries) else [base.lexicon]
     own = {m: w for m, w in base.weights.items() if m in members}
     weightings = (["base"] if any(w != 1.0 for w in own.values()) else []) + ["uniform", "f1"]
     estimated = {t: estimate_weights(entries, gold, members, replace(neutral, type_source=t)) for t in sources}
@@ -106,15 +108,18 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     for v in votes:
         for t in sources:
             for w in weightings:
-                weights = own if w == "base" else {} if w == "uniform" else estimated[t]
-                rule = replace(neutral, extract_min_votes=v, type_source=t, weights=dict(weights))
-                nearness = (
-                    (v != base.extract_min_votes) + (t != base.type_source) + (w != weightings[0]),
-                    votes.index(v),
-                    sources.index(t),
-                    weightings.index(w),
-                )
-                points.append((nearness, {"extract_min_votes": v, "type_source": t, "weights": w}, rule))
+                for lex in lexicons:
+                    weights = own if w == "base" else {} if w == "uniform" else estimated[t]
+                    rule = replace(neutral, extract_min_votes=v, type_source=t, weights=dict(weights), lexicon=lex)
+                    nearness = (
+                        (v != base.extract_min_votes) + (t != base.type_source) + (w != weightings[0]),
+                        lex != base.lexicon,
+                        votes.index(v),
+                        sources.index(t),
+                        weightings.index(w),
+                    )
+                    what = {"extract_min_votes": v, "type_source": t, "weights": w, "lexicon": lex}
+                    points.append((nearness, what, rule))
     points.sort(key=lambda p: p[0])
     return [(what, rule) for _, what, rule in points]
 

@@ -20,6 +20,7 @@ class Candidate:
     confidence: float = 0.0
     accepted: bool = False
     reason: str = ""  # why rejected ("" when accepted)
+    lexicon: str = ""  # the pool's label for these words, when they are a name the pool knows (lexicon.py)
 
     def type_votes(self) -> dict[str, str]:
         """Each model's own choice: the most probable label, or "none"."""

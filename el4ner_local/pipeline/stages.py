@@ -11,6 +11,7 @@ from ..llm.backend import LLM, StageStats
 from ..retrieval.word_spans import word_spans
 from ..schema import Schema
 from . import prompts
+from .lexicon import Lexicon
 from .parse import locate, parse_answer
 from .prompts import PromptBook
 from .records import Candidate, SentenceRecord
@@ -64,8 +65,16 @@ def _softmax(logps: list[float]) -> list[float]:
 
 
 class Stages:
-    def __init__(self, models: list[LLM], schema: Schema, settings: PipelineSettings, rule: VoteRule):
+    def __init__(
+        self,
+        models: list[LLM],
+        schema: Schema,
+        settings: PipelineSettings,
+        rule: VoteRule,
+        lexicon: Lexicon | None = None,
+    ):
         self.models = models
+        self.lexicon = lexicon  # the pool's names, accepted after the vote where the rule says so
         self.book = PromptBook(schema)
         self.schema = schema
         self.settings = settings
@@ -118,7 +127,8 @@ class Stages:
             self.classify(shared, record.candidates, stats)
         if self.settings.verify:
             self.verify(shared, record.candidates, stats)
-        decide(record.candidates, len(self.models), self.rule)
+        found = self.lexicon.matches(sent.text, sent.tokens, sent.base) if self.lexicon and self.rule.lexicon else []
+        decide(record.candidates, len(self.models), self.rule, found)
         return record
 
     def extract(

@@ -17,6 +17,7 @@ from ..documents import LabelledSentence, Sentence, make_document
 from ..errors import UserError
 from ..llm.backend import LLM, StageStats
 from ..schema import Schema, load_schema, parse_labels
+from .lexicon import Lexicon
 from .records import SentenceRecord, TaggedDocument
 from .stages import SentenceInput, Stages
 from .votes import VoteRule
@@ -41,7 +42,11 @@ class Tagger:
         self.retrieval_mode = retrieval_mode
         self.stats = StageStats()
         self.tuning: dict | None = None  # the index's tuning entry whose vote settings apply (pipeline/tuned.py)
-        self.stages = Stages(models, schema, settings, VoteRule.from_settings(settings, [m.name for m in models]))
+        lexicon = None
+        if index is not None and settings.lexicon:  # the names of the pool it may retrieve, as the schema labels them
+            lexicon = Lexicon.from_pool(schema.restrict(s) for s in index.demonstration_pool())
+        rule = VoteRule.from_settings(settings, [m.name for m in models])
+        self.stages = Stages(models, schema, settings, rule, lexicon)
 
     @classmethod
     def load(
@@ -111,7 +116,8 @@ class Tagger:
         rule = self.settings
         return (
             f"{self.index.path}: the vote as tuned on {self.tuning['held_out']['sentences']} held-out pool "
-            f"sentences ({self.tuning['when']}): {rule.extract_min_votes} vote(s), types from {rule.type_source}"
+            f"sentences ({self.tuning['when']}): {rule.extract_min_votes} vote(s), types from {rule.type_source}, "
+            f"{'with' if rule.lexicon else 'without'} the pool's names"
         )
 
     def __call__(self, text: str, name: str = "") -> TaggedDocument:

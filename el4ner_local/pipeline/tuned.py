@@ -35,6 +35,7 @@ TUNED = (
     "weights",
     "calibration",
     "thresholds",
+    "lexicon",
 )
 _NOT_ASKED = (*TUNED, "verifiers")
 
@@ -117,6 +118,7 @@ def rule_settings(rule: VoteRule) -> dict:
         "weights": tuple(sorted(rule.weights.items())),
         "calibration": rule.calibration.points if rule.calibration is not None else (),
         "thresholds": tuple(sorted(rule.label_thresholds.items())),
+        "lexicon": rule.lexicon,
     }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from ..config import PipelineSettings
 from .calibration import Calibration
+from .lexicon import LexiconMatch
 from .records import Candidate
 
 NONE = "none"
@@ -32,6 +33,8 @@ class VoteRule:
     calibration: Calibration | None = None  # (models.toml's built-in default has none)
     # label -> least (calibrated) confidence a span of that label needs; a label not named has none
     label_thresholds: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT.thresholds))
+    # accept the names the pool knows (lexicon.py) where no accepted span overlaps them
+    lexicon: bool = _DEFAULT.lexicon
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> VoteRule:
@@ -48,6 +51,7 @@ class VoteRule:
             weights=weights,
             calibration=Calibration(settings.calibration) if settings.calibration else None,
             label_thresholds=dict(settings.thresholds),
+            lexicon=settings.lexicon,
         )
 
     def weight(self, model: str) -> float:
@@ -135,8 +139,12 @@ def raw_confidence(cand: Candidate, label: str, prob: float, n_models: int, rule
     return prob * support(cand, n_models, rule)
 
 
-def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[Candidate]:
-    """Set label, confidence, accepted and reason on every candidate; resolve overlaps."""
+def decide(
+    candidates: list[Candidate], n_models: int, rule: VoteRule, lexicon: Sequence[LexiconMatch] = ()
+) -> list[Candidate]:
+    """Set label, confidence, accepted and reason on every candidate; resolve overlaps. With the rule's
+    `lexicon`, then accept the pool's names among `lexicon` (the sentence's matches) that no accepted span
+    overlaps, as candidates of their own when the models did not name them."""
     raw: dict[int, float] = {}  # the confidence before the calibration, which may flatten it into ties
     for cand in candidates:
         cand.accepted, cand.reason = False, ""
@@ -167,7 +175,31 @@ def decide(candidates: list[Candidate], n_models: int, rule: VoteRule) -> list[C
             continue
         cand.accepted = True
     _resolve_overlaps(candidates, raw)
+    if rule.lexicon and lexicon:
+        _accept_pool_names(candidates, lexicon, rule)
     return candidates
+
+
+def _accept_pool_names(candidates: list[Candidate], matches: Sequence[LexiconMatch], rule: VoteRule) -> None:
+    """Each match in turn (longest first) that overlaps no accepted span is accepted with the pool's label, its
+    raw confidence the pool's share (calibrated and held to the label's threshold like a vote's)."""
+    for match in matches:
+        same = next((c for c in candidates if (c.start, c.end) == (match.start, match.end)), None)
+        if same is not None:
+            same.lexicon = match.label  # evidence the annotator shows, whether or not it decides
+        if any(c.accepted and match.start < c.end and c.start < match.end for c in candidates):
+            continue
+        cand = same or Candidate(match.start, match.end, match.text, lexicon=match.label)
+        if same is None:
+            candidates.append(cand)
+        cand.label = match.label
+        cand.confidence = rule.calibration.apply(match.share) if rule.calibration is not None else match.share
+        least = rule.label_thresholds.get(match.label)
+        if least is not None and cand.confidence < least:
+            cand.reason = f"a name the pool knows, but confidence {cand.confidence:.2f} under {match.label}'s threshold"
+            continue
+        cand.accepted, cand.reason = True, ""
+    candidates.sort(key=lambda c: (c.start, c.end))
 
 
 def _resolve_overlaps(candidates: list[Candidate], raw: dict[int, float]) -> None:

@@ -210,6 +210,10 @@ class DemoIndex:
         view._excluded = self._excluded | {i for i, s in enumerate(self.pool) if s.text in held}
         return view
 
+    def demonstration_pool(self) -> list[LabelledSentence]:
+        """The pool sentences this index (or view) may retrieve."""
+        return [s for i, s in enumerate(self.pool) if i not in self._excluded]
+
     def retrieve(
         self,
         sentence_text: str,

@@ -160,7 +160,7 @@ def settings_of(
         tuned = _tuning(Path(index), profile or DEFAULT_PROFILE)
         if tuned:  # (none: the index's id as before tunings existed, so older outputs still resume)
             index_id += f" tuned {tuned}"
-    return {
+    given = {
         "--models": _content(models),
         "--profile": profile or DEFAULT_PROFILE,
         "--labels": labels or "",
@@ -170,6 +170,9 @@ def settings_of(
         "--k": str(overrides.get("k", "")),
         "--no-verify": str(overrides.get("verify") is False),
     }
+    if overrides.get("lexicon") is False:  # named only when given, so outputs from before the option resume
+        given["--no-pool-names"] = "True"
+    return given
 
 
 def _tuning(index: Path, profile: str) -> str:

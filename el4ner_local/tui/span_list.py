@@ -75,6 +75,8 @@ class SpanList(Widget):
             if cand is not None:
                 conf = f"{cand.confidence:.2f}"
                 votes = f"{len(cand.extracted_by)}/{n_models}" if n_models else str(len(cand.extracted_by))
+                if cand.lexicon and not cand.extracted_by:
+                    votes = "pool"  # a name the pool knows that no model named (pipeline/lexicon.py)
             else:
                 conf, votes = "", "you" if span.origin == "person" else ""
             unsure = state.is_uncertain(span)

@@ -121,6 +121,15 @@ class VotesPanel(Widget):
                 parts.append(Text("type vote —: the classification stage did not run for this span", style="dim"))
             if not cand.verification:
                 parts.append(Text("verifier —: the verification stage did not run for this span", style="dim"))
+            if cand.lexicon:  # pipeline/lexicon.py: accepted after the vote where no accepted span overlaps it
+                parts.append(
+                    Text.assemble(
+                        ("pool: ", "bold"),
+                        "your labelled pool names these words ",
+                        (cand.lexicon, label_colour(cand.lexicon, labels)),
+                        "" if cand.extracted_by else " (no model named them)",
+                    )
+                )
             if cand.accepted:
                 decision = Text.assemble(
                     ("ensemble: ", "bold"),
