@@ -101,7 +101,9 @@ def restrict(
     """A copy of the candidate holding only what `models` said (None: all), and only the verification
     answers of `verifiers` (None: all); without `zero_shot`, votes that came only from the zero-shot
     stage-1 answers are taken out. None when no vote is left."""
-    c = copy.deepcopy(cand)
+    # shallow: the fields below are replaced, never changed in place, and decide sets only plain values
+    # (a deep copy was most of the time of every rescoring)
+    c = copy.copy(cand)
     zs = set(getattr(c, "zero_shot_only", []) or [])
     if not zero_shot and zs:
         c.extracted_by = [m for m in c.extracted_by if m not in zs]
