@@ -88,6 +88,7 @@ class PipelineSettings:
     # [pipeline.thresholds]: (label, least calibrated confidence) pairs, sorted by label; () = none
     thresholds: tuple[tuple[str, float], ...] = ()
     lexicon: bool = True  # after the vote, accept the names the pool knows that no accepted span overlaps
+    lexicon_filter: bool = True  # reject a span whose words the pool holds often and leaves unlabelled
     max_output_lines: int = 12
     max_junk_lines: int = 2  # stop an answer after this many repeated or not-in-the-sentence lines (0 = never)
     max_new_tokens: int = 160

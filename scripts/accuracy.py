@@ -195,7 +195,9 @@ def choose(args) -> None:
     from el4ner_local.evaluation.tuning import choose as choose_rule
     from el4ner_local.pipeline.votes import VoteRule
 
-    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False)
+    base = VoteRule(
+        extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False, lexicon_filter=False
+    )
     data = {}
     for corpus in args.corpus or list(SPLITS[args.split]):
         entries, gold, members = recorded(args.split, corpus, args.run, names=True)
@@ -221,7 +223,7 @@ def choose(args) -> None:
     )
     for corpus, (c_entries, c_gold, _) in data.items():
         # the members alone and the union with the pool's names as the choice has them: the fair comparison
-        named = replace(base, lexicon=default.lexicon)
+        named = replace(base, lexicon=default.lexicon, lexicon_filter=default.lexicon_filter)
         alone = {m: rescore(c_entries, c_gold, named, [m]).counts.f1 for m in members}
         union = rescore(c_entries, c_gold, named).counts.f1
         here = rescore(c_entries, c_gold, default).counts.f1
@@ -357,7 +359,8 @@ def describe(rule) -> str:
     cal = f"confidence from `{rule.confidence_source}`, {cal}"  # where its type probability comes from
     return (
         f"{rule.extract_min_votes} extraction vote(s), type source `{rule.type_source}`, "
-        f"weights {weights}, {cal}, no verification, the pool's names {'on' if rule.lexicon else 'off'}"
+        f"weights {weights}, {cal}, no verification, the pool's names {'on' if rule.lexicon else 'off'}, "
+        f"its unlabelled words {'rejected' if rule.lexicon_filter else 'kept'}"
     )
 
 
@@ -377,7 +380,9 @@ def report(args) -> None:
     from el4ner_local.pipeline.votes import VoteRule
 
     split, target = args.split, STEPS[-1]
-    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False)
+    base = VoteRule(
+        extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False, lexicon_filter=False
+    )
     log("reading the records")
     dev = {c: d for c in SPLITS["dev"] if (d := recorded("dev", c, args.run, names=True))[0]}
     if not dev:
@@ -393,7 +398,8 @@ def report(args) -> None:
     dev_entries, dev_gold = pooled(dev, dev)
     tuned = choose_rule(dev_entries, dev_gold, members, base)
     rule = replace(tuned.rule, label_thresholds={})  # labels differ by pool: no per-label default
-    named = replace(base, lexicon=rule.lexicon)  # the members alone and the union with the rule's pool names
+    # the members alone and the union with what the rule takes from the pool's words
+    named = replace(base, lexicon=rule.lexicon, lexicon_filter=rule.lexicon_filter)
     n = {c: len(data[c][0]) for c in corpora}
     ents = {c: sum(len(g.spans) for g in data[c][1]) for c in corpora}
     have = [c for c in corpora if n[c]]

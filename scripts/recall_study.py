@@ -77,15 +77,17 @@ def per_pool(data: dict, ratio: float) -> None:
     for corpus, (entries, gold, members) in data.items():
         entries = with_lexicon(entries, gold, pool_names(corpus, ratio))
         half = len(gold) // 2
-        print(f"{corpus} ({len(gold)} sentences): F1 on each half, vote / + lexicon {ratio}")
+        print(f"{corpus} ({len(gold)} sentences): F1 on each half: vote / + names {ratio} / + unlabelled words out")
         for votes in range(1, len(members) + 1):
             for source in ("extract", "both"):
                 cells = []
                 for part in (slice(0, half), slice(half, None)):
-                    for lex in (False, True):
-                        rule = VoteRule(extract_min_votes=votes, type_source=source, weights={}, lexicon=lex)
+                    for lex, filt in ((False, False), (True, False), (True, True)):
+                        rule = VoteRule(
+                            extract_min_votes=votes, type_source=source, weights={}, lexicon=lex, lexicon_filter=filt
+                        )
                         cells.append(f"{100 * rescore(entries[part], gold[part], rule).counts.f1:4.1f}")
-                print(f"  {votes} vote(s), {source:7s}: {cells[0]} / {cells[1]} | {cells[2]} / {cells[3]}")
+                print(f"  {votes} vote(s), {source:7s}: {' / '.join(cells[:3])} | {' / '.join(cells[3:])}")
 
 
 def main() -> None:
@@ -101,7 +103,9 @@ def main() -> None:
         "--rule", choices=("choose", "2-both"), default="choose", help="2-both: what choose picked on dev"
     )
     args = parser.parse_args()
-    base = VoteRule(extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False)
+    base = VoteRule(
+        extract_min_votes=1, type_source="extract", verify=False, weights={}, lexicon=False, lexicon_filter=False
+    )
     data = {c: accuracy.recorded(args.split, c, "whole-k4") for c in accuracy.SPLITS[args.split]}
     if args.per_pool:
         per_pool(data, 0.5)
@@ -127,6 +131,7 @@ def main() -> None:
         }
         # the fair comparison: each member alone, with and without the same lexicon (the middle ratio)
         lexed = with_lexicon(c_entries, c_gold, lexicons[middle])
+        rows[f"+lex{middle}+filter"] = rescore(lexed, c_gold, replace(named, lexicon_filter=True)).counts
         decided = rescore(c_entries, c_gold, rule).decided
         firsts = [names_first(s, accepted_spans(c), lexicons[middle]) for s, c in zip(c_gold, decided, strict=True)]
         rows[f"lex{middle} first"] = span_counts(c_gold, firsts)

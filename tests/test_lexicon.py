@@ -5,12 +5,14 @@ returns is the lexicon's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from corpora import labelled
 
-from el4ner_local.documents import make_document
+from el4ner_local.documents import make_document, tokenize
 from el4ner_local.llm.backend import TokenStats
-from el4ner_local.pipeline.lexicon import Lexicon, LexiconMatch
+from el4ner_local.pipeline.lexicon import NOT_A_NAME, Lexicon, LexiconMatch
 from el4ner_local.pipeline.records import Candidate
 from el4ner_local.pipeline.votes import VoteRule, decide
 
@@ -23,15 +25,13 @@ POOL = [
     labelled("My headache is gone .", ("headache", "disease")),
     # "US" is labelled once but occurs four times: a word, not a name, to this pool
     labelled("The US said no .", ("US", "location")),
-    labelled(
-        "Tell US more .",
-    ),
-    labelled(
-        "Join US today .",
-    ),
-    labelled(
-        "Give US time .",
-    ),
+    labelled("Tell US more ."),
+    labelled("Join US today ."),
+    labelled("Give US time ."),
+    # "patients" occurs three times and is never labelled: no entity, by this pool's conventions
+    labelled("The patients had a migraine .", ("migraine", "disease")),
+    labelled("Most patients recovered ."),
+    labelled("Few patients came ."),
 ]
 
 
@@ -41,7 +41,7 @@ def lexicon() -> Lexicon:
 
 
 def test_an_entry_needs_the_pool_to_label_most_of_its_occurrences(lexicon):
-    assert lexicon.entries[("migraine",)] == ("disease", 1.0)
+    assert lexicon.entries[("migraine",)] == ("disease", 1.0)  # labelled at each of its 4 occurrences
     assert lexicon.entries[("cluster", "headache")] == ("disease", 1.0)
     assert ("US",) not in lexicon.entries  # labelled 1 of 4 times
     assert ("US",) in Lexicon.from_pool(POOL, min_share=0.25).entries
@@ -73,6 +73,17 @@ def test_matches_are_document_offsets_longest_first_through_emoji_cjk_crlf_and_t
     assert [m.text for m in found] == ["cluster headache", "migraine", "headache", "migraine", "migraine"]
     starts = [m.start for m in found if m.text == "migraine"]
     assert starts == [i for i in range(len(text)) if text.startswith("migraine", i)]  # every repeated mention
+
+
+def test_a_span_whose_words_the_pool_holds_often_and_leaves_unlabelled_is_matched_as_no_name(lexicon):
+    text = "Both patients and the US saw Aspirin work ."
+    tokens = tokenize(text)
+    spans = [(text.index(w), text.index(w) + len(w)) for w in ("patients", "US", "Aspirin", "patients and")]
+    spans.append((text.index("patients") + 1, text.index("patients") + 8))  # not on token ends
+    found = lexicon.unlabelled(text, tokens, spans)
+    # "US": labelled 1 of 4 times (over a tenth); "Aspirin": seen once; "patients and": never seen
+    assert [(m.text, m.label, m.share) for m in found] == [("patients", NOT_A_NAME, 1.0)]
+    assert lexicon.occurrences(("patients",)) == 3 and lexicon.occurrences(("US",)) == 4
 
 
 def match(text: str, name: str, label: str, share: float = 1.0) -> LexiconMatch:
@@ -118,6 +129,20 @@ def test_without_the_rule_the_names_change_nothing_and_a_threshold_holds_them_to
     assert not held[0].accepted and "under disease's threshold" in held[0].reason
 
 
+def test_the_filter_rejects_what_the_pool_leaves_unlabelled_before_overlaps_are_settled():
+    text = "Her patients had migraine ."
+    both = Candidate(0, 12, "Her patients", ["a", "b"], {"a": "disease", "b": "disease"})
+    junk = Candidate(4, 12, "patients", ["a", "b", "c"], {"a": "disease", "b": "disease", "c": "disease"})
+    plain = [match(text, "patients", NOT_A_NAME)]
+    kept = decide([both, junk], 3, replace(ON, lexicon_filter=False), plain)
+    assert [(c.text, c.accepted) for c in kept] == [("Her patients", False), ("patients", True)]
+    assert junk.lexicon == NOT_A_NAME  # shown as evidence either way
+    filtered = decide([both, junk], 3, replace(ON, lexicon_filter=True), plain)
+    # rejected before the overlaps: the span it would have beaten stays
+    assert [(c.text, c.accepted) for c in filtered] == [("Her patients", True), ("patients", False)]
+    assert junk.reason == "your pool leaves these words unlabelled (100% of the times they occur)"
+
+
 def test_a_match_round_trips_through_json():
     m = match(TEXT, "Aspirin", "drug", 0.75)
     assert LexiconMatch.from_json(m.to_json()) == m
@@ -128,17 +153,17 @@ def test_a_match_round_trips_through_json():
 
 
 class Silent:
-    """A stand-in model that names nothing."""
+    """A stand-in model that names nothing, or only `says` (its answer)."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, says: str = "none"):
+        self.name, self.says = name, says
         self.stats = TokenStats()
 
     def render(self, prompt) -> str:
         return prompt.system + prompt.shared + prompt.question
 
     def generate(self, prompt, **more) -> str:
-        return "none"
+        return self.says
 
     def score(self, prompt, continuations, prefill=""):
         return [0.0] * len(continuations)
@@ -165,3 +190,18 @@ def test_the_tagger_accepts_the_names_of_the_pool_as_the_schema_labels_them(inde
     # a view that holds a sentence out (index tune) does not know the names only it labels
     held = index.without([0])
     assert [e.text for e in Tagger.load(index=held, llms=[Silent("a")])(text).entities] == ["migraine"]
+
+
+def test_the_tagger_rejects_what_the_pool_leaves_unlabelled(index):
+    from el4ner_local import Tagger
+
+    text = "Two patients and Ada came."
+    says = "patients | disease\nAda | person"
+    doc = Tagger.load(index=index, labels="disease,person", llms=[Silent("a", says)])(text)
+    assert [(e.text, e.label) for e in doc.entities] == [("Ada", "person")]
+    (patients,) = [c for c in doc.sentences[0].candidates if c.text == "patients"]
+    assert (
+        not patients.accepted and patients.lexicon == NOT_A_NAME and "leaves these words unlabelled" in patients.reason
+    )
+    kept = Tagger.load(index=index, labels="disease,person", llms=[Silent("a", says)], lexicon_filter=False)(text)
+    assert [e.text for e in kept.entities] == ["patients", "Ada"]

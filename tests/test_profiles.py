@@ -151,6 +151,7 @@ def test_the_shipped_fast_profile_is_the_pipeline_that_was_the_default():
         verifiers=(),
         weights=(("gemma3-270m", 0.66), ("qwen2.5-coder-0.5b", 1.0), ("smollm2-135m", 0.37)),
         lexicon=False,
+        lexicon_filter=False,
         max_output_lines=12,
         max_junk_lines=2,
         max_new_tokens=160,

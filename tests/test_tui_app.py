@@ -328,18 +328,17 @@ def test_each_model_event_reaches_its_own_handler(doc):
 
 def test_a_name_the_pool_knows_shows_where_it_came_from(doc):
     """A span no model named, accepted because the pool labels those words (pipeline/lexicon.py): the span
-    list counts it as the pool's, and the votes panel says so under the models' rows."""
+    list counts it as the pool's, and the votes panel says so under the models' rows; it also says when the
+    pool leaves a span's words unlabelled."""
     store = AnnotationStore.open(doc)
     recs = default_records()
     london = recs[0].candidates[2]
     london.extracted_by, london.extracted_types, london.type_probs, london.verification = [], {}, {}, {}
-    london.lexicon, london.label, london.accepted, london.reason, london.confidence = (
-        "location",
-        "location",
-        True,
-        "",
-        0.9,
-    )
+    london.lexicon, london.label, london.accepted, london.confidence = "location", "location", True, 0.9
+    london.reason = ""
+    babbage = recs[0].candidates[1]
+    babbage.lexicon, babbage.accepted = "none", False
+    babbage.reason = "your pool leaves these words unlabelled (100% of the times they occur)"
     for i, rec in recs.items():
         store.state.set_suggestions(i, rec, DEFAULT_MODELS)
 
@@ -351,6 +350,8 @@ def test_a_name_the_pool_knows_shows_where_it_came_from(doc):
             text = await shows(pilot, app, "your labelled pool names these words location (no model named them)")
             (row,) = [line for line in text.splitlines() if "London" in line and "0.90" in line]
             assert "pool" in row
+            await pilot.press("k")  # Charles Babbage: named by two models, rejected by the pool's words
+            await shows(pilot, app, "your labelled pool leaves these words unlabelled", "100% of the times they occur")
             await pilot.press("q")
 
     run(go())

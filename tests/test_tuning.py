@@ -119,10 +119,16 @@ def lexicon_sample(pool_knows: dict[tuple[str, ...], tuple[str, float]]):
 
 def test_the_pool_turns_its_names_on_where_they_find_what_the_models_missed():
     entries, gold, members = lexicon_sample({(town,): ("location", 1.0) for town in TOWNS})
-    tuning = choose(entries, gold, members, replace(UNION, lexicon=False))
+    tuning = choose(entries, gold, members, replace(UNION, lexicon=False, lexicon_filter=False))
     assert tuning.rule.lexicon and tuning.rule.extract_min_votes == 2 and tuning.report["f1"] == 1.0
+    assert not tuning.rule.lexicon_filter  # the base's (this pool says nothing of unlabelled words)
     assert tuning.report["chosen"]["lexicon"] is True
-    assert {g["lexicon"] for g in tuning.report["grid"]} == {False, True}
+    assert {(g["lexicon"], g["lexicon_filter"]) for g in tuning.report["grid"]} == {
+        (False, False),
+        (False, True),
+        (True, False),
+        (True, True),
+    }
     assert tuning.report["members_alone"]["a"] == 1.0  # the same names help each member alone
 
 
@@ -132,6 +138,21 @@ def test_the_pool_turns_its_names_off_where_they_are_wrong():
     )
     tuning = choose(entries, gold, members, replace(UNION, lexicon=True))
     assert not tuning.rule.lexicon and tuning.rule.extract_min_votes == 2
+
+
+def test_the_pool_rejects_the_words_it_leaves_unlabelled_where_that_pays():
+    """c's junk "yesterday" is named by a and b too; the pool leaves "yesterday" unlabelled: rejecting it
+    is right at one vote, which then also keeps every town only c finds."""
+    entries, gold, members = noisy_sample()
+    for e in entries:
+        junk = e["record"]["candidates"][2]
+        junk["extracted_by"], junk["extracted_types"] = ["a", "b", "c"], {m: "person" for m in "abc"}
+        town = e["record"]["candidates"][1]
+        town["extracted_by"], town["extracted_types"] = ["c"], {"c": "location"}
+    lexicon = Lexicon({}, [("yesterday", "it", "rained"), ("so", "yesterday")])  # seen twice, never labelled
+    tuning = choose(with_lexicon(entries, gold, lexicon), gold, members, replace(UNION, lexicon_filter=False))
+    assert tuning.rule.lexicon_filter and tuning.rule.extract_min_votes == 1 and tuning.report["f1"] == 1.0
+    assert tuning.report["chosen"]["lexicon_filter"] is True
 
 
 def test_every_vote_count_up_to_the_members_is_tried():

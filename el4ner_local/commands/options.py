@@ -20,7 +20,9 @@ ProfileOption = typer.Option(
 KOption = typer.Option(None, "--k", help="demonstrations per sentence")
 NoVerifyOption = typer.Option(False, "--no-verify", help="skip the verification stage")
 NoPoolNamesOption = typer.Option(
-    False, "--no-pool-names", help="accept only what the models' vote accepts, not the names the pool labels"
+    False,
+    "--no-pool-names",
+    help="the models' vote alone: no names accepted, and no words rejected, for what the pool labels",
 )
 InputFormatOption = typer.Option(
     None,
@@ -37,4 +39,5 @@ def model_names(only: str | None) -> list[str] | None:
 def tagger_overrides(k: int | None, no_verify: bool, no_pool_names: bool = False) -> dict:
     """The models.toml settings that --k, --no-verify and --no-pool-names override (only those given)."""
     given = (("k", k), ("verify", False if no_verify else None), ("lexicon", False if no_pool_names else None))
-    return {key: value for key, value in given if value is not None}
+    chosen = {key: value for key, value in given if value is not None}
+    return {**chosen, "lexicon_filter": False} if no_pool_names else chosen

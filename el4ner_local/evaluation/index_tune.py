@@ -94,7 +94,7 @@ def tune_index(
     def said(i: int, n: int, hit: bool) -> None:
         say(f"tune: {i}/{n} sentences{' (recorded before)' if hit else ''}")
 
-    # the names of the pool the held-out slice was tagged with (never its own): on or off is part of the choice
+    # what the pool the held-out slice was tagged with (never itself) knows of words: part of the choice
     lexicon = Lexicon.from_pool(tagger.schema.restrict(s) for s in view.demonstration_pool())
     entries = with_lexicon(run_records(tagger, gold, cache, progress=said), gold, lexicon)
     members = [m.name for m in tagger.models]
@@ -122,8 +122,11 @@ def _votes(n) -> str:
 
 
 def _names(chosen: dict) -> str:
-    """The pool's names as the choice has them ("" for a tuning made before they were part of it)."""
-    return "" if "lexicon" not in chosen else f", {'with' if chosen['lexicon'] else 'without'} the pool's names"
+    """What the pool knows of words, as the choice uses it ("" for a tuning made before it was part of it)."""
+    out = "" if "lexicon" not in chosen else f", {'with' if chosen['lexicon'] else 'without'} the pool's names"
+    if "lexicon_filter" in chosen:
+        out += f", {'rejecting' if chosen['lexicon_filter'] else 'keeping'} the words it leaves unlabelled"
+    return out
 
 
 def _ece(before, after) -> str:

@@ -36,7 +36,9 @@ RECORDING = {
     "confidence_source": "vote",  # the vote is rescored; "classify" would run stage 3 in lean records
     "weights": (),
     "zero_shot_votes": True,
-    "lexicon": False,  # the pool's names are matched when rescoring (scoring.with_lexicon), not recorded
+    # what the pool knows of words is matched when rescoring (scoring.with_lexicon), not recorded
+    "lexicon": False,
+    "lexicon_filter": False,
 }
 # Lean records: extraction only (types as written at extraction, no stages 3 and 4), for large samples.
 # They rescore every rule with type_source "extract" and no verification, and nothing else.

@@ -184,12 +184,15 @@ def rescore(
 
 
 def with_lexicon(entries: Sequence[dict], gold: Sequence[LabelledSentence], lexicon: Lexicon) -> list[dict]:
-    """Copies of the entries, each with the matches of the pool's names in its sentence ("lexicon"), which
-    rescore gives decide. They come from the pool, not from the models, so the records do not hold them."""
-    return [
-        {**entry, "lexicon": [m.to_json() for m in lexicon.matches(sent.text, sent.tokens)]}
-        for entry, sent in zip(entries, gold, strict=True)
-    ]
+    """Copies of the entries, each with what the pool knows of its sentence's words ("lexicon": the names in
+    it and the recorded candidates it leaves unlabelled), which rescore gives decide, as the tagger does. It
+    comes from the pool, not from the models, so the records do not hold it."""
+    out = []
+    for entry, sent in zip(entries, gold, strict=True):
+        spans = [(c["start"], c["end"]) for c in entry["record"]["candidates"]]
+        found = lexicon.matches(sent.text, sent.tokens) + lexicon.unlabelled(sent.text, sent.tokens, spans)
+        out.append({**entry, "lexicon": [m.to_json() for m in found]})
+    return out
 
 
 def without_zero_shot(entries: Sequence[dict]) -> list[dict]:

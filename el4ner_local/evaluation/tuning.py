@@ -3,9 +3,9 @@ extraction and stage-3 types, no verification), the vote rule that scores best o
 confidence and per-label thresholds. No model call: every rule is rescored from the records (scoring.py).
 
 The sample is small (a few dozen sentences), so the search is too: a vote threshold of 1 to every member,
-one of the three type sources, uniform weights or the members' F1 (or the base rule's own), and the pool's
-names (pipeline/lexicon.py) on or off when the entries carry their matches (scoring.with_lexicon), nothing
-else. Ties go to the grid point nearest the base rule, so the pool moves the rule only when it scores better. The
+one of the three type sources, uniform weights or the members' F1 (or the base rule's own), and, when the
+entries carry what the pool knows of their words (scoring.with_lexicon), the pool's names on or off and its
+unlabelled words rejected or not (pipeline/lexicon.py), nothing else. Ties go to the grid point nearest the base rule, so the pool moves the rule only when it scores better. The
 report says how much of the gain is real: the whole procedure is also cross-fitted (chosen on one half,
 scored on the other). The in-sample F1 and ECE after calibration flatter the choice (an isotonic fit
 scored on its own sample is near 0); the cross-fitted ones are what a new sample would see.
@@ -100,7 +100,12 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     sources.sort(key=lambda t: (t != base.type_source, ("extract", "classify", "both").index(t)))
     # a pool whose names mislead the models may need every member to agree (4 votes on NCBI: docs/recall.md)
     votes = sorted(range(1, len(members) + 1), key=lambda v: (abs(v - base.extract_min_votes), v))
-    lexicons = [base.lexicon, not base.lexicon] if any("lexicon" in e for e in entries) else [base.lexicon]
+    # what the pool knows of words (names accepted, unlabelled words rejected), when the entries carry it
+    known = any("lexicon" in e for e in entries)
+    lexicons = [(a, b) for a in (True, False) for b in (True, False)] if known else []
+    lexicons = sorted(lexicons, key=lambda p: (p != (base.lexicon, base.lexicon_filter), p)) or [
+        (base.lexicon, base.lexicon_filter)
+    ]
     own = {m: w for m, w in base.weights.items() if m in members}
     weightings = (["base"] if any(w != 1.0 for w in own.values()) else []) + ["uniform", "f1"]
     estimated = {t: estimate_weights(entries, gold, members, replace(neutral, type_source=t)) for t in sources}
@@ -108,18 +113,25 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     for v in votes:
         for t in sources:
             for w in weightings:
-                for lex in lexicons:
+                for lex, filt in lexicons:
                     weights = own if w == "base" else {} if w == "uniform" else estimated[t]
-                    rule = replace(neutral, extract_min_votes=v, type_source=t, weights=dict(weights), lexicon=lex)
+                    rule = replace(
+                        neutral,
+                        extract_min_votes=v,
+                        type_source=t,
+                        weights=dict(weights),
+                        lexicon=lex,
+                        lexicon_filter=filt,
+                    )
                     nearness = (
                         (v != base.extract_min_votes) + (t != base.type_source) + (w != weightings[0]),
-                        lex != base.lexicon,
+                        lexicons.index((lex, filt)),
                         votes.index(v),
                         sources.index(t),
                         weightings.index(w),
                     )
                     what = {"extract_min_votes": v, "type_source": t, "weights": w, "lexicon": lex}
-                    points.append((nearness, what, rule))
+                    points.append((nearness, {**what, "lexicon_filter": filt}, rule))
     points.sort(key=lambda p: p[0])
     return [(what, rule) for _, what, rule in points]
 

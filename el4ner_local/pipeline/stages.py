@@ -74,7 +74,7 @@ class Stages:
         lexicon: Lexicon | None = None,
     ):
         self.models = models
-        self.lexicon = lexicon  # the pool's names, accepted after the vote where the rule says so
+        self.lexicon = lexicon  # what the pool knows of words, used by the vote as the rule says
         self.book = PromptBook(schema)
         self.schema = schema
         self.settings = settings
@@ -127,7 +127,11 @@ class Stages:
             self.classify(shared, record.candidates, stats)
         if self.settings.verify:
             self.verify(shared, record.candidates, stats)
-        found = self.lexicon.matches(sent.text, sent.tokens, sent.base) if self.lexicon and self.rule.lexicon else []
+        found = []
+        if self.lexicon is not None:
+            spans = [(c.start, c.end) for c in record.candidates]
+            found = self.lexicon.matches(sent.text, sent.tokens, sent.base)
+            found += self.lexicon.unlabelled(sent.text, sent.tokens, spans, sent.base)
         decide(record.candidates, len(self.models), self.rule, found)
         return record
 

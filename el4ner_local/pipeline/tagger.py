@@ -43,7 +43,8 @@ class Tagger:
         self.stats = StageStats()
         self.tuning: dict | None = None  # the index's tuning entry whose vote settings apply (pipeline/tuned.py)
         lexicon = None
-        if index is not None and settings.lexicon:  # the names of the pool it may retrieve, as the schema labels them
+        if index is not None and (settings.lexicon or settings.lexicon_filter):
+            # the words of the pool it may retrieve, as the schema labels them
             lexicon = Lexicon.from_pool(schema.restrict(s) for s in index.demonstration_pool())
         rule = VoteRule.from_settings(settings, [m.name for m in models])
         self.stages = Stages(models, schema, settings, rule, lexicon)
@@ -117,7 +118,8 @@ class Tagger:
         return (
             f"{self.index.path}: the vote as tuned on {self.tuning['held_out']['sentences']} held-out pool "
             f"sentences ({self.tuning['when']}): {rule.extract_min_votes} vote(s), types from {rule.type_source}, "
-            f"{'with' if rule.lexicon else 'without'} the pool's names"
+            f"{'with' if rule.lexicon else 'without'} the pool's names, "
+            f"{'rejecting' if rule.lexicon_filter else 'keeping'} the words it leaves unlabelled"
         )
 
     def __call__(self, text: str, name: str = "") -> TaggedDocument:

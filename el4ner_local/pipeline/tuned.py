@@ -36,6 +36,7 @@ TUNED = (
     "calibration",
     "thresholds",
     "lexicon",
+    "lexicon_filter",
 )
 _NOT_ASKED = (*TUNED, "verifiers")
 
@@ -119,6 +120,7 @@ def rule_settings(rule: VoteRule) -> dict:
         "calibration": rule.calibration.points if rule.calibration is not None else (),
         "thresholds": tuple(sorted(rule.label_thresholds.items())),
         "lexicon": rule.lexicon,
+        "lexicon_filter": rule.lexicon_filter,
     }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from ..config import PipelineSettings
 from .calibration import Calibration
-from .lexicon import LexiconMatch
+from .lexicon import NOT_A_NAME, LexiconMatch
 from .records import Candidate
 
 NONE = "none"
@@ -35,6 +35,8 @@ class VoteRule:
     label_thresholds: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT.thresholds))
     # accept the names the pool knows (lexicon.py) where no accepted span overlaps them
     lexicon: bool = _DEFAULT.lexicon
+    # reject a span whose words the pool holds often and leaves unlabelled (lexicon.py)
+    lexicon_filter: bool = _DEFAULT.lexicon_filter
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> VoteRule:
@@ -52,6 +54,7 @@ class VoteRule:
             calibration=Calibration(settings.calibration) if settings.calibration else None,
             label_thresholds=dict(settings.thresholds),
             lexicon=settings.lexicon,
+            lexicon_filter=settings.lexicon_filter,
         )
 
     def weight(self, model: str) -> float:
@@ -142,15 +145,23 @@ def raw_confidence(cand: Candidate, label: str, prob: float, n_models: int, rule
 def decide(
     candidates: list[Candidate], n_models: int, rule: VoteRule, lexicon: Sequence[LexiconMatch] = ()
 ) -> list[Candidate]:
-    """Set label, confidence, accepted and reason on every candidate; resolve overlaps. With the rule's
-    `lexicon`, then accept the pool's names among `lexicon` (the sentence's matches) that no accepted span
-    overlaps, as candidates of their own when the models did not name them."""
+    """Set label, confidence, accepted and reason on every candidate; resolve overlaps. `lexicon` holds what
+    the pool knows of the sentence's words (lexicon.py): with the rule's `lexicon_filter`, a candidate whose
+    words it leaves unlabelled is rejected; with its `lexicon`, after the vote, the pool's names that no
+    accepted span overlaps are accepted, as candidates of their own when the models did not name them."""
     raw: dict[int, float] = {}  # the confidence before the calibration, which may flatten it into ties
+    unlabelled = {(m.start, m.end): m for m in lexicon if m.label == NOT_A_NAME}
     for cand in candidates:
         cand.accepted, cand.reason = False, ""
         if len(cand.extracted_by) < rule.extract_min_votes:
             cand.reason = f"extracted by {len(cand.extracted_by)} of {n_models} models (need {rule.extract_min_votes})"
             continue
+        plain = unlabelled.get((cand.start, cand.end))
+        if plain is not None:
+            cand.lexicon = NOT_A_NAME  # evidence the annotator shows, whether or not it decides
+            if rule.lexicon_filter:
+                cand.reason = f"your pool leaves these words unlabelled ({plain.share:.0%} of the times they occur)"
+                continue
         label, prob = classify(cand, rule)
         cand.label = label
         if label is None:
@@ -176,7 +187,7 @@ def decide(
         cand.accepted = True
     _resolve_overlaps(candidates, raw)
     if rule.lexicon and lexicon:
-        _accept_pool_names(candidates, lexicon, rule)
+        _accept_pool_names(candidates, [m for m in lexicon if m.label != NOT_A_NAME], rule)
     return candidates
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
+from ..pipeline.lexicon import NOT_A_NAME
 from .annotation_state import AnnotationState, SpanState
 from .colours import label_colour
 
@@ -121,7 +122,9 @@ class VotesPanel(Widget):
                 parts.append(Text("type vote —: the classification stage did not run for this span", style="dim"))
             if not cand.verification:
                 parts.append(Text("verifier —: the verification stage did not run for this span", style="dim"))
-            if cand.lexicon:  # pipeline/lexicon.py: accepted after the vote where no accepted span overlaps it
+            if cand.lexicon == NOT_A_NAME:  # pipeline/lexicon.py: rejected where the rule filters them
+                parts.append(Text.assemble(("pool: ", "bold"), "your labelled pool leaves these words unlabelled"))
+            elif cand.lexicon:  # pipeline/lexicon.py: accepted after the vote where no accepted span overlaps it
                 parts.append(
                     Text.assemble(
                         ("pool: ", "bold"),
