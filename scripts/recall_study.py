@@ -6,7 +6,8 @@ the pool labels that token sequence at least `--ratio` of the times it occurs th
 in running text does not become an entity because it was once labelled). After the chosen vote, each
 lexicon match in a sentence (longest first, token-aligned) that overlaps no accepted span is added. The
 lexicon and the vote are the tagger's own (el4ner_local/pipeline/lexicon.py, votes.decide), rescored from
-the records. Strict micro F1 per corpus, before and after, at a few ratios.
+the records. Strict micro F1 per corpus, before and after, at a few ratios; and with the words the pool
+leaves unlabelled rejected too (`lexicon_filter`).
 
     python scripts/recall_study.py [--split dev] [--ratio 0.5 0.7 0.9] [--rule 2-both]
     python scripts/recall_study.py --per-pool      # each corpus in halves: the votes a pool would choose

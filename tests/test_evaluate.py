@@ -299,6 +299,8 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     abl = report["runs"]["span"]["ablations"]
     assert any(name.startswith(("no verification", "verification (")) for name in abl)  # the default's opposite
     assert "vote at extraction (2 of 2)" in abl and "type source: classify" in abl
+    # the default rule uses the pool's names and unlabelled words: each is an ablation
+    assert "without the pool's names" in abl and "keeping the words the pool leaves unlabelled" in abl
     again = evaluate(test, pool, limit=1, retrieval=["span"], root=tmp_path / "c", llms=fake_models())
     assert again["runs"]["span"]["cached"] == 1 and again["runs"]["span"]["computed"] == 0
     text = format_report(report)

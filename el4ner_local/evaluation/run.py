@@ -10,10 +10,11 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import UserError
+from ..pipeline.lexicon import Lexicon
 from ..pipeline.votes import VoteRule
 from .cache import RecordCache, model_identity, pool_index
 from .records import RETRIEVAL_MODES, peak_rss_mb, recording_tagger, run_records, sample
-from .scoring import ablations, rule_dict, score_entries, throughput
+from .scoring import ablations, rule_dict, score_entries, throughput, with_lexicon
 
 
 def git_commit(repo: Path | None = None) -> str:
@@ -103,6 +104,9 @@ def evaluate(
 
         t0 = time.perf_counter()
         entries = run_records(tagger, chosen, cache, progress=said)
+        if tagger.index is not None:  # what the pool knows of words, as a tagger of this index uses it
+            lexicon = Lexicon.from_pool(tagger.schema.restrict(s) for s in tagger.index.demonstration_pool())
+            entries = with_lexicon(entries, chosen, lexicon)
         run = {
             "records": str(cache.path),
             "cached": n_cached,

@@ -252,6 +252,12 @@ def ablations(entries, gold, rule: VoteRule, members: Sequence[str], zero_shot: 
         out[f"verification (all models, P(yes) >= {rule.verify_threshold})"] = score_entries(
             entries, gold, replace(rule, verify=True), zero_shot=zero_shot
         )
+    if any("lexicon" in e for e in entries):  # what the pool knows of words (with_lexicon)
+        name = "without the pool's names" if rule.lexicon else "with the pool's names"
+        out[name] = score_entries(entries, gold, replace(rule, lexicon=not rule.lexicon), zero_shot=zero_shot)
+        name = f"{'keeping' if rule.lexicon_filter else 'rejecting'} the words the pool leaves unlabelled"
+        flipped = replace(rule, lexicon_filter=not rule.lexicon_filter)
+        out[name] = score_entries(entries, gold, flipped, zero_shot=zero_shot)
     if any(c.get("zero_shot_only") for e in entries for c in e["record"]["candidates"]):
         name = "no zero-shot votes" if zero_shot else "zero-shot votes counted"
         out[name] = score_entries(entries, gold, rule, zero_shot=not zero_shot)

@@ -9,8 +9,8 @@ design), and the share hardly matters between 0.3 and 0.9 (docs/recall.md).
 
 Words the pool leaves unlabelled: a span the models name whose words occur at least MIN_SEEN times in the
 pool, labelled at most MAX_LABELLED_SHARE of those times, is no entity by the pool's own conventions
-("patients", "mutations" to a disease corpus) and is rejected. On 586 dev sentences it raised pooled F1
-from 56.8 to 58.4, NCBI-disease from 40.4 to 52.6 (docs/recall.md).
+("patients", "mutations" to a disease corpus) and is rejected. On 620 dev sentences (2 votes, the names
+on) it raised pooled F1 from 56.5 to 58.2, and NCBI-disease's from 39.8 to 52.2 (docs/recall.md).
 
 Whether each is on is a vote setting that `index tune` chooses per pool.
 """
