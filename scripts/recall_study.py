@@ -36,7 +36,7 @@ def pool_names(corpus: str, ratio: float):
     from el4ner_local.formats import read_labelled
     from el4ner_local.pipeline.lexicon import Lexicon
 
-    return Lexicon.from_pool(read_labelled(accuracy.POOLS[corpus]), ratio)
+    return Lexicon.from_pool(read_labelled(accuracy.POOLS[corpus]), min_share=ratio)
 
 
 def names_alone(sent, lex) -> list:

@@ -86,6 +86,16 @@ def test_a_span_whose_words_the_pool_holds_often_and_leaves_unlabelled_is_matche
     assert lexicon.occurrences(("patients",)) == 3 and lexicon.occurrences(("US",)) == 4
 
 
+def test_a_name_of_a_type_outside_the_schema_is_neither_an_entry_nor_an_unlabelled_word():
+    from el4ner_local.schema import Schema
+
+    pool = [labelled(f"{w} Apple shares rose .", ("Apple", "corporation")) for w in ("Monday", "Today")]
+    lex = Lexicon.from_pool(pool, Schema(("person",)).restrict)  # `--labels person` over this pool
+    text = "Apple hired Ada ."
+    assert lex.entries == {} and lex.occurrences(("Apple",)) == 2
+    assert lex.unlabelled(text, tokenize(text), [(0, 5)]) == []  # labelled, though not as a person
+
+
 def match(text: str, name: str, label: str, share: float = 1.0) -> LexiconMatch:
     start = text.index(name)
     return LexiconMatch(start, start + len(name), name, label, share)

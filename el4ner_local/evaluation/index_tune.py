@@ -95,7 +95,7 @@ def tune_index(
         say(f"tune: {i}/{n} sentences{' (recorded before)' if hit else ''}")
 
     # what the pool the held-out slice was tagged with (never itself) knows of words: part of the choice
-    lexicon = Lexicon.from_pool(tagger.schema.restrict(s) for s in view.demonstration_pool())
+    lexicon = Lexicon.from_pool(view.demonstration_pool(), tagger.schema.restrict)
     entries = with_lexicon(run_records(tagger, gold, cache, progress=said), gold, lexicon)
     members = [m.name for m in tagger.models]
     base = VoteRule.from_settings(config.pipeline, members)

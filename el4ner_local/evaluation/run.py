@@ -105,7 +105,7 @@ def evaluate(
         t0 = time.perf_counter()
         entries = run_records(tagger, chosen, cache, progress=said)
         if tagger.index is not None:  # what the pool knows of words, as a tagger of this index uses it
-            lexicon = Lexicon.from_pool(tagger.schema.restrict(s) for s in tagger.index.demonstration_pool())
+            lexicon = Lexicon.from_pool(tagger.index.demonstration_pool(), tagger.schema.restrict)
             entries = with_lexicon(entries, chosen, lexicon)
         run = {
             "records": str(cache.path),

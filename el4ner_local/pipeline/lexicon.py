@@ -18,7 +18,7 @@ Whether each is on is a vote setting that `index tune` chooses per pool.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..documents import LabelledSentence
@@ -68,19 +68,24 @@ class Lexicon:
         return len(self.entries)
 
     @classmethod
-    def from_pool(cls, pool: Iterable[LabelledSentence], min_share: float = MIN_SHARE) -> Lexicon:
-        """The entries of a pool (as the schema labels it: Schema.restrict). A span whose ends are not
-        token ends, or longer than MAX_WORDS tokens, makes no entry."""
+    def from_pool(
+        cls,
+        pool: Iterable[LabelledSentence],
+        restrict: Callable[[LabelledSentence], LabelledSentence] | None = None,
+        min_share: float = MIN_SHARE,
+    ) -> Lexicon:
+        """The entries of a pool, as `restrict` (Schema.restrict) labels it; what the pool leaves unlabelled is
+        judged on its own labels, so a name of a type outside the schema is not taken for a plain word. A
+        span whose ends are not token ends, or longer than MAX_WORDS tokens, makes no entry."""
         pool = list(pool)
-        labels: dict[Words, Counter] = defaultdict(Counter)
+        labels: dict[Words, Counter] = defaultdict(Counter)  # as the schema labels them
+        labelled: Counter = Counter()  # as the pool does, any label
         for sent in pool:
-            starts = {s: i for i, (s, _) in enumerate(sent.tokens)}
-            ends = {e: i + 1 for i, (_, e) in enumerate(sent.tokens)}
-            for span in sent.spans:
-                a, b = starts.get(span.start), ends.get(span.end)
-                if a is not None and b is not None and 0 < b - a <= MAX_WORDS:
-                    labels[_words(sent.text, sent.tokens[a:b], 0)][span.label] += 1
-        lexicon = cls({}, [_words(s.text, s.tokens, 0) for s in pool], {k: sum(c.values()) for k, c in labels.items()})
+            for key, _ in _labelled_words(sent):
+                labelled[key] += 1
+            for key, label in _labelled_words(restrict(sent) if restrict else sent):
+                labels[key][label] += 1
+        lexicon = cls({}, [_words(s.text, s.tokens, 0) for s in pool], dict(labelled))
         for key, counts in labels.items():
             seen = lexicon.occurrences(key)
             label, count = min(counts.items(), key=lambda item: (-item[1], item[0]))  # ties: alphabetical
@@ -121,6 +126,18 @@ class Lexicon:
             if seen >= MIN_SEEN and labelled <= MAX_LABELLED_SHARE * seen:
                 found.append(LexiconMatch(start, end, text[start - base : end - base], NOT_A_NAME, 1 - labelled / seen))
         return found
+
+
+def _labelled_words(sent: LabelledSentence) -> list[tuple[Words, str]]:
+    """The words of each span of the sentence on token ends, up to MAX_WORDS tokens, with its label."""
+    starts = {s: i for i, (s, _) in enumerate(sent.tokens)}
+    ends = {e: i + 1 for i, (_, e) in enumerate(sent.tokens)}
+    out = []
+    for span in sent.spans:
+        a, b = starts.get(span.start), ends.get(span.end)
+        if a is not None and b is not None and 0 < b - a <= MAX_WORDS:
+            out.append((_words(sent.text, sent.tokens[a:b], 0), span.label))
+    return out
 
 
 def _words(text: str, tokens: Sequence[tuple[int, int]], base: int) -> Words:

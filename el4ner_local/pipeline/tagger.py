@@ -45,7 +45,7 @@ class Tagger:
         lexicon = None
         if index is not None and (settings.lexicon or settings.lexicon_filter):
             # the words of the pool it may retrieve, as the schema labels them
-            lexicon = Lexicon.from_pool(schema.restrict(s) for s in index.demonstration_pool())
+            lexicon = Lexicon.from_pool(index.demonstration_pool(), schema.restrict)
         rule = VoteRule.from_settings(settings, [m.name for m in models])
         self.stages = Stages(models, schema, settings, rule, lexicon)
 
