@@ -142,8 +142,8 @@ def rescore(
     zero_shot: bool = True,
 ) -> Rescored:
     """Apply `rule` (votes.decide) to the recorded candidates, restricted to `models` (and their
-    verification to `verifiers`), with the entries' pool names (with_lexicon), and return BIO tags over
-    the gold tokens plus exact-match counts."""
+    verification to `verifiers`), with what the entries hold of the pool's words (with_lexicon), and
+    return BIO tags over the gold tokens plus exact-match counts."""
     keep = set(models) if models is not None else None
     vkeep = set(verifiers) if verifiers is not None else None
     all_models = {m for e in entries for m in e["record"].get("raw", {}).get("extraction", {})} | {
