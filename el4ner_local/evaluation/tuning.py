@@ -21,6 +21,7 @@ better than isotonic steps; which wins on a pool is its own held-out halves' cal
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -101,11 +102,9 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
     # a pool whose names mislead the models may need every member to agree (4 votes on NCBI: docs/recall.md)
     votes = sorted(range(1, len(members) + 1), key=lambda v: (abs(v - base.extract_min_votes), v))
     # what the pool knows of words (names accepted, unlabelled words rejected), when the entries carry it
-    known = any("lexicon" in e for e in entries)
-    lexicons = [(a, b) for a in (True, False) for b in (True, False)] if known else []
-    lexicons = sorted(lexicons, key=lambda p: (p != (base.lexicon, base.lexicon_filter), p)) or [
-        (base.lexicon, base.lexicon_filter)
-    ]
+    lexicons = [(base.lexicon, base.lexicon_filter)]
+    if any("lexicon" in e for e in entries):
+        lexicons += sorted(p for p in itertools.product((False, True), (False, True)) if p != lexicons[0])
     own = {m: w for m, w in base.weights.items() if m in members}
     weightings = (["base"] if any(w != 1.0 for w in own.values()) else []) + ["uniform", "f1"]
     estimated = {t: estimate_weights(entries, gold, members, replace(neutral, type_source=t)) for t in sources}
@@ -130,8 +129,14 @@ def _grid(entries, gold, members: list[str], base: VoteRule) -> list[tuple[dict,
                         sources.index(t),
                         weightings.index(w),
                     )
-                    what = {"extract_min_votes": v, "type_source": t, "weights": w, "lexicon": lex}
-                    points.append((nearness, {**what, "lexicon_filter": filt}, rule))
+                    what = {
+                        "extract_min_votes": v,
+                        "type_source": t,
+                        "weights": w,
+                        "lexicon": lex,
+                        "lexicon_filter": filt,
+                    }
+                    points.append((nearness, what, rule))
     points.sort(key=lambda p: p[0])
     return [(what, rule) for _, what, rule in points]
 
