@@ -69,12 +69,12 @@ class PipelineSettings:
     equal), and a models file that leaves a key out gets the value here. The vote rule's defaults
     (votes.VoteRule) come from here too."""
 
-    k: int = 2
-    demo_words: int = 12  # a demonstration's sentence cut to this many words around its entities (0 = whole)
-    extract_min_votes: int = 1
+    k: int = 4
+    demo_words: int = 0  # a demonstration's sentence cut to this many words around its entities (0 = whole)
+    extract_min_votes: int = 2
     retrieval_spans: str = "words"  # where stage 1's retrieval spans come from (RETRIEVAL_SPAN_SOURCES)
     zero_shot_votes: bool = False  # stage-1 (zero-shot) spans also count as extraction votes
-    type_source: str = "extract"
+    type_source: str = "classify"
     confidence_source: str = "vote"  # CONFIDENCE_SOURCES
     classify_threshold: float = 0.0
     verify: bool = False
@@ -83,7 +83,8 @@ class PipelineSettings:
     # per-model vote weights; unnamed models weigh 1. Uniform here: weights name models, so they belong
     # to an ensemble (models.toml's [pipeline.weights] names its own default models)
     weights: tuple[tuple[str, float], ...] = ()
-    # [pipeline.calibration] points: (raw confidence, P(right)) pairs, sorted (votes.VoteRule); () = none
+    # [pipeline.calibration] points: (raw confidence, P(right)) pairs, sorted (votes.VoteRule); () = none.
+    # Like the weights, models.toml's belongs to its ensemble: none built in
     calibration: tuple[tuple[float, float], ...] = ()
     # [pipeline.thresholds]: (label, least calibrated confidence) pairs, sorted by label; () = none
     thresholds: tuple[tuple[str, float], ...] = ()
@@ -552,6 +553,8 @@ def _parse_pipeline(
             if name not in names:
                 source = "[[models]]" if table == "[pipeline]" else f"{table} models"
                 raise fail(key, f"unknown model {name!r}", f"use names from {source}: {', '.join(names)}", scope)
+    if "extract_min_votes" not in values and PipelineSettings.extract_min_votes > len(names):
+        values["extract_min_votes"] = len(names)  # the built-in vote over fewer models: each one votes
     if values.get("extract_min_votes", 1) > len(names):
         raise fail(
             "extract_min_votes",

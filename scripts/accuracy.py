@@ -218,6 +218,7 @@ def choose(args) -> None:
     print(f"  cross-fitted {json.dumps(report['cross_fitted'])}")
     print(f"  thresholds {json.dumps(report['thresholds']['kept'])}")
     default = replace(tuned.rule, label_thresholds={})  # labels differ by pool: no per-label default
+    print(f"  rule for models.toml's [pipeline] {json.dumps(default.to_json())}")
     print(
         "per corpus (F1): members alone | union | pooled choice | chosen on the other corpora | tuned on itself (2-fold)"
     )

@@ -127,7 +127,7 @@ def cand(start, end, text, by, label):
 
 def test_decide_calibrates_the_confidence_then_applies_the_label_threshold():
     cal = Calibration(((0.0, 0.1), (1.0, 0.5)))
-    rule = VoteRule(type_source="extract", calibration=cal, label_thresholds={"person": 0.3})
+    rule = VoteRule(extract_min_votes=1, type_source="extract", calibration=cal, label_thresholds={"person": 0.3})
     paris, ada = cand(0, 5, "Paris", ["a"], "location"), cand(10, 13, "Ada", ["a", "b"], "person")
     lone = cand(20, 23, "Bob", ["a"], "person")
     decide([paris, ada, lone], 3, rule)
@@ -139,16 +139,20 @@ def test_decide_calibrates_the_confidence_then_applies_the_label_threshold():
 def test_a_threshold_rejection_leaves_the_overlapping_span_free():
     wide = cand(0, 9, "Ada Smith", ["a", "b"], "person")
     narrow = cand(0, 3, "Ada", ["c"], "location")
-    decide([wide, narrow], 3, VoteRule(type_source="extract"))
+    decide([wide, narrow], 3, VoteRule(extract_min_votes=1, type_source="extract"))
     assert wide.accepted and not narrow.accepted and narrow.reason.startswith("overlaps")
-    decide([wide, narrow], 3, VoteRule(type_source="extract", label_thresholds={"person": 0.9}))
+    decide([wide, narrow], 3, VoteRule(extract_min_votes=1, type_source="extract", label_thresholds={"person": 0.9}))
     assert not wide.accepted and "under person's threshold 0.90" in wide.reason and narrow.accepted
 
 
 def test_calibrated_ties_between_overlapping_spans_go_to_the_higher_raw_confidence():
     wide = cand(0, 9, "Ada Smith", ["c"], "person")  # raw 1/3; the longer span would win a tie
     narrow = cand(0, 3, "Ada", ["a", "b"], "person")  # raw 2/3
-    decide([wide, narrow], 3, VoteRule(type_source="extract", calibration=Calibration(((0.0, 0.5), (1.0, 0.5)))))
+    decide(
+        [wide, narrow],
+        3,
+        VoteRule(extract_min_votes=1, type_source="extract", calibration=Calibration(((0.0, 0.5), (1.0, 0.5)))),
+    )
     assert wide.confidence == narrow.confidence == 0.5
     assert narrow.accepted and not wide.accepted and wide.reason.startswith("overlaps 'Ada'")
 
@@ -231,10 +235,16 @@ def test_calibration_and_thresholds_tables_parse_and_a_profile_has_its_own(tmp_p
     assert two.calibration == () and two.thresholds == ()  # measured for [pipeline]'s vote: not inherited
 
 
-def test_the_shipped_tables_are_empty():
+def test_the_shipped_calibration_is_monotone_and_no_label_has_a_threshold():
+    """[pipeline.calibration] is fit on the default ensemble's dev records; labels differ by pool, so no
+    per-label threshold ships. The fast profile's vote is another: it has no calibration."""
     config = load_config(DEFAULT_MODELS_FILE)
-    assert config.pipeline.calibration == () and config.pipeline.thresholds == ()
-    assert VoteRule.from_settings(config.pipeline).calibration is None
+    assert config.pipeline.thresholds == ()
+    calibration = VoteRule.from_settings(config.pipeline).calibration
+    assert calibration is not None
+    mapped = [calibration.apply(x / 100) for x in range(101)]
+    assert mapped == sorted(mapped) and 0.0 <= mapped[0] and mapped[-1] <= 1.0
+    assert load_config(DEFAULT_MODELS_FILE, "fast").pipeline.calibration == ()
 
 
 @pytest.mark.parametrize(
@@ -258,3 +268,16 @@ def test_bad_values_name_the_file_the_table_and_the_fix(tmp_path, table, words):
     assert re.match(rf"{re.escape(str(tmp_path / 'models.toml'))}:{line_of(text, header)}: ", message), message
     for word in words:
         assert word in message, message
+
+
+def test_only_some_models_drops_the_calibration_fit_on_the_whole_ensemble():
+    """The shipped calibration maps the vote of every default member; `--only` runs another vote."""
+    from types import SimpleNamespace
+
+    from el4ner_local import Tagger
+
+    names = [m.name for m in load_config(DEFAULT_MODELS_FILE).models]
+    every = Tagger.load(index=None, labels="person", llms=[SimpleNamespace(name=n) for n in names], only=names)
+    assert every.stages.rule.calibration is not None
+    one = Tagger.load(index=None, labels="person", llms=[SimpleNamespace(name=names[0])], only=names[:1])
+    assert one.stages.rule.calibration is None and one.settings.calibration == ()

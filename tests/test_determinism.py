@@ -5,7 +5,6 @@ backend evaluates every prompt in the same segments whatever the cache holds (ll
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
@@ -26,26 +25,31 @@ A = (
 B = "Taylor Swift performed in London last night. Fans travelled from Manchester to see her at Wembley Stadium.\n"
 
 
+FULL = """
+[profiles.full]
+models = ["qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m"]
+k = 2
+demo_words = 12
+extract_min_votes = 1
+retrieval_spans = "models"
+type_source = "both"
+verify = true
+"""
+
+
 def _full_method(tmp_path, default_models):
-    """The default models.toml with all four stages of EL4NER on, so that generation (stages 1-2)
-    and scoring (stage 3 classification, stage 4 verification) all run."""
-    text = default_models.path.read_text(encoding="utf-8")
-    for key, old, new in [
-        ("retrieval_spans", '"words"', '"models"'),
-        ("type_source", '"extract"', '"both"'),
-        ("verify", "false", "true"),
-    ]:
-        # the first match is [pipeline]'s (the profiles below it are not used here)
-        text, n = re.subn(rf"^{key} = {old}", f"{key} = {new}", text, count=1, flags=re.MULTILINE)
-        assert n == 1, key
+    """The default models.toml with a profile of all four stages of EL4NER on the three small models (the
+    fast profile's demonstrations), so that generation (stages 1-2) and scoring (stage 3 classification,
+    stage 4 verification) all run; `_tag` runs it."""
     path = tmp_path / "models.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(default_models.path.read_text(encoding="utf-8") + FULL, encoding="utf-8")
     return path
 
 
 def _tag(models, out, *files) -> dict[str, dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "el4ner_local.cli", "tag", *map(str, files), "-o", str(out), "--models", str(models)],
+        [sys.executable, "-m", "el4ner_local.cli", "tag", *map(str, files), "-o", str(out), "--models", str(models)]
+        + ["--profile", "full"],
         capture_output=True,
         check=False,
     )

@@ -94,7 +94,7 @@ def records():
     return [e1, e2], [S1, S2]
 
 
-EXTRACT = VoteRule(type_source="extract", verify=False)
+EXTRACT = VoteRule(extract_min_votes=1, type_source="extract", verify=False)
 
 
 def test_member_alone_scores_by_hand():
@@ -149,7 +149,7 @@ def test_verification_only_counts_for_the_label_it_was_asked_about():
     probs = {"a": {"person": 0.9, "location": 0.05, "none": 0.05}, "b": {"person": 0.2, "location": 0.7, "none": 0.1}}
     c = cand(sent.text, "Ada Lovelace", {"a": "", "b": ""}, probs, {"a": 0.2, "b": 0.3})
     e = entry(sent, [c], verified=["person"])
-    rule = VoteRule(type_source="classify", verify=True, verify_threshold=0.5)
+    rule = VoteRule(extract_min_votes=1, type_source="classify", verify=True, verify_threshold=0.5)
     assert score_entries([e], [sent], rule)["counts"]["pred"] == 0  # person, rejected by its verifiers
     assert score_entries([e], [sent], replace(rule, verify=False))["counts"]["tp"] == 1
     # b alone labels it location, which nobody verified: accepted unverified, and counted as such
@@ -251,9 +251,9 @@ def test_cache_resumes_without_model_calls(tmp_path):
         None, "none", labels=["person", "location"], llms=[FakeLLM("a", "London | location", "person")]
     )
     assert RecordCache.for_tagger(tagger4, "none", tmp_path).path != cache.path
-    cut = recording_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 0})
+    cut = recording_tagger(None, "none", labels=["person", "location"], llms=llms, overrides={"demo_words": 12})
     assert RecordCache.for_tagger(cut, "none", tmp_path).path != cache.path  # what the models are shown is in the key
-    score = score_entries(again, gold, VoteRule(type_source="both", verify=False))
+    score = score_entries(again, gold, VoteRule(extract_min_votes=1, type_source="both", verify=False))
     assert score["counts"]["gold"] == 4
 
 
@@ -291,7 +291,13 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
         DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()}))
     )
     report = evaluate(
-        test, pool, limit=1, retrieval=["span", "none", "random", "sentence"], root=tmp_path / "c", llms=fake_models()
+        test,
+        pool,
+        limit=1,
+        retrieval=["span", "none", "random", "sentence"],
+        root=tmp_path / "c",
+        llms=fake_models(),
+        rule=EXTRACT,  # the stand-ins' types are their extraction answers (their stage-3 favourite is fixed)
     )
     assert set(report["runs"]) == {"span", "none", "random", "sentence"}
     assert report["runs"]["span"]["computed"] == 1 and report["runs"]["none"]["k"] == 0
@@ -325,7 +331,7 @@ def test_real_run_on_two_wnut_sentences(tmp_path, default_models):
     assert len(entries) == 2 and all(e["seconds"] > 0 for e in entries)
     t = throughput(entries)
     assert t["tokens_per_sentence"]["2-extraction"]["qwen2.5-coder-0.5b"]["generated"] > 0
-    score = score_entries(entries, gold, VoteRule(type_source="both", verify=True))
+    score = score_entries(entries, gold, VoteRule(extract_min_votes=1, type_source="both", verify=True))
     assert 0.0 <= score["f1"] <= 1.0 and score["counts"]["gold"] == sum(len(s.spans) for s in gold)
     calls = tagger.stats.as_dict()
     again = run_records(tagger, gold, RecordCache.for_tagger(tagger, "none", tmp_path))
@@ -375,7 +381,7 @@ def test_lean_records_hold_extraction_only_and_have_their_own_cache(tmp_path):
     assert sum(m.stats.calls for m in lean_llms) == 4  # one extraction per model and sentence, nothing else
     for entry in lean:
         assert all(not c["type_probs"] and not c["verification"] for c in entry["record"]["candidates"])
-    rule = VoteRule(type_source="extract", verify=False)
+    rule = VoteRule(extract_min_votes=1, type_source="extract", verify=False)
     for ev in (1, 2):
         assert score_entries(lean, [S1, S2], replace(rule, extract_min_votes=ev)) == score_entries(
             full, [S1, S2], replace(rule, extract_min_votes=ev)

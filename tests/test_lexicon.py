@@ -207,7 +207,7 @@ def test_the_tagger_rejects_what_the_pool_leaves_unlabelled(index):
 
     text = "Two patients and Ada came."
     says = "patients | disease\nAda | person"
-    doc = Tagger.load(index=index, labels="disease,person", llms=[Silent("a", says)])(text)
+    doc = Tagger.load(index=index, labels="disease,person", llms=[Silent("a", says)], type_source="extract")(text)
     assert [(e.text, e.label) for e in doc.entities] == [("Ada", "person")]
     (patients,) = [c for c in doc.sentences[0].candidates if c.text == "patients"]
     assert (

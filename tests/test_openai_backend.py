@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def models_toml(server, local, tmp_path_factory):
     default = DEFAULT_MODELS_FILE.read_text(encoding="utf-8")
     # the same settings as the local run; the weights table names models this file does not have
     pipeline = default[default.index("\n[pipeline]") : default.index("\n[pipeline.weights]")]
+    # one member: one vote, as `--only smollm2-135m` gives the local run
+    pipeline = re.sub(r"^extract_min_votes = \d+", "extract_min_votes = 1", pipeline, count=1, flags=re.MULTILINE)
     path.write_text(REMOTE_TOML.format(url=server) + pipeline, encoding="utf-8")
     return path
 
@@ -145,7 +148,11 @@ def test_tag_with_the_remote_member_gives_the_local_answer(models_toml, default_
     )
     assert near.returncode == here.returncode == 0, near.stderr.decode() + here.stderr.decode()
     near, here = json.loads(near.stdout), json.loads(here.stdout)
-    assert near["entities"] == here["entities"]
+    # the labels are the same; stage 3's probabilities come from the server's top log-probabilities (the test
+    # above: equal to the local ones up to its rounding), so the confidences agree closely, not to the bit
+    assert [{**e, "confidence": 0} for e in near["entities"]] == [{**e, "confidence": 0} for e in here["entities"]]
+    for far, local in zip(near["entities"], here["entities"], strict=True):
+        assert far["confidence"] == pytest.approx(local["confidence"], abs=0.02)
     assert [s["raw"] for s in near["sentences"]] == [s["raw"] for s in here["sentences"]]
     assert [c["extracted_by"] for s in near["sentences"] for c in s["candidates"]] == [
         c["extracted_by"] for s in here["sentences"] for c in s["candidates"]

@@ -20,10 +20,10 @@ TEXT = (
 def tagger(default_models):
     from el4ner_local import Tagger
 
-    # the default ensemble and pool with all four stages of EL4NER: the models' zero-shot stage 1,
-    # classification by every model (type_source "both") and verification; the models' answers only (the
-    # pool's names, which no model gives, are the default test's below)
-    return Tagger.load(verify=True, type_source="both", retrieval_spans="models", lexicon=False)
+    # the fast profile's three small models and the built-in pool with all four stages of EL4NER: the models'
+    # zero-shot stage 1, classification by every model (type_source "both") and verification; the models'
+    # answers only (the pool's names, which no model gives, are the default test's below)
+    return Tagger.load(profile="fast", verify=True, type_source="both", retrieval_spans="models", lexicon=False)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def tagged(tagger) -> TaggedDocument:
 def test_finds_entities_whose_offsets_slice_the_original_text(tagged):
     doc = copy.deepcopy(tagged)
     for sent in doc.sentences:
-        decide(sent.candidates, 3, VoteRule(type_source="both", verify=False))
+        decide(sent.candidates, 3, VoteRule(extract_min_votes=1, type_source="both", verify=False))
     data = json.loads(json.dumps(TaggedDocument(TEXT, doc.sentences).to_json(), ensure_ascii=False))
     assert data["text"] == TEXT
     found = {(e["text"], e["label"]) for e in data["entities"]}
@@ -82,7 +82,7 @@ def test_verification_drops_a_pair(tagged):
     sents = copy.deepcopy(tagged.sentences)
     dropped = []
     for sent in sents:
-        decide(sent.candidates, 3, VoteRule(type_source="both", verify=True, verify_threshold=0.5))
+        decide(sent.candidates, 3, VoteRule(extract_min_votes=1, type_source="both", verify=True, verify_threshold=0.5))
         dropped += [c for c in sent.candidates if c.reason.startswith("failed verification")]
     assert dropped
     for c in dropped:
@@ -94,26 +94,32 @@ def test_same_input_same_output(tagger, tagged):
     assert json.dumps(again.to_json()) == json.dumps(tagged.to_json())
 
 
-def test_default_settings_ask_each_model_once_per_sentence(default_models):
-    """models.toml's defaults: stage-1 spans from word runs (no model call), types from extraction
-    (stage 3 skipped), no verification, the pool's names. Each model is asked once per sentence."""
+def test_default_settings_extract_once_and_type_what_enough_members_extracted(default_models):
+    """models.toml's defaults (the accurate profile): stage-1 spans from word runs (no model call), every
+    member extracts once per sentence with whole demonstrations, stage 3 types each span enough members
+    extracted (one call per member), no verification, the pool's names."""
     from el4ner_local import Tagger
 
-    lean = Tagger.load()
-    assert (
-        lean.settings.retrieval_spans == "words" and lean.settings.type_source == "extract" and not lean.settings.verify
-    )
-    before = {m.name: m.stats.calls for m in lean.models}  # the models are shared with the other tests
-    doc = lean(TEXT)
-    calls = {m.name: m.stats.calls - before[m.name] for m in lean.models}
-    assert calls == {m.name: len(doc.sentences) for m in lean.models}  # stage 2 only
-    assert set(lean.stats.as_dict()) == {"2-extraction"}
+    accurate = Tagger.load()
+    settings = accurate.settings
+    assert settings.retrieval_spans == "words" and settings.demo_words == 0 and not settings.verify
+    assert settings.type_source != "extract" and settings.extract_min_votes >= 2
+    names = {m.name for m in accurate.models}
+    assert names == {"qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m", "qwen2.5-coder-1.5b"}
+    before = {m.name: m.stats.calls for m in accurate.models}  # the models are shared with the other tests
+    doc = accurate(TEXT)
+    voted = [c for sent in doc.sentences for c in sent.candidates if len(c.extracted_by) >= settings.extract_min_votes]
+    assert voted  # with these names, at least one span that enough members agree on
+    calls = {m.name: m.stats.calls - before[m.name] for m in accurate.models}
+    assert calls == {name: len(doc.sentences) + len(voted) for name in names}
+    assert set(accurate.stats.as_dict()) == {"2-extraction", "3-classification"}
     assert {"Angela Merkel", "Emmanuel Macron", "Paris"} <= set(doc.sentences[0].stage1_spans)
     assert {"@jenny_k", "Taylor Swift", "London", "#concert"} <= set(doc.sentences[1].stage1_spans)
     for sent in doc.sentences:
-        assert "candidates" not in sent.raw and sent.demonstrations
+        assert "candidates" not in sent.raw and len(sent.demonstrations) == settings.k
         for c in sent.candidates:
-            assert TEXT[c.start : c.end] == c.text and not c.type_probs and not c.verification
+            assert TEXT[c.start : c.end] == c.text and not c.verification
+            assert set(c.type_probs) == (names if len(c.extracted_by) >= settings.extract_min_votes else set())
     found = {(e.text, e.label) for e in doc.entities}
     expected = {
         ("Angela Merkel", "person"),

@@ -41,7 +41,12 @@ class Blocking:
 def test_stop_ends_the_thread_after_the_current_model_call():
     model = Blocking()
     events = []
-    tagger = Tagger([model], Schema(("person",)), PipelineSettings(verify=False, type_source="both"), index=None)
+    tagger = Tagger(
+        [model],
+        Schema(("person",)),
+        PipelineSettings(verify=False, type_source="both", extract_min_votes=1),
+        index=None,
+    )
     sugg = sg.Suggester(lambda progress: tagger, post=events.append)
     thread = threading.Thread(target=sugg.run)
     thread.start()

@@ -27,7 +27,7 @@ def model_names() -> list[str]:
 def test_votes_panel_names_the_default_models_in_a_real_terminal(tmp_path, default_models, monkeypatch):
     assert shutil.which("tmux"), "this smoke test needs tmux: apt-get install tmux (.ci/run does)"
     names = model_names()
-    assert len(names) == 3
+    assert len(names) == 4
     doc = tmp_path / "news.txt"
     doc.write_text(SENTENCE + "\n", encoding="utf-8")
     name = "annotate"

@@ -77,7 +77,11 @@ class Tagger:
         from ..llm import load_model
 
         config: Config = load_config(models, profile)
-        settings = replace(config.pipeline, **overrides)
+        settings = config.pipeline
+        if only and set(only) != {m.name for m in config.models}:
+            # the calibration and thresholds map the vote of the profile's whole ensemble, not this subset's
+            settings = replace(settings, calibration=(), thresholds=())
+        settings = replace(settings, **overrides)
         if llms is None:
             specs = [config.model(n) for n in only] if only else list(config.models)
             if threads:

@@ -41,10 +41,13 @@ class VoteRule:
     @classmethod
     def from_settings(cls, settings: PipelineSettings, models: Sequence[str] | None = None) -> VoteRule:
         """The vote rule of the settings; with `models`, only their weights (a tagger built with some of
-        the configured models weighs their votes against each other, not against absent ones)."""
+        the configured models weighs their votes against each other, not against absent ones) and at most
+        one extraction vote each (`--only one-model`, or a file of one model under the default 2 votes,
+        would otherwise accept nothing)."""
         weights = {m: w for m, w in settings.weights if models is None or m in models}
+        votes = settings.extract_min_votes if models is None else max(1, min(settings.extract_min_votes, len(models)))
         return cls(
-            extract_min_votes=settings.extract_min_votes,
+            extract_min_votes=votes,
             type_source=settings.type_source,
             confidence_source=settings.confidence_source,
             classify_threshold=settings.classify_threshold,
