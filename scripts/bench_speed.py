@@ -24,9 +24,12 @@ in one process by
 one configuration after the other for each sentence, each model's KV cache holding only the
 instructions before each (as after an earlier sentence of the same corpus). Reports seconds and
 tokens per sentence, the ratios, and whether the records (SentenceRecord JSON) are identical with
-each speed-up off and on, and to those accuracy.py recorded for the same sentences.
+each speed-up off and on, and to those accuracy.py recorded for the same sentences. With
+--against default, "accurate" and its drafts give way to
+  default         models.toml's default profile as `tag` runs it (its rule, the pool's names, calibration)
 
     python scripts/bench_speed.py --sentences 8 --draft 1 4 --json docs/speed-drafts.json
+    python scripts/bench_speed.py --sentences 8 --against default --json docs/speed-default.json
 """
 
 from __future__ import annotations
@@ -202,8 +205,10 @@ def _prime(tagger, text: str) -> None:
         m._eval_to(tokens[: bounds[0]], bounds[:1], TokenStats())
 
 
-def side_by_side(n: int, drafts: list[int]) -> dict:
-    """Each sentence tagged by each configuration in turn, in this process (see the module's doc)."""
+def side_by_side(n: int, drafts: list[int], against: str = "recording") -> dict:
+    """Each sentence tagged by each configuration in turn, in this process (see the module's doc). `against`:
+    "recording" (accuracy.py's recording tagger, with drafting off and on) or "default" (models.toml's
+    default profile as `tag` runs it), each beside the fast profile."""
     from el4ner_local.evaluation.records import recording_tagger, sentence_id
     from el4ner_local.pipeline.stages import SentenceInput
     from el4ner_local.pipeline.tagger import Tagger
@@ -211,17 +216,28 @@ def side_by_side(n: int, drafts: list[int]) -> dict:
     acc = _accuracy_script()
     chosen = side_sample(n)
     # name -> (tagger kind, drafted tokens per generation step)
-    configs = {"accurate": ("accurate", 0), **{f"accurate+draft{d}": ("accurate", d) for d in drafts}}
+    if against == "recording":
+        configs = {"accurate": ("accurate", 0), **{f"accurate+draft{d}": ("accurate", d) for d in drafts}}
+    else:
+        configs, drafts = {"default": ("default", 0)}, []
     configs["fast"] = ("fast", 0)
     taggers: dict[str, dict] = {}
     for corpus in dict.fromkeys(c for c, _ in chosen):
         index = acc.pool_of(corpus)
-        accurate = recording_tagger(index, "span", models=acc.MODELS, overrides=acc.RUNS["whole-k4"], stages="typed")
         fast = Tagger.load(models=ROOT / "models.toml", profile="fast", labels=list(index.labels), index=index)
-        taggers[corpus] = {"accurate": accurate, "fast": fast}
-    recorded = {corpus: _recorded(t["accurate"]) for corpus, t in taggers.items()}
+        if against == "recording":
+            accurate = recording_tagger(
+                index, "span", models=acc.MODELS, overrides=acc.RUNS["whole-k4"], stages="typed"
+            )
+            taggers[corpus] = {"accurate": accurate, "fast": fast}
+        else:
+            taggers[corpus] = {
+                "default": Tagger.load(models=ROOT / "models.toml", labels=list(index.labels), index=index)
+            }
+            taggers[corpus]["fast"] = fast
+    recorded = {corpus: _recorded(t["accurate"]) for corpus, t in taggers.items() if "accurate" in t}
     for corpus, t in taggers.items():  # outside the timings: loading the models, the embedder, the index
-        for m in t["accurate"].models + t["fast"].models:
+        for m in [m for tagger in t.values() for m in tagger.models]:
             m.load()
         first = next(sent for c, sent in chosen if c == corpus)
         t["fast"].tag_sentence(SentenceInput(first.text, 0, [(a, b) for a, b in first.tokens]))
@@ -253,14 +269,16 @@ def side_by_side(n: int, drafts: list[int]) -> dict:
                 "by_stage": by_stage,
                 "record": json.dumps(record.to_json(), sort_keys=True),
             }
-        old = recorded[corpus].get(sentence_id(sent.text))
-        row["identical"] = {
-            f"draft{d}": row["accurate"]["record"] == row[f"accurate+draft{d}"]["record"] for d in drafts
-        }
-        row["as_recorded"] = None if old is None else json.dumps(old, sort_keys=True) == row["accurate"]["record"]
-        row["answers_changed"] = {
-            d: _changed(row["accurate"]["record"], row[f"accurate+{d}"]["record"]) for d in row["identical"]
-        }
+        row["identical"], row["as_recorded"], row["answers_changed"] = {}, None, {}
+        if "accurate" in configs:
+            old = recorded[corpus].get(sentence_id(sent.text))
+            row["identical"] = {
+                f"draft{d}": row["accurate"]["record"] == row[f"accurate+draft{d}"]["record"] for d in drafts
+            }
+            row["as_recorded"] = None if old is None else json.dumps(old, sort_keys=True) == row["accurate"]["record"]
+            row["answers_changed"] = {
+                d: _changed(row["accurate"]["record"], row[f"accurate+{d}"]["record"]) for d in row["identical"]
+            }
         for name in configs:
             row[name]["record"] = hashlib.sha256(row[name]["record"].encode()).hexdigest()  # the JSON stays small
         rows.append(row)
@@ -271,7 +289,7 @@ def side_by_side(n: int, drafts: list[int]) -> dict:
             file=sys.stderr,
             flush=True,
         )
-    return {"drafts": drafts, "configs": list(configs), "rows": rows}
+    return {"against": against, "drafts": drafts, "configs": list(configs), "rows": rows}
 
 
 def _changed(plain: str, other: str) -> list[dict]:
@@ -309,10 +327,13 @@ def side_report(result: dict) -> None:
             print(
                 f"  accurate / {name}: {total['accurate'] / total[name]:.2f}x time; records identical {same} of {len(rows)}"
             )
-    print(f"  accurate / fast: {total['accurate'] / total['fast']:.2f}x time")
+    first = configs[0]
+    evaluated = sum(r[first]["evaluated"] for r in rows) / max(sum(r["fast"]["evaluated"] for r in rows), 1)
+    print(f"  {first} / fast: {total[first] / total['fast']:.2f}x time, {evaluated:.2f}x tokens evaluated")
     known = [r["as_recorded"] for r in rows if r["as_recorded"] is not None]
-    print(f"  accurate's records equal to accuracy.py's: {sum(known)} of {len(known)} recorded")
-    for name in ("accurate", "fast"):
+    if known:
+        print(f"  accurate's records equal to accuracy.py's: {sum(known)} of {len(known)} recorded")
+    for name in (first, "fast"):
         spent: dict = {}
         for r in rows:
             for stage, models in r[name]["by_stage"].items():
@@ -344,9 +365,15 @@ def main() -> None:
     ap.add_argument(
         "--draft", type=int, nargs="+", default=[4], help="with --sentences: drafted tokens per step, one run each"
     )
+    ap.add_argument(
+        "--against",
+        choices=("recording", "default"),
+        default="recording",
+        help="with --sentences: what runs beside the fast profile (the recording tagger with drafts, or the default)",
+    )
     args = ap.parse_args()
     if args.sentences:
-        result = side_by_side(args.sentences, args.draft)
+        result = side_by_side(args.sentences, args.draft, args.against)
         side_report(result)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
