@@ -195,7 +195,7 @@ def report(args) -> None:
     from el4ner_local.evaluation.scoring import ablations, rescore, rule_dict, score_entries, throughput
     from el4ner_local.pipeline.votes import VoteRule
 
-    settings = load_config(None).pipeline
+    settings = load_config(None, "fast").pipeline  # the records are the previous default's, now the fast profile
     default_rule, zs = VoteRule.from_settings(settings), settings.zero_shot_votes
     data = {c: load_corpus(c, args.limit) for c in CORPORA if not args.corpus or c in args.corpus}
     data = {c: d for c, d in data.items() if "span" in d["runs"]}
@@ -215,7 +215,9 @@ def report(args) -> None:
     # vote weights for a corpus: each member's F1 alone on the OTHER corpora's main records, pooled
     alone = {
         c: {
-            m: rescore(*main_of(c), VoteRule(verify=False, type_source="extract"), [m], n_models=1).counts
+            m: rescore(
+                *main_of(c), VoteRule(extract_min_votes=1, verify=False, type_source="extract"), [m], n_models=1
+            ).counts
             for m in members
         }
         for c in data

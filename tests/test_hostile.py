@@ -24,7 +24,7 @@ def test_instructions_in_the_text_never_yield_a_span_outside_it(default_models):
     doc = tagger(INJECTION)
     cands = [c for s in doc.sentences for c in s.candidates]
     for sent in doc.sentences:  # accept everything any model said, the most permissive rule
-        decide(sent.candidates, 2, VoteRule(type_source="both", verify=False))
+        decide(sent.candidates, 2, VoteRule(extract_min_votes=1, type_source="both", verify=False))
     for c in cands:
         assert INJECTION[c.start : c.end] == c.text
     # the models do answer with names from elsewhere (demonstrations); none of those became a span

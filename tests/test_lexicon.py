@@ -213,5 +213,7 @@ def test_the_tagger_rejects_what_the_pool_leaves_unlabelled(index):
     assert (
         not patients.accepted and patients.lexicon == NOT_A_NAME and "leaves these words unlabelled" in patients.reason
     )
-    kept = Tagger.load(index=index, labels="disease,person", llms=[Silent("a", says)], lexicon_filter=False)(text)
-    assert [e.text for e in kept.entities] == ["patients", "Ada"]
+    kept = Tagger.load(
+        index=index, labels="disease,person", llms=[Silent("a", says)], lexicon_filter=False, type_source="extract"
+    )(text)
+    assert [(e.text, e.label) for e in kept.entities] == [("patients", "disease"), ("Ada", "person")]

@@ -68,9 +68,10 @@ class Tagger:
         DEFAULT_PROFILE, [pipeline] with every model), a schema and a demonstration index
         ("default" = the embedded pool, a path = an index directory, an open DemoIndex, None = zero-shot).
         `labels`: "person,location:a place,..." as on the command line, or a list of names. `only`: some
-        of the profile's models. `overrides` replace the profile's settings; `threads` replaces each
-        model's n_threads; `llms` stand in for the models of the file (tests; `only` and `threads` then
-        do nothing). `retrieval_mode`: how the index retrieves (span, sentence, random).
+        of the profile's models (a subset runs without the profile's calibration and thresholds, fit on its
+        whole ensemble). `overrides` replace the profile's settings; `threads` replaces each model's
+        n_threads; `llms` stand in for the models of the file (tests; `threads` then does nothing and `only`
+        only says which of the file's models they are). `retrieval_mode`: how the index retrieves (span, sentence, random).
 
         An index directory tuned for this profile (`index tune`, pipeline/tuned.py) gives the vote settings
         it chose, when the models and what they are asked are those it was tuned with; `overrides` win."""
