@@ -257,11 +257,11 @@ def test_cache_resumes_without_model_calls(tmp_path):
     assert score["counts"]["gold"] == 4
 
 
-def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
-    """The whole report (all four retrieval modes) with stand-in models and a stand-in embedder."""
+@pytest.fixture
+def stand_in_corpus(tmp_path, monkeypatch):
+    """A two-sentence pool and a one-sentence test file, indexed with a stand-in embedder."""
     import numpy as np
 
-    from el4ner_local.evaluation.run import evaluate
     from el4ner_local.retrieval import DemoIndex
     from el4ner_local.retrieval.embedder import EmbedderIdentity
 
@@ -290,6 +290,29 @@ def test_eval_command_on_stand_ins(tmp_path, monkeypatch):
     monkeypatch.setattr(
         DemoIndex, "load", classmethod(lambda cls, *a, **kw: real_load(cls, *a, **{**kw, "embedder": HashEmbedder()}))
     )
+    return test, pool
+
+
+def test_eval_of_one_member_scores_the_vote_of_that_member(tmp_path, stand_in_corpus):
+    """`eval --only` one model under the default 2-vote rule: the ensemble line is that member's own vote
+    (at most one vote each; zero-shot, so no pool names stand in for it)."""
+    from el4ner_local.evaluation.run import evaluate
+
+    test, pool = stand_in_corpus
+    from el4ner_local.config import load_config
+
+    first = load_config(None).models[0].name
+    one = [FakeLLM(first, "Ada Lovelace | person\nLondon | location", "person")]
+    report = evaluate(test, pool, limit=1, retrieval=["none"], root=tmp_path / "c", llms=one, only=[first])
+    counts = report["runs"]["none"]["ensemble"]["counts"]
+    assert counts["pred"] == 2 and counts["tp"] >= 1  # both spans accepted; stage 3 types London a person
+
+
+def test_eval_command_on_stand_ins(tmp_path, stand_in_corpus):
+    """The whole report (all four retrieval modes) with stand-in models and a stand-in embedder."""
+    from el4ner_local.evaluation.run import evaluate
+
+    test, pool = stand_in_corpus
     report = evaluate(
         test,
         pool,
