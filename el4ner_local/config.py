@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -118,6 +119,13 @@ class Config:
         known = ", ".join(m.name for m in self.models)
         where = "" if self.profile == DEFAULT_PROFILE else f" in profile {self.profile!r}"
         raise UserError(f"{self.path}: no model named {name!r}{where}", fix=f"use one of: {known}")
+
+    def pipeline_for(self, only: Sequence[str] | None) -> PipelineSettings:
+        """The settings a run of `only` (None: every model) of this profile takes: a subset's vote is
+        another, so the calibration and thresholds fit on the whole ensemble's do not apply to it."""
+        if only and set(only) != {m.name for m in self.models}:
+            return replace(self.pipeline, calibration=(), thresholds=())
+        return self.pipeline
 
 
 def models_file(option: str | Path | None = None) -> Path:

@@ -67,10 +67,7 @@ def evaluate(
     chosen = sample(gold_all, limit, seed)
     index = pool_index(pool, root, progress=say, fmt=input_format)
     config = load_config(models, profile)
-    if rule is None:  # the vote of the members that run; a subset's vote has none of the profile's calibration
-        subset = only and set(only) != {m.name for m in config.models}
-        settings = replace(config.pipeline, calibration=(), thresholds=()) if subset else config.pipeline
-        rule = VoteRule.from_settings(settings, list(only) if only else None)
+    rule = rule or VoteRule.from_settings(config.pipeline_for(only), list(only) if only else None)
     zs = config.pipeline.zero_shot_votes
     started_all = time.perf_counter()
     report: dict = {

@@ -78,11 +78,7 @@ class Tagger:
         from ..llm import load_model
 
         config: Config = load_config(models, profile)
-        settings = config.pipeline
-        if only and set(only) != {m.name for m in config.models}:
-            # the calibration and thresholds map the vote of the profile's whole ensemble, not this subset's
-            settings = replace(settings, calibration=(), thresholds=())
-        settings = replace(settings, **overrides)
+        settings = replace(config.pipeline_for(only), **overrides)
         if llms is None:
             specs = [config.model(n) for n in only] if only else list(config.models)
             if threads:
